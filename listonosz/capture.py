@@ -1,0 +1,44 @@
+"""The embedded capture server: a real SMTP server that keeps every message as an .eml file.
+
+It lets a new user, the demo and the tests see exactly what would have been sent, without an
+account anywhere. Nothing is relayed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+
+class OutboxHandler:
+    """Writes each received message to ``outbox/<time>-<n>.eml``, atomically."""
+
+    def __init__(self, outbox: Path) -> None:
+        self.outbox = outbox
+        self.outbox.mkdir(parents=True, exist_ok=True)
+        self._numbers = itertools.count(1)
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        with self._lock:
+            name = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{next(self._numbers):07d}.eml"
+        partial = self.outbox / f".{name}.part"
+        data = envelope.original_content or b""
+        partial.write_bytes(data if data.endswith(b"\r\n") else data + b"\r\n")
+        partial.rename(self.outbox / name)
+        return "250 2.0.0 Message stored"
+
+
+def start_capture_server(outbox: Path, host: str = "127.0.0.1", port: int = 8025) -> Controller:
+    """Start the server in a background thread; call ``.stop()`` on the result to end it."""
+    controller = Controller(
+        OutboxHandler(outbox), hostname=host, port=port, data_size_limit=50 * 1024 * 1024
+    )
+    controller.start()
+    return controller

@@ -1,0 +1,77 @@
+"""``listonosz …``: the commands staff run.
+
+Sending goes through the Prefect flow (so every run is recorded and observable); quick local
+jobs call the core directly.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from listonosz.config import Settings
+from listonosz.errors import ListonoszError
+
+app = typer.Typer(
+    help="Listonosz: invitations and newsletters for events, sent exactly once.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code=2)
+
+
+@app.command()
+def send(
+    campaign: Annotated[Path, typer.Argument(help="The campaign file, e.g. campaigns/x.yaml.")],
+    message: Annotated[str, typer.Option(help="Which message kind of the campaign.")] = "invitation",
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Recipients per task.")] = None,
+    transport: Annotated[str | None, typer.Option(help="A transport named in listonosz.toml.")] = None,
+) -> None:
+    """Send one message kind to everyone in the audience who has not had it yet."""
+    from listonosz.campaign import load_campaign
+
+    try:
+        spec = load_campaign(campaign)  # fail fast, before Prefect starts, on a bad file
+        spec.message(message)
+    except ListonoszError as exc:
+        raise _fail(str(exc)) from None
+
+    from flows.campaign import send_campaign
+
+    try:
+        result = send_campaign(str(campaign), message, batch_size, transport)
+    except ListonoszError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(result["summary"])
+
+
+@app.command("capture-server")
+def capture_server(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8025,
+    outbox: Annotated[Path | None, typer.Option(help="Where .eml files go.")] = None,
+) -> None:
+    """Run a local SMTP server that stores every message as an .eml file (nothing is relayed)."""
+    from listonosz.capture import start_capture_server
+
+    outbox = outbox or Settings().outbox_dir
+    controller = start_capture_server(outbox, host, port)
+    typer.echo(f"Capture server listening on {host}:{port}; messages go to {outbox}/")
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    controller.stop()
+    typer.echo("Capture server stopped.")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,107 @@
+"""Settings: environment variables (``LISTONOSZ_…``) over an optional ``listonosz.toml``.
+
+Nothing here is global: build a :class:`Settings` once and pass it where it is needed.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_ENV = "LISTONOSZ_CONFIG"
+
+
+class TransportSettings(BaseModel):
+    """One named way of sending mail. Only SMTP exists so far."""
+
+    kind: Literal["smtp"] = "smtp"
+    host: str = "127.0.0.1"
+    port: int = 8025
+    security: Literal["plain", "starttls", "tls"] = "plain"
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout: float = 30.0
+
+
+class Settings(BaseSettings):
+    """Everything Listonosz needs to know about where it runs."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LISTONOSZ_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    var_dir: Path = Path("var")
+    ledger_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; SQLite under var_dir when not set."
+    )
+    public_url: str = Field(
+        default="https://listonosz.localhost",
+        description="Base URL of the web app that serves unsubscribe and RSVP links.",
+    )
+    token_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs unsubscribe and RSVP tokens; generated under var_dir when not set.",
+    )
+    transport: str = "capture"
+    transports: dict[str, TransportSettings] = Field(
+        default_factory=lambda: {"capture": TransportSettings()}
+    )
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    concurrency: int = Field(default=4, ge=1, le=64)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get(CONFIG_FILE_ENV, "listonosz.toml"))
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_path)
+        return init_settings, env_settings, toml, file_secret_settings
+
+    @property
+    def resolved_ledger_url(self) -> str:
+        return self.ledger_url or f"sqlite:///{self.var_dir / 'ledger.sqlite'}"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.var_dir / "outbox"
+
+    def transport_settings(self, name: str | None = None) -> TransportSettings:
+        """The named transport, or the default one; a clear error names the known ones."""
+        name = name or self.transport
+        try:
+            return self.transports[name]
+        except KeyError:
+            known = ", ".join(sorted(self.transports)) or "none"
+            raise ValueError(
+                f"unknown transport {name!r}; configured transports: {known} (see listonosz.toml)"
+            ) from None
+
+    def signing_secret(self) -> bytes:
+        """The token secret; on first use without one, a random secret is kept under var_dir."""
+        if self.token_secret is not None:
+            return self.token_secret.get_secret_value().encode()
+        path = self.var_dir / "token_secret"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(32))
+        return path.read_text().strip().encode()

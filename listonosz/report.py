@@ -1,0 +1,99 @@
+"""What a send did, per stakeholder group, as staff want to read it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from listonosz.contacts.groups import group_label
+from listonosz.contacts.merge import MergeResult
+from listonosz.ledger import DEFERRED, FAILED, SENDING, SENT, Ledger
+from listonosz.pipeline import BatchReport, Plan
+
+
+@dataclass
+class SendReport:
+    """The outcome of one run: this run's counts, the ledger's totals, and a table per group."""
+
+    campaign_id: str
+    kind: str
+    audience: int
+    already_sent: int
+    this_run: Counter[str]
+    possible_duplicates: int
+    ledger_totals: Counter[str]
+    rejected_rows: list[str]
+    failures: list[str]
+    groups: list[dict[str, object]] = field(default_factory=list)
+
+    @property
+    def nothing_to_send(self) -> bool:
+        return not self.this_run
+
+    def summary(self) -> str:
+        """A few lines for a terminal or a log."""
+        sent_now = self.this_run.get(SENT, 0)
+        lines = [f"Campaign {self.campaign_id}, message {self.kind!r}: audience {self.audience}."]
+        if self.nothing_to_send:
+            lines.append(
+                f"Nothing new to send: all {self.already_sent} recipients are already settled "
+                "in the ledger."
+            )
+        else:
+            lines.append(
+                f"Sent now: {sent_now}; failed: {self.this_run.get(FAILED, 0)}; "
+                f"deferred (retried next run): {self.this_run.get(DEFERRED, 0)}; "
+                f"already settled before this run: {self.already_sent}."
+            )
+        if self.possible_duplicates:
+            lines.append(
+                f"Possible duplicates: {self.possible_duplicates} message(s) were in flight when an "
+                "earlier run stopped and were sent again with the same Message-ID."
+            )
+        lines.append(
+            "Ledger: "
+            + ", ".join(
+                f"{status} {self.ledger_totals.get(status, 0)}"
+                for status in (SENT, FAILED, DEFERRED, SENDING)
+            )
+        )
+        if self.rejected_rows:
+            lines.append(f"Rows left out of the audience: {len(self.rejected_rows)}:")
+            lines.extend(f"  {reject}" for reject in self.rejected_rows)
+        if self.failures:
+            lines.append("Not delivered:")
+            lines.extend(f"  {failure}" for failure in self.failures)
+        return "\n".join(lines)
+
+
+def build_report(
+    merged: MergeResult, plan: Plan, batches: list[BatchReport], ledger: Ledger
+) -> SendReport:
+    """Combine the merge, the plan, every batch's outcome and the ledger into one report."""
+    total = BatchReport()
+    for batch in batches:
+        total.add(batch)
+    audience_per_group = merged.per_group()
+    ledger_groups = ledger.group_counts(plan.campaign_id, plan.kind)
+    rows = [
+        {
+            "group": group_label(code),
+            "audience": audience_per_group.get(code, 0),
+            "sent": ledger_groups.get(code, Counter()).get(SENT, 0),
+            "failed": ledger_groups.get(code, Counter()).get(FAILED, 0),
+            "deferred": ledger_groups.get(code, Counter()).get(DEFERRED, 0),
+        }
+        for code in sorted(set(audience_per_group) | set(ledger_groups))
+    ]
+    return SendReport(
+        campaign_id=plan.campaign_id,
+        kind=plan.kind,
+        audience=plan.audience_size,
+        already_sent=plan.already_settled,
+        this_run=total.counts,
+        possible_duplicates=total.possible_duplicates,
+        ledger_totals=ledger.status_counts(plan.campaign_id, plan.kind),
+        rejected_rows=[str(reject) for reject in merged.rejects],
+        failures=total.failures,
+        groups=rows,
+    )

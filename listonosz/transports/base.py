@@ -1,0 +1,34 @@
+"""The one small interface every transport implements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from listonosz.ledger import Status
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message ready to leave: ledger key, envelope addresses and the RFC 5322 bytes."""
+
+    key: str
+    mail_from: str
+    rcpt_to: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What the transport made of one message: accepted, refused for good, or try later."""
+
+    key: str
+    status: Status
+    detail: str = ""
+
+
+class Transport(Protocol):
+    """Sends a batch over as few connections as it can; never raises for one bad message."""
+
+    def send_batch(self, messages: Sequence[Outgoing]) -> list[Delivery]: ...
