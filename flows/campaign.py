@@ -109,7 +109,9 @@ def send_campaign(
         for number, batch in enumerate(planned.batches(batch_size or settings.batch_size), 1)
     ]
     outcome = report(merged, planned, [future.result() for future in futures], settings)
-    get_run_logger().info("%s", outcome.summary())
+    get_run_logger().info(
+        "Sent %d, already settled %d", outcome.this_run.get("sent", 0), outcome.already_sent
+    )
     return {
         "summary": outcome.summary(),
         "sent": outcome.this_run.get("sent", 0),

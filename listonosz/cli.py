@@ -6,6 +6,7 @@ jobs call the core directly.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from pathlib import Path
@@ -31,9 +32,13 @@ def _fail(message: str) -> typer.Exit:
 @app.command()
 def send(
     campaign: Annotated[Path, typer.Argument(help="The campaign file, e.g. campaigns/x.yaml.")],
-    message: Annotated[str, typer.Option(help="Which message kind of the campaign.")] = "invitation",
+    message: Annotated[
+        str, typer.Option(help="Which message kind of the campaign.")
+    ] = "invitation",
     batch_size: Annotated[int | None, typer.Option(min=1, help="Recipients per task.")] = None,
-    transport: Annotated[str | None, typer.Option(help="A transport named in listonosz.toml.")] = None,
+    transport: Annotated[
+        str | None, typer.Option(help="A transport named in listonosz.toml.")
+    ] = None,
 ) -> None:
     """Send one message kind to everyone in the audience who has not had it yet."""
     from listonosz.campaign import load_campaign
@@ -44,6 +49,7 @@ def send(
     except ListonoszError as exc:
         raise _fail(str(exc)) from None
 
+    _quiet_local_prefect()
     from flows.campaign import send_campaign
 
     try:
@@ -51,6 +57,15 @@ def send(
     except ListonoszError as exc:
         raise _fail(str(exc)) from None
     typer.echo(result["summary"])
+
+
+def _quiet_local_prefect() -> None:
+    """Without a Prefect server configured, Prefect starts a temporary local one: keep it quiet.
+
+    Its telemetry heartbeat competes with the run for the server's SQLite file and logs a
+    harmless "database is locked" traceback; an explicit setting in the environment wins.
+    """
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 @app.command("capture-server")

@@ -39,7 +39,10 @@ def verify_token(secret: bytes, purpose: str, token: str) -> dict[str, str]:
     return claims
 
 
-def unsubscribe_url(public_url: str, secret: bytes, campaign_id: str, email: str) -> str:
-    """The one-click (RFC 8058) unsubscribe URL of one recipient of one campaign."""
-    token = sign_token(secret, "unsubscribe", c=campaign_id, e=email)
+def unsubscribe_url(public_url: str, secret: bytes, delivery_key: str) -> str:
+    """The one-click (RFC 8058) unsubscribe URL of one message; the ledger knows whose it is.
+
+    The token carries the ledger key, not the address, so a logged URL reveals nobody.
+    """
+    token = sign_token(secret, "unsubscribe", k=delivery_key)
     return f"{public_url.rstrip('/')}/u/{quote(token)}"

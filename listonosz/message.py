@@ -12,7 +12,9 @@ from email.utils import format_datetime
 from listonosz.errors import ListonoszError
 from listonosz.render.environment import RenderedMessage
 
-_POLICY = policy.SMTP.clone(max_line_length=78)
+# refold_source="none" keeps headers set with ``set_raw`` as written: URLs in List-Unsubscribe
+# must stay plain ASCII, never RFC 2047 encoded words.
+_POLICY = policy.SMTP.clone(max_line_length=78, refold_source="none")
 
 
 class HeaderInjectionError(ListonoszError, ValueError):
@@ -41,6 +43,12 @@ def _checked(name: str, value: str) -> str:
     return value
 
 
+def _uri(name: str, value: str) -> str:
+    if not value.isascii() or any(ch in value for ch in " <>\r\n"):
+        raise HeaderInjectionError(f"header {name}: not a plain ASCII URI: {value!r}")
+    return value
+
+
 def build_message(envelope: Envelope, rendered: RenderedMessage, date: dt.datetime) -> bytes:
     """multipart/alternative (text, then HTML), RFC 2047 headers, quoted-printable, CRLF."""
     msg = EmailMessage(policy=_POLICY)
@@ -52,8 +60,10 @@ def build_message(envelope: Envelope, rendered: RenderedMessage, date: dt.dateti
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = _checked("Message-ID", envelope.message_id)
     msg["List-Id"] = _checked("List-Id", envelope.list_id)
-    msg["List-Unsubscribe"] = _checked(
-        "List-Unsubscribe", f"<{envelope.unsubscribe_url}>, <{envelope.unsubscribe_mailto}>"
+    msg.set_raw(
+        "List-Unsubscribe",
+        f"<{_uri('List-Unsubscribe', envelope.unsubscribe_url)}>,\r\n"
+        f" <{_uri('List-Unsubscribe', envelope.unsubscribe_mailto)}>",
     )
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["X-Listonosz-Campaign"] = _checked("X-Listonosz-Campaign", envelope.campaign_id)

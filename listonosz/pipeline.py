@@ -144,7 +144,7 @@ class BatchSender:
         """Render one recipient's message and fix its headers; raises before anything is claimed."""
         campaign, sender = self.campaign, self.campaign.sender
         key = delivery_key(campaign.id, self.kind, contact.email)
-        url = unsubscribe_url(self.settings.public_url, self._secret, campaign.id, contact.email)
+        url = unsubscribe_url(self.settings.public_url, self._secret, key)
         envelope = Envelope(
             from_name=sender.name,
             from_email=sender.email,
