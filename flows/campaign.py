@@ -32,8 +32,8 @@ def merge_contacts(campaign: Campaign) -> MergeResult:
     logger.info(
         "Audience: %d people from %d rows", len(merged.contacts), sum(merged.rows_read.values())
     )
-    for reject in merged.rejects:
-        logger.warning("Left out: %s", reject)
+    if merged.rejects:
+        logger.warning("%d rows left out of the audience (listed in the report)", len(merged.rejects))
     return merged
 
 

@@ -59,6 +59,35 @@ def send(
     typer.echo(result["summary"])
 
 
+@app.command()
+def report(
+    campaign: Annotated[Path, typer.Argument(help="The campaign file.")],
+    message: Annotated[str, typer.Option(help="Which message kind.")] = "invitation",
+) -> None:
+    """Show what the ledger holds for one message kind, per stakeholder group."""
+    from listonosz.campaign import load_campaign
+    from listonosz.contacts.groups import group_label
+    from listonosz.ledger import DEFERRED, FAILED, SENDING, SENT, Ledger
+
+    try:
+        spec = load_campaign(campaign)
+        spec.message(message)
+    except ListonoszError as exc:
+        raise _fail(str(exc)) from None
+    ledger = Ledger(Settings().resolved_ledger_url)
+    try:
+        groups = ledger.group_counts(spec.id, message)
+        totals = ledger.status_counts(spec.id, message)
+    finally:
+        ledger.close()
+    statuses = (SENT, FAILED, DEFERRED, SENDING)
+    typer.echo(f"{'group':<45}" + "".join(f"{s:>10}" for s in statuses))
+    for code in sorted(groups):
+        counts = groups[code]
+        typer.echo(f"{group_label(code):<45}" + "".join(f"{counts[s]:>10}" for s in statuses))
+    typer.echo(f"{'all recipients':<45}" + "".join(f"{totals[s]:>10}" for s in statuses))
+
+
 def _quiet_local_prefect() -> None:
     """Without a Prefect server configured, Prefect starts a temporary local one: keep it quiet.
 
@@ -78,7 +107,10 @@ def capture_server(
     from listonosz.capture import start_capture_server
 
     outbox = outbox or Settings().outbox_dir
-    controller = start_capture_server(outbox, host, port)
+    try:
+        controller = start_capture_server(outbox, host, port)
+    except OSError as exc:
+        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     typer.echo(f"Capture server listening on {host}:{port}; messages go to {outbox}/")
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -1,0 +1,62 @@
+"""Shared fixtures: a real capture SMTP server, an isolated var/ directory, a Prefect server."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from listonosz.capture import start_capture_server
+
+REPO = Path(__file__).resolve().parent.parent
+CAMPAIGN = REPO / "campaigns" / "ekonomia-spoleczna-2016.yaml"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Capture:
+    port: int
+    outbox: Path
+
+    def messages(self) -> list[Path]:
+        return sorted(self.outbox.glob("*.eml"))
+
+
+@pytest.fixture
+def capture(tmp_path: Path) -> Iterator[Capture]:
+    """A capture SMTP server on a free loopback port, storing into its own outbox."""
+    outbox = tmp_path / "outbox"
+    port = free_port()
+    controller = start_capture_server(outbox, "127.0.0.1", port)
+    try:
+        yield Capture(port, outbox)
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def listonosz_env(tmp_path: Path, capture: Capture, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Settings from the environment, as a worker has them: var/ in tmp, SMTP to the capture."""
+    var = tmp_path / "var"
+    monkeypatch.setenv("LISTONOSZ_VAR_DIR", str(var))
+    monkeypatch.setenv("LISTONOSZ_TRANSPORTS__CAPTURE__PORT", str(capture.port))
+    monkeypatch.setenv("LISTONOSZ_CONFIG", str(tmp_path / "absent.toml"))
+    return var
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[str]:
+    """A real, temporary Prefect server (its own database) for the whole session."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield str(PREFECT_API_URL.value())

@@ -1,0 +1,162 @@
+"""The send-campaign flow end to end: real Prefect server, real SMTP, real ledger."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import math
+import re
+import shutil
+import time
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+import yaml
+
+from flows.campaign import send_campaign
+from listonosz.ledger import Ledger, delivery_key
+from tests.conftest import CAMPAIGN, REPO, Capture
+
+EXPECTED = json.loads((REPO / "tests" / "data" / "contacts_expected.json").read_text())
+SENDER_DOMAIN = "rops-bialystok.example"
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+
+def _parse(path: Path) -> email.message.EmailMessage:
+    return email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+
+
+def _task_run_count(flow_run_id: UUID, expected: int) -> int:
+    """Task runs the server recorded for a flow run (recorded asynchronously, so wait a little)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    flow_filter = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+    deadline = time.monotonic() + 20
+    with get_client(sync_client=True) as client:
+        while True:
+            count = len(client.read_task_runs(flow_run_filter=flow_filter))
+            if count >= expected or time.monotonic() > deadline:
+                return count
+            time.sleep(0.2)
+
+
+def test_campaign_sends_once_per_person_and_never_twice(
+    listonosz_env: Path, capture: Capture
+) -> None:
+    result = send_campaign(str(CAMPAIGN), "invitation", batch_size=20)
+    assert result["sent"] == EXPECTED["unique_valid"]
+
+    files = capture.messages()
+    assert len(files) == EXPECTED["unique_valid"]
+    messages = [_parse(path) for path in files]
+    recipients = sorted(msg["To"].addresses[0].addr_spec for msg in messages)
+    assert recipients == EXPECTED["emails"]
+
+    ledger = Ledger(f"sqlite:///{listonosz_env / 'ledger.sqlite'}")
+    try:
+        assert ledger.status_counts("ekonomia-spoleczna-2016", "invitation") == {
+            "sent": EXPECTED["unique_valid"]
+        }
+        assert ledger.settled_emails("ekonomia-spoleczna-2016", "invitation") == set(recipients)
+        groups = ledger.group_counts("ekonomia-spoleczna-2016", "invitation")
+        assert {code: c["sent"] for code, c in groups.items()} == EXPECTED["per_group"]
+    finally:
+        ledger.close()
+
+    again = send_campaign(str(CAMPAIGN), "invitation", batch_size=20)
+    assert again["sent"] == 0 and again["nothing_to_send"]
+    assert "Nothing new to send" in again["summary"]
+    assert len(capture.messages()) == EXPECTED["unique_valid"]
+
+
+def test_every_message_is_well_formed(listonosz_env: Path, capture: Capture) -> None:
+    send_campaign(str(CAMPAIGN), "invitation")
+    by_recipient = {}
+    for path in capture.messages():
+        raw = path.read_bytes()
+        head = raw.split(b"\r\n\r\n", 1)[0]
+        assert head.isascii(), "headers must be 7-bit, non-ASCII only in RFC 2047 words"
+        assert b"=?utf-8?" in head  # Polish letters in the subject and the sender's name
+        assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+        msg = _parse(path)
+        address = msg["To"].addresses[0].addr_spec
+        by_recipient[address] = msg
+
+        assert msg.get_content_type() == "multipart/alternative"
+        assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+        assert msg["Subject"].startswith("Zaproszenie na seminarium „Ekonomia Społeczna")
+        assert "7 września 2016 r." in msg["Subject"]
+        assert msg["From"].addresses[0].display_name == "ROPS w Białymstoku"
+        key = delivery_key("ekonomia-spoleczna-2016", "invitation", address)
+        assert msg["Message-ID"] == f"<{key}@{SENDER_DOMAIN}>"
+        assert msg["Date"].datetime is not None
+        unsubscribe = str(msg["List-Unsubscribe"])
+        assert re.fullmatch(r"<https://\S+/u/\S+>, <mailto:\S+>", unsubscribe), unsubscribe
+        assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert address not in unsubscribe
+
+        html = msg.get_body(("html",)).get_content()
+        styles = re.findall(r"<style[^>]*>(.*?)</style>", html, flags=re.S)
+        leftover = [re.sub(r"@media[^{]*\{(?:[^{}]*\{[^{}]*\})*[^{}]*\}", "", s).strip()
+                    for s in styles]
+        assert not any(leftover), f"rules only in <style>: {leftover}"
+        assert re.search(r'<p style="[^"]*font-size', html)  # element styles inlined
+        assert "Europejskiego Funduszu Społecznego" in html
+        assert "Cezary Miżejewski" in html
+
+    # The salutation fits the person: from the gender column, the first name, or nobody named.
+    expected_salutations = {
+        "Szanowna Pani,": ["Halina Wróblewska", "Ewa Sokołowska"],
+        "Szanowny Panie,": ["Kuba Sawicki", "Barnaba Trochimczuk", "Jarema Borkowski"],
+    }
+    names = {str(m["To"].addresses[0].display_name): m for m in by_recipient.values()}
+    for greeting, people in expected_salutations.items():
+        for person in people:
+            text = names[person].get_body(("plain",)).get_content()
+            assert text.lstrip().startswith(greeting), (person, text[:40])
+    organisations = [m for m in by_recipient.values()
+                     if m["To"].addresses[0].addr_spec.startswith(("biuro@", "kontakt@"))]
+    assert organisations
+    for msg in organisations:
+        assert msg.get_body(("plain",)).get_content().lstrip().startswith("Szanowni Państwo,")
+
+
+def _campaign_copy(tmp_path: Path, groups: list[str] | None) -> Path:
+    """The seminar campaign, optionally narrowed to some groups, in a tree of its own."""
+    root = tmp_path / "project"
+    (root / "campaigns").mkdir(parents=True)
+    for folder in ("contacts", "templates"):
+        shutil.copytree(REPO / folder, root / folder)
+    data = yaml.safe_load(CAMPAIGN.read_text(encoding="utf-8"))
+    data["audience"]["groups"] = groups
+    path = root / "campaigns" / "narrow.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+def test_task_runs_follow_batches_not_recipients(
+    tmp_path: Path, listonosz_env: Path, capture: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """merge + plan + one task per batch + report, whatever the number of recipients."""
+    everyone = EXPECTED["unique_valid"]
+    media = EXPECTED["per_group"]["media"]
+    cases = [  # (groups, batch size, recipients)
+        (["media"], 500, media),
+        (None, 500, everyone),
+        (None, 10, everyone),
+        (None, 43, everyone),
+    ]
+    for number, (groups, batch_size, recipients) in enumerate(cases):
+        monkeypatch.setenv("LISTONOSZ_VAR_DIR", str(tmp_path / f"var{number}"))
+        path = _campaign_copy(tmp_path / f"case{number}", groups)
+        state = send_campaign(str(path), "invitation", batch_size, return_state=True)
+        assert state.is_completed()
+        assert state.result()["sent"] == recipients
+        batches = math.ceil(recipients / batch_size)
+        expected = 3 + batches
+        assert _task_run_count(state.state_details.flow_run_id, expected) == expected
