@@ -33,7 +33,9 @@ def merge_contacts(campaign: Campaign) -> MergeResult:
         "Audience: %d people from %d rows", len(merged.contacts), sum(merged.rows_read.values())
     )
     if merged.rejects:
-        logger.warning("%d rows left out of the audience (listed in the report)", len(merged.rejects))
+        logger.warning(
+            "%d rows left out of the audience (listed in the report)", len(merged.rejects)
+        )
     return merged
 
 

@@ -29,7 +29,7 @@ def verify_token(secret: bytes, purpose: str, token: str) -> dict[str, str]:
     try:
         payload, signature = token.split(".")
         expected = hmac.new(secret, payload.encode("ascii"), hashlib.sha256).digest()[:16]
-        if not hmac.compare_digest(expected, _unb64(signature)):
+        if not hmac.compare_digest(_b64(expected), signature):
             raise ValueError("bad signature")
         claims = json.loads(_unb64(payload))
     except (ValueError, UnicodeError) as exc:

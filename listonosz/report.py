@@ -47,8 +47,8 @@ class SendReport:
             )
         if self.possible_duplicates:
             lines.append(
-                f"Possible duplicates: {self.possible_duplicates} message(s) were in flight when an "
-                "earlier run stopped and were sent again with the same Message-ID."
+                f"Possible duplicates: {self.possible_duplicates} message(s) were in flight when "
+                "an earlier run stopped and were sent again with the same Message-ID."
             )
         lines.append(
             "Ledger: "

@@ -5,15 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export LISTONOSZ_VAR_DIR="${LISTONOSZ_VAR_DIR:-var}"
-export PREFECT_HOME="${PREFECT_HOME:-$PWD/$LISTONOSZ_VAR_DIR/prefect}"
+mkdir -p "${LISTONOSZ_VAR_DIR:-var}"
+LISTONOSZ_VAR_DIR="$(cd "${LISTONOSZ_VAR_DIR:-var}" && pwd)"
+export LISTONOSZ_VAR_DIR
+export PREFECT_HOME="${PREFECT_HOME:-$LISTONOSZ_VAR_DIR/prefect}"
 port="${LISTONOSZ_DEMO_PORT:-8025}"
 export LISTONOSZ_TRANSPORTS__CAPTURE__PORT="$port"
 campaign=campaigns/ekonomia-spoleczna-2016.yaml
 outbox="$LISTONOSZ_VAR_DIR/outbox"
 bin=.venv/bin
 
-mkdir -p "$LISTONOSZ_VAR_DIR"
 "$bin/listonosz" capture-server --port "$port" --outbox "$outbox" >"$LISTONOSZ_VAR_DIR/capture.log" 2>&1 &
 capture_pid=$!
 stop_capture() {

@@ -101,8 +101,9 @@ def test_every_message_is_well_formed(listonosz_env: Path, capture: Capture) -> 
 
         html = msg.get_body(("html",)).get_content()
         styles = re.findall(r"<style[^>]*>(.*?)</style>", html, flags=re.S)
-        leftover = [re.sub(r"@media[^{]*\{(?:[^{}]*\{[^{}]*\})*[^{}]*\}", "", s).strip()
-                    for s in styles]
+        leftover = [
+            re.sub(r"@media[^{]*\{(?:[^{}]*\{[^{}]*\})*[^{}]*\}", "", s).strip() for s in styles
+        ]
         assert not any(leftover), f"rules only in <style>: {leftover}"
         assert re.search(r'<p style="[^"]*font-size', html)  # element styles inlined
         assert "Europejskiego Funduszu Społecznego" in html
@@ -118,8 +119,11 @@ def test_every_message_is_well_formed(listonosz_env: Path, capture: Capture) -> 
         for person in people:
             text = names[person].get_body(("plain",)).get_content()
             assert text.lstrip().startswith(greeting), (person, text[:40])
-    organisations = [m for m in by_recipient.values()
-                     if m["To"].addresses[0].addr_spec.startswith(("biuro@", "kontakt@"))]
+    organisations = [
+        m
+        for m in by_recipient.values()
+        if m["To"].addresses[0].addr_spec.startswith(("biuro@", "kontakt@"))
+    ]
     assert organisations
     for msg in organisations:
         assert msg.get_body(("plain",)).get_content().lstrip().startswith("Szanowni Państwo,")

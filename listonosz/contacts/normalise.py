@@ -8,6 +8,7 @@ import unicodedata
 from email_validator import EmailNotValidError, validate_email
 
 _SPACES = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # C0/C1 controls that are not spaces
 _GENDER_WORDS = {
     "k": "f",
     "kobieta": "f",
@@ -24,7 +25,7 @@ _GENDER_WORDS = {
 
 def clean_text(value: str) -> str:
     """NFC, no control characters (CR/LF included), single spaces, trimmed."""
-    value = unicodedata.normalize("NFC", value)
+    value = _CONTROL.sub("", unicodedata.normalize("NFC", value))
     return _SPACES.sub(" ", value).strip()
 
 

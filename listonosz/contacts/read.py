@@ -64,7 +64,9 @@ def _read_csv(path: Path, label: str) -> Iterator[Row]:
         delimiter = ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = next(reader)
-    yield from _rows(label, header, ((reader.line_num, values) for values in reader))
+    # Rows are numbered as a spreadsheet shows them (header = 1), so a quoted cell with a line
+    # break inside does not shift the numbers of the rows after it.
+    yield from _rows(label, header, enumerate(reader, start=2))
 
 
 def _read_xlsx(path: Path, label: str) -> Iterator[Row]:

@@ -1,0 +1,218 @@
+"""The delivery ledger: claim, settle, reclaim after a crash, and two runs at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from listonosz.ledger import Claim, Ledger, Outcome, deliveries, delivery_key
+
+CAMPAIGN, KIND = "ekonomia-spoleczna-2016", "invitation"
+FRESH = dt.timedelta(minutes=10)
+STALE = dt.timedelta(0)
+
+
+def recipients(*emails: str, groups: str = "jst") -> list[tuple[str, str, str]]:
+    return [(email, groups, f"<{i}@rops-bialystok.example>") for i, email in enumerate(emails)]
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    ledger = Ledger(f"sqlite:///{tmp_path}/l.sqlite")
+    yield ledger
+    ledger.close()
+
+
+def rows(ledger: Ledger) -> dict[str, dict[str, object]]:
+    with ledger.engine.connect() as conn:
+        return {row.email: row._asdict() for row in conn.execute(select(deliveries))}
+
+
+def test_claim_inserts_rows_as_sending(ledger: Ledger) -> None:
+    claims = ledger.claim(CAMPAIGN, KIND, recipients("a@x.pl", "b@x.pl"), "run-1", FRESH)
+    assert sorted(claims, key=lambda c: c.email) == [
+        Claim(delivery_key(CAMPAIGN, KIND, "a@x.pl"), "a@x.pl", False),
+        Claim(delivery_key(CAMPAIGN, KIND, "b@x.pl"), "b@x.pl", False),
+    ]
+    stored = rows(ledger)
+    assert {r["status"] for r in stored.values()} == {"sending"}
+    assert {r["claim_token"] for r in stored.values()} == {"run-1"}
+    assert stored["a@x.pl"]["message_id"] == "<0@rops-bialystok.example>"
+    assert stored["a@x.pl"]["attempts"] == 1
+    assert ledger.status_counts(CAMPAIGN, KIND) == Counter(sending=2)
+    assert ledger.settled_emails(CAMPAIGN, KIND) == set()
+
+
+def test_claim_of_nothing(ledger: Ledger) -> None:
+    assert ledger.claim(CAMPAIGN, KIND, [], "run-1", FRESH) == []
+
+
+def test_fresh_claim_is_not_won_by_another_run(ledger: Ledger) -> None:
+    batch = recipients("a@x.pl", "b@x.pl")
+    assert len(ledger.claim(CAMPAIGN, KIND, batch, "run-1", FRESH)) == 2
+    assert ledger.claim(CAMPAIGN, KIND, batch, "run-2", FRESH) == []
+    assert {r["claim_token"] for r in rows(ledger).values()} == {"run-1"}
+
+
+def test_settle_marks_sent_and_failed(ledger: Ledger) -> None:
+    claims = ledger.claim(CAMPAIGN, KIND, recipients("a@x.pl", "b@x.pl"), "run-1", FRESH)
+    key = {c.email: c.key for c in claims}
+    ledger.settle(
+        "run-1",
+        [Outcome(key["a@x.pl"], "sent"), Outcome(key["b@x.pl"], "failed", "550 no such user")],
+    )
+    stored = rows(ledger)
+    assert stored["a@x.pl"]["status"] == "sent"
+    assert stored["a@x.pl"]["settled_at"] is not None
+    assert stored["b@x.pl"]["detail"] == "550 no such user"
+    assert ledger.settled_emails(CAMPAIGN, KIND) == {"a@x.pl", "b@x.pl"}
+    assert ledger.settled_emails(CAMPAIGN, "reminder") == set()
+    assert ledger.settled_emails("another-campaign", KIND) == set()
+    # settled rows are never claimed again, not even when stale
+    assert ledger.claim(CAMPAIGN, KIND, recipients("a@x.pl", "b@x.pl"), "run-2", STALE) == []
+
+
+def test_stale_sending_row_is_reclaimed_as_resent(ledger: Ledger) -> None:
+    batch = recipients("a@x.pl", "b@x.pl")
+    first = ledger.claim(CAMPAIGN, KIND, batch, "crashed-run", FRESH)
+    second = ledger.claim(CAMPAIGN, KIND, batch, "run-2", STALE)
+    assert {c.key for c in second} == {c.key for c in first}
+    assert all(c.resent for c in second)
+    stored = rows(ledger)
+    assert {r["claim_token"] for r in stored.values()} == {"run-2"}
+    assert {r["attempts"] for r in stored.values()} == {2}
+    assert {r["status"] for r in stored.values()} == {"sending"}
+    # the message keeps its Message-ID, so clients fold the resend
+    assert stored["a@x.pl"]["message_id"] == "<0@rops-bialystok.example>"
+
+
+def test_deferred_row_is_reclaimed_without_resent(ledger: Ledger) -> None:
+    (claim,) = ledger.claim(CAMPAIGN, KIND, recipients("a@x.pl"), "run-1", FRESH)
+    ledger.settle("run-1", [Outcome(claim.key, "deferred", "451 try later")])
+    assert ledger.settled_emails(CAMPAIGN, KIND) == set()  # deferred is not settled for good
+    again = ledger.claim(CAMPAIGN, KIND, recipients("a@x.pl"), "run-2", FRESH)
+    assert again == [Claim(claim.key, "a@x.pl", False)]
+    assert rows(ledger)["a@x.pl"]["attempts"] == 2
+
+
+def test_settle_by_a_run_without_the_claim_changes_nothing(ledger: Ledger) -> None:
+    batch = recipients("a@x.pl")
+    (claim,) = ledger.claim(CAMPAIGN, KIND, batch, "crashed-run", FRESH)
+    ledger.settle("someone-else", [Outcome(claim.key, "sent")])
+    assert rows(ledger)["a@x.pl"]["status"] == "sending"
+    # the crashed run wakes up after its row was taken over: its late settle is ignored too
+    ledger.claim(CAMPAIGN, KIND, batch, "run-2", STALE)
+    ledger.settle("crashed-run", [Outcome(claim.key, "failed", "late")])
+    stored = rows(ledger)["a@x.pl"]
+    assert (stored["status"], stored["claim_token"], stored["detail"]) == ("sending", "run-2", "")
+    assert ledger.settled_emails(CAMPAIGN, KIND) == set()
+
+
+def test_status_and_group_counts(ledger: Ledger) -> None:
+    claims = ledger.claim(
+        CAMPAIGN,
+        KIND,
+        [
+            ("a@x.pl", "jst;ngo", "<a@x>"),
+            ("b@x.pl", "jst", "<b@x>"),
+            ("c@x.pl", "ngo", "<c@x>"),
+            ("d@x.pl", "", "<d@x>"),
+        ],
+        "run-1",
+        FRESH,
+    )
+    key = {c.email: c.key for c in claims}
+    ledger.settle(
+        "run-1",
+        [
+            Outcome(key["a@x.pl"], "sent"),
+            Outcome(key["b@x.pl"], "failed"),
+            Outcome(key["c@x.pl"], "deferred"),
+        ],
+    )
+    ledger.claim(CAMPAIGN, "reminder", recipients("a@x.pl"), "run-1", FRESH)  # another kind
+    assert ledger.status_counts(CAMPAIGN, KIND) == Counter(sent=1, failed=1, deferred=1, sending=1)
+    assert ledger.group_counts(CAMPAIGN, KIND) == {
+        "jst": Counter(sent=1, failed=1),
+        "ngo": Counter(sent=1, deferred=1),
+        "—": Counter(sending=1),
+    }
+    assert ledger.status_counts(CAMPAIGN, "reminder") == Counter(sending=1)
+
+
+def test_delivery_key() -> None:
+    email = "jan.kowalczyk@ug-choroszcz.example.pl"
+    key = delivery_key(CAMPAIGN, KIND, email)
+    assert key == delivery_key(CAMPAIGN, KIND, email)
+    assert len(key) <= 64 and key.isascii() and key.isalnum()
+    assert key != delivery_key(CAMPAIGN, "reminder", email)
+    assert key != delivery_key("inna-kampania", KIND, email)
+    assert key != delivery_key(CAMPAIGN, KIND, "jan.kowalczyk@ug-choroszcz.example")
+    for part in (email, "jan.kowalczyk", "ug-choroszcz", "@"):
+        assert part not in key
+
+
+def test_delivery_key_is_stable_across_processes() -> None:
+    # the key is a hash of its parts, not of Python's per-process hash()
+    import hashlib
+
+    expected = hashlib.sha256(f"{CAMPAIGN}\x1f{KIND}\x1fa@x.pl".encode()).hexdigest()[:40]
+    assert delivery_key(CAMPAIGN, KIND, "a@x.pl") == expected
+
+
+def test_ledger_reopened_keeps_its_rows(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/sub/dir/l.sqlite"
+    first = Ledger(url)
+    (claim,) = first.claim(CAMPAIGN, KIND, recipients("a@x.pl"), "run-1", FRESH)
+    first.settle("run-1", [Outcome(claim.key, "sent")])
+    first.close()
+    second = Ledger(url)
+    try:
+        assert second.settled_emails(CAMPAIGN, KIND) == {"a@x.pl"}
+    finally:
+        second.close()
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_two_runs_at_once_never_win_the_same_row(tmp_path: Path, round_: int) -> None:
+    url = f"sqlite:///{tmp_path}/l.sqlite"
+    batch = recipients(*(f"osoba{i}@example.pl" for i in range(200)))
+    Ledger(url).close()  # create the schema before the race
+    start = threading.Barrier(2)
+    won: dict[str, list[Claim]] = {}
+    errors: list[BaseException] = []
+
+    def run(run_id: str) -> None:
+        ledger = Ledger(url)
+        try:
+            start.wait(timeout=10)
+            won[run_id] = ledger.claim(CAMPAIGN, KIND, batch, run_id, FRESH)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            ledger.close()
+
+    threads = [threading.Thread(target=run, args=(f"run-{n}",)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors
+    keys_1 = {c.key for c in won["run-1"]}
+    keys_2 = {c.key for c in won["run-2"]}
+    assert not keys_1 & keys_2
+    assert keys_1 | keys_2 == {delivery_key(CAMPAIGN, KIND, email) for email, _, _ in batch}
+    assert not any(c.resent for c in won["run-1"] + won["run-2"])
+    ledger = Ledger(url)
+    try:
+        assert ledger.status_counts(CAMPAIGN, KIND) == Counter(sending=200)
+        owners = Counter(r["claim_token"] for r in rows(ledger).values())
+        assert owners == Counter({"run-1": len(keys_1), "run-2": len(keys_2)})
+    finally:
+        ledger.close()
