@@ -98,7 +98,14 @@ def send_campaign(
     batch_size: int | None = None,
     transport: str | None = None,
 ) -> dict[str, Any]:
-    """Send one message kind of a campaign to everyone in its audience who has not had it."""
+    """Send one message kind of a campaign to everyone in its audience who has not had it.
+
+    Args:
+        campaign_path: The campaign file, relative to the project directory.
+        message: The message kind to send, as declared in the campaign (e.g. invitation).
+        batch_size: Recipients per task; the settings' batch_size when empty.
+        transport: A transport named in listonosz.toml; the campaign's or the default when empty.
+    """
     settings = Settings()
     campaign = load_campaign(Path(campaign_path))
     if transport:

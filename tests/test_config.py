@@ -1,0 +1,52 @@
+"""Settings from listonosz.toml and the environment, and the Prefect deployment file."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+import yaml
+
+from listonosz.config import Settings
+from tests.conftest import REPO
+
+
+def test_example_config_loads_with_secrets_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LISTONOSZ_CONFIG", str(REPO / "listonosz.example.toml"))
+    monkeypatch.setenv("LISTONOSZ_TRANSPORTS__M365__PASSWORD", "not-a-real-password")
+    settings = Settings()
+    m365 = settings.transport_settings("m365")
+    assert (m365.host, m365.port, m365.security) == ("smtp.office365.com", 587, "starttls")
+    assert m365.password is not None
+    assert m365.password.get_secret_value() == "not-a-real-password"
+    assert "not-a-real-password" not in repr(settings) + str(settings.model_dump())
+    assert settings.transport_settings().port == 8025  # the default transport: capture
+
+
+def test_unknown_transport_lists_the_configured_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LISTONOSZ_CONFIG", str(REPO / "listonosz.example.toml"))
+    with pytest.raises(ValueError, match="unknown transport 'sendgrid'.*capture, hosting, m365"):
+        Settings().transport_settings("sendgrid")
+
+
+def test_token_secret_is_generated_once_and_kept_private(tmp_path: Path) -> None:
+    settings = Settings(var_dir=tmp_path)
+    first = settings.signing_secret()
+    assert len(first) >= 32
+    assert Settings(var_dir=tmp_path).signing_secret() == first
+    assert (tmp_path / "token_secret").stat().st_mode & 0o077 == 0
+
+
+def test_deployment_matches_the_flow() -> None:
+    from flows.campaign import send_campaign
+
+    spec = yaml.safe_load((REPO / "prefect.yaml").read_text(encoding="utf-8"))
+    (deployment,) = [d for d in spec["deployments"] if d["name"] == "send-campaign"]
+    path, name = deployment["entrypoint"].split(":")
+    assert (REPO / path).is_file() and name == send_campaign.fn.__name__
+    accepted = set(inspect.signature(send_campaign.fn).parameters)
+    assert set(deployment["parameters"]) <= accepted
+    assert (REPO / deployment["parameters"]["campaign_path"]).is_file()
