@@ -28,7 +28,7 @@ def test_example_config_loads_with_secrets_from_the_environment(
 
 def test_unknown_transport_lists_the_configured_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LISTONOSZ_CONFIG", str(REPO / "listonosz.example.toml"))
-    with pytest.raises(ValueError, match="unknown transport 'sendgrid'.*capture, hosting, m365"):
+    with pytest.raises(ValueError, match=r"unknown transport 'sendgrid'.*capture, hosting, m365"):
         Settings().transport_settings("sendgrid")
 
 
