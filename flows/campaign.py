@@ -2,11 +2,14 @@
 
 The flow reads like the job's table of contents; the work is in ``listonosz``. Parameters
 carry no secrets: settings (SMTP passwords, token secret) come from the worker's environment.
+The ledger and the transport's connection pool are opened once per flow run and shared by
+the batch tasks, which run in threads of this process.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,39 +19,34 @@ from prefect.cache_policies import NONE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from listonosz.campaign import Campaign, load_campaign
-from listonosz.config import Settings
+from listonosz.config import Settings, TransportSettings
 from listonosz.contacts.merge import MergeResult
 from listonosz.contacts.model import Contact
 from listonosz.ledger import Ledger
 from listonosz.pipeline import BatchReport, BatchSender, Plan, merge_audience, plan_delivery
 from listonosz.report import SendReport, build_report
-from listonosz.transports import make_transport
+from listonosz.transports import Transport, make_transport
 
 
 @task(name="merge-contacts", cache_policy=NONE)
 def merge_contacts(campaign: Campaign) -> MergeResult:
     merged = merge_audience(campaign)
     logger = get_run_logger()
-    logger.info(
-        "Audience: %d people from %d rows", len(merged.contacts), sum(merged.rows_read.values())
-    )
+    rows = sum(merged.rows_read.values())
+    logger.info("Audience: %d people from %d rows", len(merged.contacts), rows)
     if merged.rejects:
-        logger.warning(
-            "%d rows left out of the audience (listed in the report)", len(merged.rejects)
-        )
+        logger.warning("%d rows left out of the audience (see the report)", len(merged.rejects))
     return merged
 
 
 @task(name="plan", cache_policy=NONE)
-def plan(campaign: Campaign, kind: str, merged: MergeResult, settings: Settings) -> Plan:
+def plan(
+    campaign: Campaign, kind: str, merged: MergeResult, ledger: Ledger, transport: Transport
+) -> Plan:
     """Who gets the message now; checks the transport before anything is claimed."""
-    ledger = Ledger(settings.resolved_ledger_url)
-    try:
-        result = plan_delivery(campaign, kind, merged.contacts, ledger)
-    finally:
-        ledger.close()
+    result = plan_delivery(campaign, kind, merged.contacts, ledger)
     if result.recipients:
-        make_transport(settings.transport_settings(campaign.transport)).check()
+        transport.check()
     get_run_logger().info(
         "%d to send, %d already settled", len(result.recipients), result.already_settled
     )
@@ -56,39 +54,29 @@ def plan(campaign: Campaign, kind: str, merged: MergeResult, settings: Settings)
 
 
 @task(name="send-batch", cache_policy=NONE, task_run_name="send-batch-{number}")
-def send_batch(
-    campaign: Campaign,
-    kind: str,
-    batch: list[Contact],
-    settings: Settings,
-    run_id: str,
-    number: int,
-) -> BatchReport:
-    ledger = Ledger(settings.resolved_ledger_url)
-    try:
-        sender = BatchSender(
-            campaign, kind, settings, ledger, campaign.templates_dir, run_id=run_id
-        )
-        return sender.send(batch)
-    finally:
-        ledger.close()
+def send_batch(sender: BatchSender, batch: list[Contact], number: int) -> BatchReport:
+    return sender.send(batch)
 
 
 @task(name="report", cache_policy=NONE)
 def report(
-    merged: MergeResult, planned: Plan, batches: list[BatchReport], settings: Settings
+    merged: MergeResult, planned: Plan, batches: list[BatchReport], ledger: Ledger
 ) -> SendReport:
-    ledger = Ledger(settings.resolved_ledger_url)
-    try:
-        result = build_report(merged, planned, batches, ledger)
-    finally:
-        ledger.close()
+    result = build_report(merged, planned, batches, ledger)
     key = f"{planned.campaign_id}-{planned.kind}".lower().replace("_", "-").replace(".", "-")
-    create_table_artifact(
-        table=result.groups, key=key, description=f"# {key}\n\nPer stakeholder group."
-    )
+    create_table_artifact(table=result.groups, key=key, description="Per stakeholder group.")
     create_markdown_artifact(markdown=f"```\n{result.summary()}\n```", key=f"{key}-summary")
     return result
+
+
+def prefect_throttle(settings: TransportSettings) -> Callable[[], None] | None:
+    """Occupy the named Prefect global concurrency limit per message, shared by all workers."""
+    if not settings.prefect_limit:
+        return None
+    from prefect.concurrency.sync import rate_limit
+
+    name = settings.prefect_limit
+    return lambda: rate_limit(name, occupy=1)
 
 
 @flow(name="send-campaign", task_runner=ThreadPoolTaskRunner(max_workers=4))
@@ -110,14 +98,28 @@ def send_campaign(
     campaign = load_campaign(Path(campaign_path))
     if transport:
         campaign = campaign.model_copy(update={"transport": transport})
-    merged = merge_contacts(campaign)
-    planned = plan(campaign, message, merged, settings)
-    run_id = uuid.uuid4().hex
-    futures = [
-        send_batch.submit(campaign, message, batch, settings, run_id, number)
-        for number, batch in enumerate(planned.batches(batch_size or settings.batch_size), 1)
-    ]
-    outcome = report(merged, planned, [future.result() for future in futures], settings)
+    transport_settings = settings.transport_settings(campaign.transport)
+    mailer = make_transport(
+        transport_settings, settings.var_dir, prefect_throttle(transport_settings)
+    )
+    ledger = Ledger(settings.resolved_ledger_url)
+    try:
+        merged = merge_contacts(campaign)
+        planned = plan(campaign, message, merged, ledger, mailer)
+        run_id = uuid.uuid4().hex
+        with ledger.lease(run_id):
+            sender = BatchSender(campaign, message, settings, ledger, mailer, run_id)
+            futures = [
+                send_batch.submit(sender, batch, number)
+                for number, batch in enumerate(
+                    planned.batches(batch_size or settings.batch_size), 1
+                )
+            ]
+            batches = [future.result() for future in futures]
+        outcome = report(merged, planned, batches, ledger)
+    finally:
+        mailer.close()
+        ledger.close()
     get_run_logger().info(
         "Sent %d, already settled %d", outcome.this_run.get("sent", 0), outcome.already_sent
     )
@@ -125,4 +127,5 @@ def send_campaign(
         "summary": outcome.summary(),
         "sent": outcome.this_run.get("sent", 0),
         "nothing_to_send": outcome.nothing_to_send,
+        "possible_duplicates": outcome.possible_duplicates,
     }

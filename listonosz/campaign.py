@@ -97,6 +97,8 @@ class Sender(_Model):
     name: str
     email: EmailStr
     reply_to: EmailStr | None = None
+    #: Where bounces go; each message's envelope sender becomes local+<ledger key>@domain (VERP).
+    bounce_address: EmailStr | None = None
 
     @property
     def domain(self) -> str:
@@ -129,6 +131,8 @@ class MessageSpec(_Model):
     template: str
     subject: str
     send: Literal["now", "later"] = "now"
+    #: Sent by a schedule, not by a person: marks messages Auto-Submitted (RFC 3834).
+    auto_submitted: bool = False
 
 
 class Campaign(_Model):

@@ -22,15 +22,27 @@ CONFIG_FILE_ENV = "LISTONOSZ_CONFIG"
 
 
 class TransportSettings(BaseModel):
-    """One named way of sending mail. Only SMTP exists so far."""
+    """One named way of sending mail: an SMTP server, or an outbox folder (a dry run)."""
 
-    kind: Literal["smtp"] = "smtp"
+    kind: Literal["smtp", "outbox"] = "smtp"
     host: str = "127.0.0.1"
     port: int = 8025
     security: Literal["plain", "starttls", "tls"] = "plain"
     username: str | None = None
     password: SecretStr | None = None
-    timeout: float = 30.0
+    timeout: float = Field(default=30.0, gt=0)
+    pool_size: int = Field(default=4, ge=1, le=64, description="connections kept open")
+    rate_per_minute: float | None = Field(
+        default=None, gt=0, description="e.g. 30 for a Microsoft 365 mailbox"
+    )
+    retries: int = Field(default=3, ge=0, description="extra tries of a 4xx within a run")
+    retry_backoff: float = Field(default=1.0, ge=0, description="seconds, doubled per try")
+    path: Path | None = Field(default=None, description="outbox: where .eml files go")
+    prefect_limit: str | None = Field(
+        default=None,
+        description="a Prefect global concurrency limit (with slot decay) that every worker "
+        "sending through this transport shares",
+    )
 
 
 class Settings(BaseSettings):

@@ -1,23 +1,30 @@
 """The delivery ledger: one row per (campaign, message kind, recipient), claimed then settled.
 
-A row is *claimed* (status ``sending``) before its message leaves and *settled* (``sent``,
-``failed`` or ``deferred``) after. Planning skips settled rows, so a message is never sent
-twice on purpose; a row left in ``sending`` by a crash is reclaimed once its claim is stale,
-resent with the same Message-ID, and counted as a possible duplicate.
+A row is *claimed* (status ``sending``) by a run just before its message leaves and *settled*
+(``sent``, ``failed`` or ``deferred``) right after. Planning skips settled rows, so a message is
+never sent twice on purpose. Every run keeps a heartbeat in ``runs``; a ``sending`` row whose run
+has stopped beating (a crash, a kill -9) is taken over by the next run, resent with the same
+Message-ID, and counted as a possible duplicate. Each claim is a few atomic statements, so two
+runs at once never win the same row.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Literal
 
 from sqlalchemy import (
     Column,
+    Connection,
     DateTime,
     Engine,
     Index,
@@ -58,6 +65,17 @@ deliveries = Table(
     Column("settled_at", DateTime(timezone=True)),
     Index("ix_deliveries_campaign_kind_status", "campaign", "kind", "status"),
 )
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+)
+
+#: How long a run may go without a heartbeat before its claims count as abandoned.
+DEFAULT_LEASE = dt.timedelta(seconds=60)
 
 
 def delivery_key(campaign: str, kind: str, email: str) -> str:
@@ -111,19 +129,50 @@ class Ledger:
         with self.engine.connect() as conn:
             return set(conn.scalars(query))
 
+    def beat(self, run_id: str, finished: bool = False) -> None:
+        """Record that ``run_id`` is alive (or has finished); registers the run on first use."""
+        now = _now()
+        with self.engine.begin() as conn:
+            self._beat(conn, run_id, now, finished)
+
+    def _beat(self, conn: Connection, run_id: str, now: dt.datetime, finished: bool) -> None:
+        values = {"heartbeat_at": now, **({"finished_at": now} if finished else {})}
+        insert = _dialect(self.engine).insert(runs).values(run_id=run_id, started_at=now, **values)
+        conn.execute(insert.on_conflict_do_update(index_elements=["run_id"], set_=values))
+
+    @contextmanager
+    def lease(self, run_id: str, interval: float = 5.0) -> Iterator[None]:
+        """Keep ``run_id`` alive with a heartbeat every ``interval`` seconds while inside."""
+        self.beat(run_id)
+        stop = threading.Event()
+
+        def keep_beating() -> None:
+            while not stop.wait(interval):
+                with contextlib.suppress(Exception):  # a missed beat only shortens the lease
+                    self.beat(run_id)
+
+        thread = threading.Thread(target=keep_beating, name=f"lease-{run_id[:8]}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+            self.beat(run_id, finished=True)
+
     def claim(
         self,
         campaign: str,
         kind: str,
         recipients: Sequence[tuple[str, str, str]],
         run_id: str,
-        stale_after: dt.timedelta,
+        lease: dt.timedelta = DEFAULT_LEASE,
     ) -> list[Claim]:
-        """Claim ``(email, groups, message_id)`` rows for this run; returns the rows it won.
+        """Claim ``(email, groups, message_id)`` rows for ``run_id``; returns the rows it won.
 
-        New rows are inserted as ``sending``; ``deferred`` rows and ``sending`` rows whose claim
-        is older than ``stale_after`` are taken over. Each step is one atomic statement, so two
-        runs at once never both win a row.
+        New rows are inserted as ``sending``. ``deferred`` rows are taken over, and so are
+        ``sending`` rows left by this run (a retried task) or by a run that has finished or not
+        beaten for ``lease``: those are marked ``resent``, as their message may have left.
         """
         now = _now()
         keys = {delivery_key(campaign, kind, email): email for email, _, _ in recipients}
@@ -143,31 +192,34 @@ class Ledger:
             }
             for (email, groups, message_id), key in zip(recipients, keys, strict=True)
         ]
+        if not rows:
+            return []
+        abandoned_runs = select(runs.c.run_id).where(
+            or_(runs.c.heartbeat_at < now - lease, runs.c.finished_at.is_not(None))
+        )
+        takeover = or_(
+            deliveries.c.status == DEFERRED,
+            and_(
+                deliveries.c.status == SENDING,
+                or_(
+                    deliveries.c.claim_token == run_id,
+                    deliveries.c.claim_token.in_(abandoned_runs),
+                    deliveries.c.claim_token.not_in(select(runs.c.run_id)),
+                ),
+            ),
+        )
         with self.engine.begin() as conn:
-            resent = set(
+            self._beat(conn, run_id, now, finished=False)
+            in_flight = set(
                 conn.scalars(
                     select(deliveries.c.key).where(
-                        deliveries.c.key.in_(keys),
-                        deliveries.c.status == SENDING,
-                        deliveries.c.claimed_at < now - stale_after,
+                        deliveries.c.key.in_(keys), deliveries.c.status == SENDING
                     )
                 )
             )
-            if rows:
-                conn.execute(_insert_ignoring_conflicts(self.engine), rows)
             conn.execute(
                 update(deliveries)
-                .where(
-                    deliveries.c.key.in_(keys),
-                    deliveries.c.claim_token != run_id,
-                    or_(
-                        deliveries.c.status == DEFERRED,
-                        and_(
-                            deliveries.c.status == SENDING,
-                            deliveries.c.claimed_at < now - stale_after,
-                        ),
-                    ),
-                )
+                .where(deliveries.c.key.in_(keys), takeover)
                 .values(
                     status=SENDING,
                     claim_token=run_id,
@@ -175,14 +227,21 @@ class Ledger:
                     attempts=deliveries.c.attempts + 1,
                 )
             )
+            conn.execute(
+                _dialect(self.engine)
+                .insert(deliveries)
+                .on_conflict_do_nothing(index_elements=["key"]),
+                rows,
+            )
             won = conn.execute(
                 select(deliveries.c.key, deliveries.c.email).where(
                     deliveries.c.key.in_(keys),
                     deliveries.c.claim_token == run_id,
                     deliveries.c.status == SENDING,
+                    deliveries.c.claimed_at == now,
                 )
             )
-            return [Claim(key, email, key in resent) for key, email in won]
+            return [Claim(key, email, key in in_flight) for key, email in won]
 
     def settle(self, run_id: str, outcomes: Iterable[Outcome]) -> None:
         """Record how each claimed message ended; rows claimed by another run are left alone."""
@@ -229,6 +288,6 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
-def _insert_ignoring_conflicts(engine: Engine):
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    return dialect.insert(deliveries).on_conflict_do_nothing(index_elements=["key"])
+def _dialect(engine: Engine) -> ModuleType:
+    """The dialect module whose ``insert`` has ``on_conflict_do_…`` (SQLite or PostgreSQL)."""
+    return postgresql if engine.dialect.name == "postgresql" else sqlite

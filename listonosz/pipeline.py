@@ -6,24 +6,19 @@ Prefect flows call these functions; so can anything else. Nothing here imports P
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from listonosz.campaign import Campaign
 from listonosz.config import Settings
 from listonosz.contacts.merge import MergeResult, SourceList, merge_lists
 from listonosz.contacts.model import Contact
-from listonosz.ledger import Ledger, Outcome, delivery_key
+from listonosz.ledger import DEFAULT_LEASE, Ledger, Outcome, delivery_key
 from listonosz.links import unsubscribe_url
-from listonosz.message import Envelope, build_message
+from listonosz.message import CommonHeaders, MessageSkeleton, PersonalHeaders
 from listonosz.render.environment import Links, MessageRenderer, RenderedMessage
-from listonosz.transports import Outgoing, Transport, make_transport
-
-#: A row left in ``sending`` this long is taken to be the remains of a crashed run.
-DEFAULT_STALE_AFTER = dt.timedelta(minutes=10)
+from listonosz.transports import Outgoing, Transport
 
 
 def merge_audience(campaign: Campaign) -> MergeResult:
@@ -65,16 +60,21 @@ def plan_delivery(
 
 @dataclass
 class BatchReport:
-    """What one batch did: counts per status, and resends of messages a crash left in flight."""
+    """What sending did: counts per status, resends of messages a crash left in flight, rows
+    another live run holds, and every failure with its reason."""
 
     counts: Counter[str] = field(default_factory=Counter)
     possible_duplicates: int = 0
+    held_elsewhere: int = 0
     failures: list[str] = field(default_factory=list)
+    refused_addresses: list[str] = field(default_factory=list)
 
     def add(self, other: BatchReport) -> None:
         self.counts.update(other.counts)
         self.possible_duplicates += other.possible_duplicates
+        self.held_elsewhere += other.held_elsewhere
         self.failures.extend(other.failures)
+        self.refused_addresses.extend(other.refused_addresses)
 
 
 def message_id(key: str, domain: str) -> str:
@@ -82,8 +82,23 @@ def message_id(key: str, domain: str) -> str:
     return f"<{key}@{domain}>"
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One recipient's message, rendered and addressed, waiting for its claim."""
+
+    key: str
+    email: str
+    groups: str
+    personal: PersonalHeaders
+    rendered: RenderedMessage
+
+
 class BatchSender:
-    """Everything needed to send batches of one message kind: renderer, transport, ledger."""
+    """Sends batches of one message kind: render, claim, assemble, send, settle.
+
+    Rows are claimed ``claim_chunk`` at a time, just before they are sent, and settled right
+    after; a crash leaves at most one chunk per sending task in flight.
+    """
 
     def __init__(
         self,
@@ -91,80 +106,102 @@ class BatchSender:
         kind: str,
         settings: Settings,
         ledger: Ledger,
-        templates_dir: Path,
-        transport: Transport | None = None,
-        run_id: str | None = None,
-        stale_after: dt.timedelta = DEFAULT_STALE_AFTER,
+        transport: Transport,
+        run_id: str,
+        lease: dt.timedelta = DEFAULT_LEASE,
+        claim_chunk: int = 20,
     ) -> None:
         self.campaign = campaign
         self.kind = kind
         self.settings = settings
         self.ledger = ledger
-        self.renderer = MessageRenderer(campaign, kind, templates_dir)
-        self.transport = transport or make_transport(
-            settings.transport_settings(campaign.transport)
-        )
-        self.run_id = run_id or uuid.uuid4().hex
-        self.stale_after = stale_after
+        self.transport = transport
+        self.run_id = run_id
+        self.lease = lease
+        self.claim_chunk = claim_chunk
+        self.renderer = MessageRenderer(campaign, kind, campaign.templates_dir)
+        self.skeleton = MessageSkeleton(common_headers(campaign, kind))
         self._secret = settings.signing_secret()
 
     def send(self, batch: Sequence[Contact]) -> BatchReport:
-        """Render the batch, claim its rows, send what this run won, and settle the results."""
-        prepared = {contact.email: self._prepare(contact) for contact in batch}
+        """Send one batch; every message is rendered before the first row is claimed."""
+        prepared = [self.prepare(contact) for contact in batch]
+        report = BatchReport()
+        for start in range(0, len(prepared), self.claim_chunk):
+            report.add(self._send_chunk(prepared[start : start + self.claim_chunk]))
+        return report
+
+    def _send_chunk(self, chunk: Sequence[Prepared]) -> BatchReport:
         claims = self.ledger.claim(
             self.campaign.id,
             self.kind,
-            [(email, p.groups, p.envelope.message_id) for email, p in prepared.items()],
+            [(p.email, p.groups, p.personal.message_id) for p in chunk],
             self.run_id,
-            self.stale_after,
+            self.lease,
         )
-        now = dt.datetime.now(dt.UTC)
+        won = {claim.key: claim for claim in claims}
+        date = dt.datetime.now(dt.UTC)
         outgoing = [
-            Outgoing(
-                claim.key,
-                self.campaign.sender.email,
-                claim.email,
-                build_message(prepared[claim.email].envelope, prepared[claim.email].rendered, now),
-            )
-            for claim in claims
+            Outgoing(p.key, self.envelope_from(p.key), p.email, self.assemble(p, date))
+            for p in chunk
+            if p.key in won
         ]
         deliveries = self.transport.send_batch(outgoing)
         self.ledger.settle(self.run_id, [Outcome(d.key, d.status, d.detail) for d in deliveries])
+        email_of = {p.key: p.email for p in chunk}
         return BatchReport(
             counts=Counter(d.status for d in deliveries),
             possible_duplicates=sum(claim.resent for claim in claims),
-            failures=[
-                f"{claim.email}: {d.detail}"
-                for claim, d in zip(claims, deliveries, strict=True)
-                if d.status != "sent"
-            ],
+            held_elsewhere=len(chunk) - len(claims),
+            failures=[f"{email_of[d.key]}: {d.detail}" for d in deliveries if d.status != "sent"],
+            refused_addresses=[email_of[d.key] for d in deliveries if d.suppress],
         )
 
-    def _prepare(self, contact: Contact) -> Prepared:
+    def prepare(self, contact: Contact) -> Prepared:
         """Render one recipient's message and fix its headers; raises before anything is claimed."""
-        campaign, sender = self.campaign, self.campaign.sender
-        key = delivery_key(campaign.id, self.kind, contact.email)
+        key = delivery_key(self.campaign.id, self.kind, contact.email)
         url = unsubscribe_url(self.settings.public_url, self._secret, key)
-        envelope = Envelope(
-            from_name=sender.name,
-            from_email=sender.email,
+        rendered = self.renderer.render(contact, Links(unsubscribe=url))
+        sender = self.campaign.sender
+        personal = PersonalHeaders(
             to_name=contact.full_name or contact.organisation,
             to_email=contact.email,
+            subject=rendered.subject,
             message_id=message_id(key, sender.domain),
-            list_id=f"{campaign.event.title} <{campaign.id}.{sender.domain}>",
             unsubscribe_url=url,
             unsubscribe_mailto=f"mailto:{sender.reply_to or sender.email}?subject=unsubscribe",
-            campaign_id=campaign.id,
-            reply_to=sender.reply_to,
         )
-        rendered = self.renderer.render(contact, Links(unsubscribe=url))
-        return Prepared(envelope, rendered, ";".join(contact.groups))
+        return Prepared(key, contact.email, ";".join(contact.groups), personal, rendered)
+
+    def assemble(self, prepared: Prepared, date: dt.datetime) -> bytes:
+        """The RFC 5322 bytes of a prepared message."""
+        rendered = prepared.rendered
+        return self.skeleton.build(
+            prepared.personal,
+            rendered.text,
+            rendered.html,
+            date,
+            getattr(rendered, "attachments", ()),
+        )
+
+    def envelope_from(self, key: str) -> str:
+        """MAIL FROM: the sender, or a VERP address naming the ledger row when bounces are kept."""
+        bounce = self.campaign.sender.bounce_address
+        if not bounce:
+            return self.campaign.sender.email
+        local, domain = bounce.rsplit("@", 1)
+        return f"{local}+{key}@{domain}"
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """One recipient's message, rendered and addressed, waiting for its claim."""
-
-    envelope: Envelope
-    rendered: RenderedMessage
-    groups: str
+def common_headers(campaign: Campaign, kind: str) -> CommonHeaders:
+    """The headers every recipient of one message kind shares."""
+    sender = campaign.sender
+    return CommonHeaders(
+        from_name=sender.name,
+        from_email=sender.email,
+        list_name=campaign.event.title,
+        list_id=f"{campaign.id}.{sender.domain}",
+        campaign_id=campaign.id,
+        reply_to=sender.reply_to,
+        auto_submitted=campaign.message(kind).auto_submitted,
+    )

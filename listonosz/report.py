@@ -21,6 +21,7 @@ class SendReport:
     already_sent: int
     this_run: Counter[str]
     possible_duplicates: int
+    held_elsewhere: int
     ledger_totals: Counter[str]
     rejected_rows: list[str]
     failures: list[str]
@@ -49,6 +50,11 @@ class SendReport:
             lines.append(
                 f"Possible duplicates: {self.possible_duplicates} message(s) were in flight when "
                 "an earlier run stopped and were sent again with the same Message-ID."
+            )
+        if self.held_elsewhere:
+            lines.append(
+                f"Left alone: {self.held_elsewhere} message(s) claimed by another run that is "
+                "still sending; a later run settles them if that run stops."
             )
         lines.append(
             "Ledger: "
@@ -92,6 +98,7 @@ def build_report(
         already_sent=plan.already_settled,
         this_run=total.counts,
         possible_duplicates=total.possible_duplicates,
+        held_elsewhere=total.held_elsewhere,
         ledger_totals=ledger.status_counts(plan.campaign_id, plan.kind),
         rejected_rows=[str(reject) for reject in merged.rejects],
         failures=total.failures,

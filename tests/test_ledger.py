@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -216,3 +217,31 @@ def test_two_runs_at_once_never_win_the_same_row(tmp_path: Path, round_: int) ->
         assert owners == Counter({"run-1": len(keys_1), "run-2": len(keys_2)})
     finally:
         ledger.close()
+
+
+def test_a_retried_task_of_the_same_run_resends_its_rows_as_possible_duplicates(
+    ledger: Ledger,
+) -> None:
+    batch = recipients("a@x.pl", "b@x.pl")
+    ledger.claim(CAMPAIGN, KIND, batch, "run-1", FRESH)
+    again = ledger.claim(CAMPAIGN, KIND, batch, "run-1", FRESH)
+    assert len(again) == 2 and all(c.resent for c in again)
+
+
+def test_a_live_run_keeps_its_claims_and_a_finished_one_gives_them_up(ledger: Ledger) -> None:
+    batch = recipients("a@x.pl")
+    with ledger.lease("run-1", interval=0.05):
+        ledger.claim(CAMPAIGN, KIND, batch, "run-1", FRESH)
+        time.sleep(0.4)  # much longer than the lease below: only the heartbeat keeps it
+        assert ledger.claim(CAMPAIGN, KIND, batch, "run-2", dt.timedelta(seconds=0.2)) == []
+    (taken,) = ledger.claim(CAMPAIGN, KIND, batch, "run-2", FRESH)  # run-1 has finished
+    assert taken.resent
+
+
+def test_a_silent_run_loses_its_claims_after_the_lease(ledger: Ledger) -> None:
+    batch = recipients("a@x.pl")
+    ledger.claim(CAMPAIGN, KIND, batch, "killed-run", FRESH)
+    assert ledger.claim(CAMPAIGN, KIND, batch, "run-2", dt.timedelta(seconds=0.3)) == []
+    time.sleep(0.4)
+    (taken,) = ledger.claim(CAMPAIGN, KIND, batch, "run-2", dt.timedelta(seconds=0.3))
+    assert taken.resent and taken.email == "a@x.pl"

@@ -11,8 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from listonosz.message import Envelope, HeaderInjectionError, build_message
-from listonosz.render.environment import RenderedMessage
+from listonosz.message import CommonHeaders, HeaderInjectionError, MessageSkeleton, PersonalHeaders
 
 DATE = dt.datetime(2016, 8, 20, 9, 30, tzinfo=ZoneInfo("Europe/Warsaw"))
 UNSUBSCRIBE_URL = (
@@ -26,18 +25,21 @@ FROM_NAME = "ROPS w Białymstoku"
 TO_NAME = "Grażyna Żukowska"
 MESSAGE_ID = "<3f2a9c1e0b7d4e5f8a6b@rops-bialystok.example>"
 
-ENVELOPE = Envelope(
+COMMON = CommonHeaders(
     from_name=FROM_NAME,
     from_email="zaproszenia@rops-bialystok.example",
-    to_name=TO_NAME,
-    to_email="g.zukowska@starostwo-bielsk.example.pl",
-    message_id=MESSAGE_ID,
-    list_id="Ekonomia Społeczna w wymiarze lokalnym "
-    "<ekonomia-spoleczna-2016.rops-bialystok.example>",
-    unsubscribe_url=UNSUBSCRIBE_URL,
-    unsubscribe_mailto=MAILTO,
+    list_name="Ekonomia Społeczna w wymiarze lokalnym",
+    list_id="ekonomia-spoleczna-2016.rops-bialystok.example",
     campaign_id="ekonomia-spoleczna-2016",
     reply_to="ekonomia.spoleczna@rops-bialystok.example",
+)
+PERSONAL = PersonalHeaders(
+    to_name=TO_NAME,
+    to_email="g.zukowska@starostwo-bielsk.example.pl",
+    subject=SUBJECT,
+    message_id=MESSAGE_ID,
+    unsubscribe_url=UNSUBSCRIBE_URL,
+    unsubscribe_mailto=MAILTO,
 )
 TEXT = (
     "Szanowna Pani,\n\n"
@@ -49,12 +51,15 @@ HTML = (
     + "<p>zapraszamy na seminarium „Ekonomia Społeczna” – Hotel 3-Trio, Białystok.</p>" * 30
     + "</body></html>"
 )
-RENDERED = RenderedMessage(subject=SUBJECT, html=HTML, text=TEXT)
+
+
+def build(common: CommonHeaders = COMMON, personal: PersonalHeaders = PERSONAL) -> bytes:
+    return MessageSkeleton(common).build(personal, TEXT, HTML, DATE)
 
 
 @pytest.fixture(scope="module")
 def data() -> bytes:
-    return build_message(ENVELOPE, RENDERED, DATE)
+    return build()
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +85,7 @@ def test_multipart_alternative_text_then_html(parsed: email.message.EmailMessage
     # the wire format is CRLF, and the parser keeps it in the decoded text
     text, html = (p.get_content().replace("\r\n", "\n") for p in parts)
     assert text == TEXT
-    assert html.rstrip("\n") == HTML  # set_content ends every part with a line break
+    assert html == HTML
 
 
 def test_body_parts_are_ascii_transfer_encoded(data: bytes, parsed) -> None:
@@ -111,16 +116,18 @@ def test_long_display_names_decode_with_an_rfc2047_decoder() -> None:
     # Long names are folded into several encoded words; RFC 2047 §6.2 decoders join them.
     # (Python's own address parser keeps the fold's space between encoded words, so the
     # check uses email.header, which implements §6.2.)
-    envelope = dataclasses.replace(
-        ENVELOPE,
-        from_name="Regionalny Ośrodek Polityki Społecznej w Białymstoku – Zespół Ekonomii",
+    common = dataclasses.replace(
+        COMMON, from_name="Regionalny Ośrodek Polityki Społecznej w Białymstoku – Zespół Ekonomii"
+    )
+    personal = dataclasses.replace(
+        PERSONAL,
         to_name="Spółdzielnia Socjalna Osób Prawnych „Dobre Usługi”, Dobrzyniewo Duże",
     )
-    data = build_message(envelope, RENDERED, DATE)
+    data = build(common, personal)
     assert _raw_headers(data).isascii()
     for name, expected in (
-        ("From", f"{envelope.from_name} <{envelope.from_email}>"),
-        ("To", f"{envelope.to_name} <{envelope.to_email}>"),
+        ("From", f"{common.from_name} <{common.from_email}>"),
+        ("To", f"{personal.to_name} <{personal.to_email}>"),
     ):
         assert str(make_header(decode_header(_raw_header(data, name)))) == expected
 
@@ -155,7 +162,7 @@ def test_message_id_is_exactly_the_one_given(data: bytes, parsed) -> None:
 
 def test_list_id_keeps_its_identifier_plain(data: bytes, parsed) -> None:
     assert "<ekonomia-spoleczna-2016.rops-bialystok.example>" in _raw_header(data, "List-Id")
-    assert parsed["List-Id"] == ENVELOPE.list_id
+    assert parsed["List-Id"] == f"{COMMON.list_name} <{COMMON.list_id}>"
 
 
 def test_date_header(parsed) -> None:
@@ -165,13 +172,13 @@ def test_date_header(parsed) -> None:
 @pytest.mark.parametrize("bad", ["\r", "\n", "\r\n", "\r\nBcc: victim@example.com"])
 @pytest.mark.parametrize("field", ["subject", "from_name", "to_name"])
 def test_line_breaks_in_headers_are_refused(field: str, bad: str) -> None:
-    envelope, rendered = ENVELOPE, RENDERED
-    if field == "subject":
-        rendered = dataclasses.replace(RENDERED, subject=f"Zaproszenie{bad}na seminarium")
-    else:
-        envelope = dataclasses.replace(ENVELOPE, **{field: f"Jan{bad}Kowalski"})
     with pytest.raises(HeaderInjectionError):
-        build_message(envelope, rendered, DATE)
+        if field == "from_name":
+            build(common=dataclasses.replace(COMMON, from_name=f"Jan{bad}Kowalski"))
+        elif field == "subject":
+            build(personal=dataclasses.replace(PERSONAL, subject=f"Zaproszenie{bad}seminarium"))
+        else:
+            build(personal=dataclasses.replace(PERSONAL, to_name=f"Jan{bad}Kowalski"))
 
 
 @pytest.mark.parametrize(
@@ -185,13 +192,13 @@ def test_line_breaks_in_headers_are_refused(field: str, bad: str) -> None:
 )
 def test_unusable_unsubscribe_urls_are_refused(url: str) -> None:
     with pytest.raises(HeaderInjectionError):
-        build_message(dataclasses.replace(ENVELOPE, unsubscribe_url=url), RENDERED, DATE)
+        build(personal=dataclasses.replace(PERSONAL, unsubscribe_url=url))
 
 
 def test_unusable_unsubscribe_mailto_is_refused() -> None:
-    envelope = dataclasses.replace(ENVELOPE, unsubscribe_mailto="mailto:wypisz się@example.pl")
+    personal = dataclasses.replace(PERSONAL, unsubscribe_mailto="mailto:wypisz się@example.pl")
     with pytest.raises(HeaderInjectionError):
-        build_message(envelope, RENDERED, DATE)
+        build(personal=personal)
 
 
 def test_header_injection_error_is_a_value_error() -> None:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 from listonosz.config import TransportSettings
 from listonosz.transports.base import Delivery, Outgoing, Transport
+from listonosz.transports.outbox import OutboxTransport
 from listonosz.transports.smtp import SmtpTransport
 
 __all__ = ["Delivery", "Outgoing", "Transport", "make_transport"]
 
 
-def make_transport(settings: TransportSettings) -> Transport:
-    """The transport a named configuration describes."""
-    if settings.kind == "smtp":
-        return SmtpTransport(settings)
-    raise ValueError(f"unknown transport kind {settings.kind!r}")
+def make_transport(
+    settings: TransportSettings, var_dir: Path, throttle: Callable[[], None] | None = None
+) -> Transport:
+    """The transport a named configuration describes; ``throttle`` runs before each message."""
+    if settings.kind == "outbox":
+        return OutboxTransport(settings.path or var_dir / "dry-run")
+    return SmtpTransport(settings, throttle=throttle)

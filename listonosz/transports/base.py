@@ -26,9 +26,17 @@ class Delivery:
     key: str
     status: Status
     detail: str = ""
+    suppress: bool = False  # the address itself was refused for good (unknown user…)
 
 
 class Transport(Protocol):
     """Sends a batch over as few connections as it can; never raises for one bad message."""
 
-    def send_batch(self, messages: Sequence[Outgoing]) -> list[Delivery]: ...
+    def check(self) -> None:
+        """Fail now, with a clear error, if no message could be sent (wrong host, password)."""
+
+    def send_batch(self, messages: Sequence[Outgoing]) -> list[Delivery]:
+        """One result per message, in the order given."""
+
+    def close(self) -> None:
+        """Release connections kept for reuse."""

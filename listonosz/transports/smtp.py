@@ -1,27 +1,75 @@
-"""SMTP: plain, STARTTLS or implicit TLS, with AUTH; one connection serves a whole batch."""
+"""SMTP: plain, STARTTLS or implicit TLS, with AUTH, over a pool of reused connections.
+
+Each message gets its own transaction (MAIL, RCPT, DATA) and its own result: ``sent`` with the
+server's reply, ``deferred`` for a 4xx (retried here with backoff, then left for the next run),
+or ``failed`` for a 5xx, flagged for suppression when the address itself is the cause. A dropped
+connection is reopened and the message tried again.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import queue
+import random
+import re
 import smtplib
 import ssl
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 
 from listonosz.config import TransportSettings
 from listonosz.transports.base import Delivery, Outgoing
+from listonosz.transports.ratelimit import TokenBucket
+
+_ENHANCED = re.compile(rb"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
+#: Permanent replies that mean "this address does not exist or takes no mail": suppress it.
+_ADDRESS_CODES = {550, 551, 553}
+_ADDRESS_ENHANCED = ("5.1.", "5.2.1")
 
 
-def _reply(code: int, message: bytes | str) -> str:
-    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
-    return f"{code} {text}".strip()
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
+def blames_the_address(code: int, reply: bytes | str) -> bool:
+    """A permanent reply caused by the recipient address (unknown user, mailbox disabled)."""
+    data = reply if isinstance(reply, bytes) else reply.encode("utf-8", "replace")
+    enhanced = _ENHANCED.match(data)
+    if enhanced:
+        status = b".".join(enhanced.groups()).decode()
+        return status.startswith(_ADDRESS_ENHANCED)
+    return code in _ADDRESS_CODES
+
+
+def _outcome(key: str, code: int, reply: bytes | str) -> Delivery:
+    detail = f"{code} {_text(reply)}".strip()
+    if 200 <= code < 300:
+        return Delivery(key, "sent", detail)
+    if 400 <= code < 500:
+        return Delivery(key, "deferred", detail)
+    return Delivery(key, "failed", detail, suppress=blames_the_address(code, reply))
 
 
 class SmtpTransport:
-    """Sends each message of a batch over one connection, reconnecting once if it drops."""
+    """Sends batches over up to ``pool_size`` connections kept open between batches."""
 
-    def __init__(self, settings: TransportSettings, tls_context: ssl.SSLContext | None = None):
+    def __init__(
+        self,
+        settings: TransportSettings,
+        tls_context: ssl.SSLContext | None = None,
+        throttle: Callable[[], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.settings = settings
         self.tls_context = tls_context or ssl.create_default_context()
+        bucket = (
+            TokenBucket.per_minute(settings.rate_per_minute) if settings.rate_per_minute else None
+        )
+        self._throttles = [t for t in (bucket.acquire if bucket else None, throttle) if t]
+        self._sleep = sleep
+        self._idle: queue.LifoQueue[smtplib.SMTP] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(settings.pool_size)
 
     def connect(self) -> smtplib.SMTP:
         """An open, greeted and (if configured) authenticated connection."""
@@ -32,70 +80,123 @@ class SmtpTransport:
             )
         else:
             conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
-        conn.ehlo()
-        if s.security == "starttls":
-            conn.starttls(context=self.tls_context)
+        try:
             conn.ehlo()
-        if s.username:
-            password = s.password.get_secret_value() if s.password else ""
-            conn.login(s.username, password)
+            if s.security == "starttls":
+                conn.starttls(context=self.tls_context)
+                conn.ehlo()
+            if s.username:
+                password = s.password.get_secret_value() if s.password else ""
+                conn.login(s.username, password)
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def check(self) -> None:
         """Connect, greet and authenticate once, so a wrong setting fails before any send."""
-        conn = self.connect()
-        conn.quit()
+        with self._connection():
+            pass
+
+    def close(self) -> None:
+        """Say goodbye on every idle connection."""
+        while True:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            _quit(conn)
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[smtplib.SMTP]:
+        """A pooled connection; dropped (not returned) if anything goes wrong while in use."""
+        with self._slots:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                try:
+                    conn = self.connect()
+                except (smtplib.SMTPException, OSError) as exc:
+                    raise _CannotConnect(f"cannot open an SMTP session: {exc}") from exc
+            try:
+                yield conn
+            except BaseException:
+                _quit(conn)
+                raise
+            self._idle.put(conn)
 
     def send_batch(self, messages: Sequence[Outgoing]) -> list[Delivery]:
+        """One result per message, in order; 4xx answers are retried with backoff first."""
+        results: dict[str, Delivery] = {}
+        pending = list(messages)
+        for attempt in range(self.settings.retries + 1):
+            if attempt:
+                delay = self.settings.retry_backoff * 2 ** (attempt - 1)
+                self._sleep(delay * random.uniform(0.8, 1.2))
+            for delivery in self._send_all(pending):
+                results[delivery.key] = delivery
+            pending = [m for m in pending if results[m.key].status == "deferred"]
+            if not pending:
+                break
+        return [results[m.key] for m in messages]
+
+    def _send_all(self, messages: Sequence[Outgoing]) -> list[Delivery]:
+        """Send in order, reopening the connection when the server closes or drops it."""
         results: list[Delivery] = []
-        conn: smtplib.SMTP | None = None
-        try:
-            for index, message in enumerate(messages):
-                for attempt in (1, 2):  # a dropped connection gets one reconnect per message
-                    try:
-                        if conn is None:
-                            conn = self.connect()
-                        results.append(self._send_one(conn, message))
-                        break
-                    except (smtplib.SMTPServerDisconnected, OSError) as exc:
-                        conn = None
-                        if attempt == 2:
-                            results.append(Delivery(message.key, "deferred", f"connection: {exc}"))
-                    except smtplib.SMTPException as exc:  # refused greeting, TLS or AUTH
-                        detail = f"server refused the session: {exc}"
-                        return results + [
-                            Delivery(m.key, "deferred", detail) for m in messages[index:]
-                        ]
-        finally:
-            if conn is not None:
-                try:
-                    conn.quit()
-                except (smtplib.SMTPException, OSError):
-                    conn.close()
+        retried: set[str] = set()
+        index = 0
+        while index < len(messages):
+            try:
+                with self._connection() as conn:
+                    while index < len(messages):
+                        delivery = self._send_one(conn, messages[index])
+                        results.append(delivery)
+                        index += 1
+                        if delivery.detail.startswith("421"):
+                            raise _ServerClosing
+            except _ServerClosing:
+                continue
+            except _CannotConnect as exc:
+                results += [Delivery(m.key, "deferred", str(exc)) for m in messages[index:]]
+                break
+            except (smtplib.SMTPServerDisconnected, OSError) as exc:
+                # No answer for this message: one more try on a fresh connection.
+                key = messages[index].key
+                if key in retried:
+                    results.append(Delivery(key, "deferred", f"connection lost: {exc}"))
+                    index += 1
+                retried.add(key)
         return results
 
-    @staticmethod
-    def _send_one(conn: smtplib.SMTP, message: Outgoing) -> Delivery:
+    def _send_one(self, conn: smtplib.SMTP, message: Outgoing) -> Delivery:
         """One SMTP transaction, keeping the server's own reply for the ledger."""
+        for throttle in self._throttles:
+            throttle()
         code, reply = conn.mail(message.mail_from)
-        if code != 250:
-            return _refused(message.key, code, reply, conn)
-        code, reply = conn.rcpt(message.rcpt_to)
-        if code not in (250, 251):
-            return _refused(message.key, code, reply, conn)
-        try:
-            code, reply = conn.data(message.data)
-        except smtplib.SMTPDataError as exc:
-            return _refused(message.key, exc.smtp_code, exc.smtp_error, conn)
-        if code != 250:
-            return _refused(message.key, code, reply, conn)
-        return Delivery(message.key, "sent", _reply(code, reply))
+        if code == 250:
+            code, reply = conn.rcpt(message.rcpt_to)
+            if code in (250, 251):
+                try:
+                    code, reply = conn.data(message.data)
+                except smtplib.SMTPDataError as exc:
+                    code, reply = exc.smtp_code, exc.smtp_error
+                if code == 250:
+                    return _outcome(message.key, code, reply)
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            conn.rset()  # a server that hung up is noticed by the next message
+        return _outcome(message.key, code, reply)
 
 
-def _refused(key: str, code: int, reply: bytes | str, conn: smtplib.SMTP) -> Delivery:
-    """A 4xx is worth another try later; a 5xx is final. Reset the transaction either way."""
-    # A server that hung up is noticed, and reconnected to, by the next message.
-    with contextlib.suppress(smtplib.SMTPException, OSError):
-        conn.rset()
-    status = "deferred" if 400 <= code < 500 else "failed"
-    return Delivery(key, status, _reply(code, reply))
+class _ServerClosing(Exception):
+    """The server answered 421: it is closing this connection."""
+
+
+class _CannotConnect(Exception):
+    """No session could be opened (refused, TLS or AUTH failed)."""
+
+
+def _quit(conn: smtplib.SMTP) -> None:
+    try:
+        conn.quit()
+    except (smtplib.SMTPException, OSError):
+        conn.close()

@@ -1,0 +1,31 @@
+"""The outbox transport: a dry run that writes each message as an .eml file and sends nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from listonosz.transports.base import Delivery, Outgoing
+
+
+class OutboxTransport:
+    """Writes ``<ledger key>.eml`` files; a resend overwrites, so each message appears once."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def check(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+    def send_batch(self, messages: Sequence[Outgoing]) -> list[Delivery]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        results = []
+        for message in messages:
+            partial = self.folder / f".{message.key}.part"
+            partial.write_bytes(message.data)
+            partial.replace(self.folder / f"{message.key}.eml")
+            results.append(Delivery(message.key, "sent", f"written to {self.folder}"))
+        return results
