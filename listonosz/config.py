@@ -45,6 +45,16 @@ class TransportSettings(BaseModel):
     )
 
 
+class DkimSettings(BaseModel):
+    """DKIM signing of every message; the key comes from the environment or a file."""
+
+    domain: str
+    selector: str
+    algorithm: Literal["rsa", "ed25519"] = "rsa"
+    private_key: SecretStr | None = Field(default=None, description="PEM text (environment)")
+    private_key_file: Path | None = None
+
+
 class Settings(BaseSettings):
     """Everything Listonosz needs to know about where it runs."""
 
@@ -68,6 +78,7 @@ class Settings(BaseSettings):
     transports: dict[str, TransportSettings] = Field(
         default_factory=lambda: {"capture": TransportSettings()}
     )
+    dkim: DkimSettings | None = None
     batch_size: int = Field(default=500, ge=1, le=10_000)
     concurrency: int = Field(default=4, ge=1, le=64)
 

@@ -18,6 +18,7 @@ from listonosz.ledger import DEFAULT_LEASE, Ledger, Outcome, delivery_key
 from listonosz.links import unsubscribe_url
 from listonosz.message import CommonHeaders, MessageSkeleton, PersonalHeaders
 from listonosz.render.environment import Links, MessageRenderer, RenderedMessage
+from listonosz.signing import DkimSigner
 from listonosz.transports import Outgoing, Transport
 
 
@@ -121,6 +122,7 @@ class BatchSender:
         self.claim_chunk = claim_chunk
         self.renderer = MessageRenderer(campaign, kind, campaign.templates_dir)
         self.skeleton = MessageSkeleton(common_headers(campaign, kind))
+        self.signer = DkimSigner(settings.dkim) if settings.dkim else None
         self._secret = settings.signing_secret()
 
     def send(self, batch: Sequence[Contact]) -> BatchReport:
@@ -176,13 +178,14 @@ class BatchSender:
     def assemble(self, prepared: Prepared, date: dt.datetime) -> bytes:
         """The RFC 5322 bytes of a prepared message."""
         rendered = prepared.rendered
-        return self.skeleton.build(
+        data = self.skeleton.build(
             prepared.personal,
             rendered.text,
             rendered.html,
             date,
             getattr(rendered, "attachments", ()),
         )
+        return self.signer.sign(data) if self.signer else data
 
     def envelope_from(self, key: str) -> str:
         """MAIL FROM: the sender, or a VERP address naming the ledger row when bounces are kept."""

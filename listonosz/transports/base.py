@@ -6,7 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from listonosz.errors import ListonoszError
 from listonosz.ledger import Status
+
+
+class TransportUnavailable(ListonoszError):
+    """No message can be sent at all: the server is unreachable or refuses TLS or AUTH."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 
 from listonosz.config import TransportSettings
-from listonosz.transports.base import Delivery, Outgoing
+from listonosz.transports.base import Delivery, Outgoing, TransportUnavailable
 from listonosz.transports.ratelimit import TokenBucket
 
 _ENHANCED = re.compile(rb"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
@@ -117,7 +117,10 @@ class SmtpTransport:
                 try:
                     conn = self.connect()
                 except (smtplib.SMTPException, OSError) as exc:
-                    raise _CannotConnect(f"cannot open an SMTP session: {exc}") from exc
+                    s = self.settings
+                    raise TransportUnavailable(
+                        f"cannot open an SMTP session with {s.host}:{s.port} ({s.security}): {exc}"
+                    ) from exc
             try:
                 yield conn
             except BaseException:
@@ -156,7 +159,7 @@ class SmtpTransport:
                             raise _ServerClosing
             except _ServerClosing:
                 continue
-            except _CannotConnect as exc:
+            except TransportUnavailable as exc:
                 results += [Delivery(m.key, "deferred", str(exc)) for m in messages[index:]]
                 break
             except (smtplib.SMTPServerDisconnected, OSError) as exc:
@@ -189,10 +192,6 @@ class SmtpTransport:
 
 class _ServerClosing(Exception):
     """The server answered 421: it is closing this connection."""
-
-
-class _CannotConnect(Exception):
-    """No session could be opened (refused, TLS or AUTH failed)."""
 
 
 def _quit(conn: smtplib.SMTP) -> None:
