@@ -1,0 +1,213 @@
+"""Sending throughput: the whole pipeline against raw smtplib, in the same run.
+
+    .venv/bin/python benchmarks/send.py [--recipients 20000] [--prefect-email 200]
+
+A discarding SMTP sink runs in its own process. Three measurements against it:
+
+- raw smtplib: prebuilt message bytes, one connection, ``sendmail`` in a loop (the baseline);
+- Listonosz: the ``send-campaign`` Prefect flow end to end (merge the contact file, plan
+  against the ledger, render, assemble MIME, claim and settle in the ledger, send over SMTP);
+- prefect-email: its ``email_send_message`` task once per recipient, on a sample.
+
+It prints messages per second and each ratio to the baseline; the target is Listonosz ≥ 0.8×.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import atexit
+import csv
+import os
+import random
+import shutil
+import smtplib
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+FIRST = ["Anna", "Jan", "Małgorzata", "Piotr", "Katarzyna", "Tomasz", "Ewa", "Łukasz", "Zofia"]
+LAST = ["Nowak", "Kowalska", "Wiśniewski", "Wójcik", "Kamińska", "Żukowski", "Łapińska"]
+POSITIONS = ["Wójt Gminy", "Dyrektor", "Prezes Zarządu", "Kierownik GOPS", "Specjalista", ""]
+
+
+def write_project(root: Path, recipients: int) -> Path:
+    """A project folder with one contact list of ``recipients`` people and a campaign file."""
+    rng = random.Random(2016)
+    (root / "contacts").mkdir(parents=True)
+    (root / "campaigns").mkdir()
+    shutil.copytree(REPO / "templates", root / "templates")
+    with (root / "contacts" / "audience.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Imię", "Nazwisko", "E-mail", "Instytucja", "Stanowisko"])
+        for number in range(recipients):
+            writer.writerow(
+                [
+                    rng.choice(FIRST),
+                    rng.choice(LAST),
+                    f"osoba.{number}@gmina{number % 97}.example.pl",
+                    f"Urząd Gminy nr {number % 97}",
+                    rng.choice(POSITIONS),
+                ]
+            )
+    campaign = (REPO / "campaigns" / "ekonomia-spoleczna-2016.yaml").read_text(encoding="utf-8")
+    head, _, rest = campaign.partition("audience:")
+    _, _, tail = rest.partition("\nmessages:")
+    audience = "audience:\n  sources:\n    - path: contacts/audience.csv\n      group: jst\n"
+    path = root / "campaigns" / "bench.yaml"
+    path.write_text(f"{head}{audience}\nmessages:{tail}", encoding="utf-8")
+    return path
+
+
+class Sink:
+    """The discarding sink in a child process."""
+
+    def __init__(self, port: int) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(REPO / "benchmarks" / "sink.py"), str(port)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout and self.process.stdout.readline().strip() == "ready"
+
+    def stop(self) -> int:
+        self.process.terminate()
+        out, _ = self.process.communicate(timeout=30)
+        return int(out.strip().splitlines()[-1])
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prebuilt_messages(campaign_path: Path, count: int) -> list[tuple[str, bytes]]:
+    """The same messages the pipeline sends, assembled in advance for the raw baseline."""
+    import datetime as dt
+
+    from listonosz.campaign import load_campaign
+    from listonosz.config import Settings
+    from listonosz.ledger import Ledger
+    from listonosz.pipeline import BatchSender, merge_audience
+
+    campaign = load_campaign(campaign_path)
+    contacts = merge_audience(campaign).contacts[:count]
+    settings = Settings()
+    ledger = Ledger("sqlite://")
+    sender = BatchSender(campaign, "invitation", settings, ledger, None, "prebuild")  # type: ignore[arg-type]
+    now = dt.datetime.now(dt.UTC)
+    messages = [(c.email, sender.assemble(sender.prepare(c), now)) for c in contacts]
+    ledger.close()
+    return messages
+
+
+def raw_smtplib(port: int, messages: list[tuple[str, bytes]]) -> float:
+    """Seconds to send prebuilt bytes over one connection."""
+    start = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", port) as conn:
+        for recipient, data in messages:
+            conn.sendmail("zaproszenia@rops-bialystok.example", [recipient], data)
+    return time.perf_counter() - start
+
+
+def listonosz_flow(campaign_path: Path) -> tuple[float, int]:
+    """Seconds for the send-campaign flow, and how many it sent."""
+    from flows.campaign import send_campaign
+
+    start = time.perf_counter()
+    result = send_campaign(str(campaign_path), "invitation")
+    return time.perf_counter() - start, result["sent"]
+
+
+def prefect_email(port: int, messages: list[tuple[str, bytes]]) -> float:
+    """Seconds for prefect-email's task, called once per recipient inside one flow."""
+    from prefect import flow
+    from prefect_email import EmailServerCredentials, email_send_message
+
+    credentials = EmailServerCredentials(
+        smtp_server="127.0.0.1", smtp_port=port, smtp_type="INSECURE"
+    )
+
+    @flow(name="prefect-email-baseline")
+    async def send_each() -> None:
+        for recipient, _ in messages:
+            await email_send_message(
+                subject="Zaproszenie",
+                msg="<p>Zaproszenie</p>",
+                email_server_credentials=credentials,
+                email_to=recipient,
+            )
+
+    start = time.perf_counter()
+    asyncio.run(send_each())
+    return time.perf_counter() - start
+
+
+def measure(root: Path, recipients: int, prefect_email_sample: int) -> dict[str, float]:
+    """Messages per second of each contender, all against one sink process."""
+    campaign_path = write_project(root, recipients)
+    port = free_port()
+    os.environ.update(
+        LISTONOSZ_VAR_DIR=str(root / "var"),
+        LISTONOSZ_TRANSPORTS__CAPTURE__PORT=str(port),
+        LISTONOSZ_CONFIG=str(root / "absent.toml"),
+        PREFECT_HOME=str(root / "prefect"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_LOGGING_LEVEL="WARNING",
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120",
+    )
+    from prefect import flow
+
+    flow(name="warm-up")(lambda: None)()  # start Prefect's local server before timing
+
+    sink = Sink(port)
+    try:
+        messages = prebuilt_messages(campaign_path, recipients)
+        raw_before = raw_smtplib(port, messages)
+        ours, sent = listonosz_flow(campaign_path)
+        raw_after = raw_smtplib(port, messages)
+        sample = messages[:prefect_email_sample]
+        theirs = prefect_email(port, sample) if sample else None
+    finally:
+        received = sink.stop()
+    expected = 3 * len(messages) + len(sample)
+    assert sent == recipients, f"the flow sent {sent} of {recipients}"
+    assert received == expected, f"the sink received {received}, expected {expected}"
+    print(
+        f"{recipients} recipients; raw smtplib {raw_before:.1f} s before, "
+        f"{raw_after:.1f} s after; the flow {ours:.1f} s"
+    )
+    rates = {
+        "raw smtplib (baseline)": 2 * len(messages) / (raw_before + raw_after),
+        "Listonosz flow": sent / ours,
+    }
+    if theirs is not None:
+        rates["prefect-email per recipient"] = len(sample) / theirs
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipients", type=int, default=20_000)
+    parser.add_argument("--prefect-email", type=int, default=200, help="sample size; 0 skips")
+    args = parser.parse_args()
+    sys.path.insert(0, str(REPO))
+    root = Path(tempfile.mkdtemp(prefix="listonosz-bench-"))
+    # Registered first, so it runs last: after Prefect's local server has stopped.
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+
+    rates = measure(root, args.recipients, args.prefect_email)
+    base = rates["raw smtplib (baseline)"]
+    print(f"{'':32}{'msg/s':>10}{'× raw':>10}")
+    for name, value in rates.items():
+        print(f"{name:32}{value:>10.0f}{value / base:>10.3f}")
+
+
+if __name__ == "__main__":
+    main()
