@@ -93,18 +93,13 @@ def prebuilt_messages(campaign_path: Path, count: int) -> list[tuple[str, bytes]
 
     from listonosz.campaign import load_campaign
     from listonosz.config import Settings
-    from listonosz.ledger import Ledger
-    from listonosz.pipeline import BatchSender, merge_audience
+    from listonosz.pipeline import MessageFactory, merge_audience
 
     campaign = load_campaign(campaign_path)
     contacts = merge_audience(campaign).contacts[:count]
-    settings = Settings()
-    ledger = Ledger("sqlite://")
-    sender = BatchSender(campaign, "invitation", settings, ledger, None, "prebuild")  # type: ignore[arg-type]
+    factory = MessageFactory(campaign, "invitation", Settings())
     now = dt.datetime.now(dt.UTC)
-    messages = [(c.email, sender.assemble(sender.prepare(c), now)) for c in contacts]
-    ledger.close()
-    return messages
+    return [(c.email, factory.assemble(factory.prepare(c), now)) for c in contacts]
 
 
 def raw_smtplib(port: int, messages: list[tuple[str, bytes]]) -> float:

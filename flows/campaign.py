@@ -23,7 +23,14 @@ from listonosz.config import Settings, TransportSettings
 from listonosz.contacts.merge import MergeResult
 from listonosz.contacts.model import Contact
 from listonosz.ledger import Ledger
-from listonosz.pipeline import BatchReport, BatchSender, Plan, merge_audience, plan_delivery
+from listonosz.pipeline import (
+    BatchReport,
+    BatchSender,
+    MessageFactory,
+    Plan,
+    merge_audience,
+    plan_delivery,
+)
 from listonosz.report import SendReport, build_report
 from listonosz.transports import Transport, make_transport
 
@@ -108,7 +115,8 @@ def send_campaign(
         planned = plan(campaign, message, merged, ledger, mailer)
         run_id = uuid.uuid4().hex
         with ledger.lease(run_id):
-            sender = BatchSender(campaign, message, settings, ledger, mailer, run_id)
+            factory = MessageFactory(campaign, message, settings)
+            sender = BatchSender(factory, ledger, mailer, run_id)
             futures = [
                 send_batch.submit(sender, batch, number)
                 for number, batch in enumerate(

@@ -5,12 +5,14 @@ Prefect flows call these functions; so can anything else. Nothing here imports P
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from listonosz.campaign import Campaign
+from listonosz.campaign import Campaign, CampaignError
 from listonosz.config import Settings
 from listonosz.contacts.merge import MergeResult, SourceList, merge_lists
 from listonosz.contacts.model import Contact
@@ -94,75 +96,25 @@ class Prepared:
     rendered: RenderedMessage
 
 
-class BatchSender:
-    """Sends batches of one message kind: render, claim, assemble, send, settle.
+class MessageFactory:
+    """Builds the messages of one message kind: render, address, assemble, sign.
 
-    Rows are claimed ``claim_chunk`` at a time, just before they are sent, and settled right
-    after; a crash leaves at most one chunk per sending task in flight.
+    Everything per kind (compiled templates, header skeleton, DKIM key) is prepared once.
     """
 
-    def __init__(
-        self,
-        campaign: Campaign,
-        kind: str,
-        settings: Settings,
-        ledger: Ledger,
-        transport: Transport,
-        run_id: str,
-        lease: dt.timedelta = DEFAULT_LEASE,
-        claim_chunk: int = 20,
-    ) -> None:
+    def __init__(self, campaign: Campaign, kind: str, settings: Settings) -> None:
         self.campaign = campaign
         self.kind = kind
-        self.settings = settings
-        self.ledger = ledger
-        self.transport = transport
-        self.run_id = run_id
-        self.lease = lease
-        self.claim_chunk = claim_chunk
+        self.public_url = settings.public_url
         self.renderer = MessageRenderer(campaign, kind, campaign.templates_dir)
         self.skeleton = MessageSkeleton(common_headers(campaign, kind))
         self.signer = DkimSigner(settings.dkim) if settings.dkim else None
         self._secret = settings.signing_secret()
 
-    def send(self, batch: Sequence[Contact]) -> BatchReport:
-        """Send one batch; every message is rendered before the first row is claimed."""
-        prepared = [self.prepare(contact) for contact in batch]
-        report = BatchReport()
-        for start in range(0, len(prepared), self.claim_chunk):
-            report.add(self._send_chunk(prepared[start : start + self.claim_chunk]))
-        return report
-
-    def _send_chunk(self, chunk: Sequence[Prepared]) -> BatchReport:
-        claims = self.ledger.claim(
-            self.campaign.id,
-            self.kind,
-            [(p.email, p.groups, p.personal.message_id) for p in chunk],
-            self.run_id,
-            self.lease,
-        )
-        won = {claim.key: claim for claim in claims}
-        date = dt.datetime.now(dt.UTC)
-        outgoing = [
-            Outgoing(p.key, self.envelope_from(p.key), p.email, self.assemble(p, date))
-            for p in chunk
-            if p.key in won
-        ]
-        deliveries = self.transport.send_batch(outgoing)
-        self.ledger.settle(self.run_id, [Outcome(d.key, d.status, d.detail) for d in deliveries])
-        email_of = {p.key: p.email for p in chunk}
-        return BatchReport(
-            counts=Counter(d.status for d in deliveries),
-            possible_duplicates=sum(claim.resent for claim in claims),
-            held_elsewhere=len(chunk) - len(claims),
-            failures=[f"{email_of[d.key]}: {d.detail}" for d in deliveries if d.status != "sent"],
-            refused_addresses=[email_of[d.key] for d in deliveries if d.suppress],
-        )
-
     def prepare(self, contact: Contact) -> Prepared:
         """Render one recipient's message and fix its headers; raises before anything is claimed."""
         key = delivery_key(self.campaign.id, self.kind, contact.email)
-        url = unsubscribe_url(self.settings.public_url, self._secret, key)
+        url = unsubscribe_url(self.public_url, self._secret, key)
         rendered = self.renderer.render(contact, Links(unsubscribe=url))
         sender = self.campaign.sender
         personal = PersonalHeaders(
@@ -176,7 +128,7 @@ class BatchSender:
         return Prepared(key, contact.email, ";".join(contact.groups), personal, rendered)
 
     def assemble(self, prepared: Prepared, date: dt.datetime) -> bytes:
-        """The RFC 5322 bytes of a prepared message."""
+        """The RFC 5322 bytes of a prepared message, DKIM-signed when a key is configured."""
         rendered = prepared.rendered
         data = self.skeleton.build(
             prepared.personal,
@@ -196,6 +148,65 @@ class BatchSender:
         return f"{local}+{key}@{domain}"
 
 
+class BatchSender:
+    """Sends batches of one message kind: render, claim, assemble, send, settle.
+
+    Rows are claimed ``claim_chunk`` at a time, just before they are sent, and settled right
+    after; a crash leaves at most one chunk per sending task in flight.
+    """
+
+    def __init__(
+        self,
+        factory: MessageFactory,
+        ledger: Ledger,
+        transport: Transport,
+        run_id: str,
+        lease: dt.timedelta = DEFAULT_LEASE,
+        claim_chunk: int = 20,
+    ) -> None:
+        self.factory = factory
+        self.ledger = ledger
+        self.transport = transport
+        self.run_id = run_id
+        self.lease = lease
+        self.claim_chunk = claim_chunk
+
+    def send(self, batch: Sequence[Contact]) -> BatchReport:
+        """Send one batch; every message is rendered before the first row is claimed."""
+        prepared = [self.factory.prepare(contact) for contact in batch]
+        report = BatchReport()
+        for start in range(0, len(prepared), self.claim_chunk):
+            report.add(self._send_chunk(prepared[start : start + self.claim_chunk]))
+        return report
+
+    def _send_chunk(self, chunk: Sequence[Prepared]) -> BatchReport:
+        factory = self.factory
+        claims = self.ledger.claim(
+            factory.campaign.id,
+            factory.kind,
+            [(p.email, p.groups, p.personal.message_id) for p in chunk],
+            self.run_id,
+            self.lease,
+        )
+        won = {claim.key for claim in claims}
+        date = dt.datetime.now(dt.UTC)
+        outgoing = [
+            Outgoing(p.key, factory.envelope_from(p.key), p.email, factory.assemble(p, date))
+            for p in chunk
+            if p.key in won
+        ]
+        deliveries = self.transport.send_batch(outgoing)
+        self.ledger.settle(self.run_id, [Outcome(d.key, d.status, d.detail) for d in deliveries])
+        email_of = {p.key: p.email for p in chunk}
+        return BatchReport(
+            counts=Counter(d.status for d in deliveries),
+            possible_duplicates=sum(claim.resent for claim in claims),
+            held_elsewhere=len(chunk) - len(claims),
+            failures=[f"{email_of[d.key]}: {d.detail}" for d in deliveries if d.status != "sent"],
+            refused_addresses=[email_of[d.key] for d in deliveries if d.suppress],
+        )
+
+
 def common_headers(campaign: Campaign, kind: str) -> CommonHeaders:
     """The headers every recipient of one message kind shares."""
     sender = campaign.sender
@@ -208,3 +219,36 @@ def common_headers(campaign: Campaign, kind: str) -> CommonHeaders:
         reply_to=sender.reply_to,
         auto_submitted=campaign.message(kind).auto_submitted,
     )
+
+
+def send_test_messages(
+    campaign: Campaign,
+    settings: Settings,
+    transport: Transport,
+    to_address: str,
+    audience: Sequence[Contact],
+) -> list[str]:
+    """One sample of every message kind, rendered for the first person of the audience and sent
+    to a staff address with "[TEST]" in the subject. Nothing is claimed in the ledger."""
+    if not audience:
+        raise CampaignError(f"campaign {campaign.id!r} has nobody in its audience to render for")
+    sample, lines = audience[0], []
+    for kind in campaign.messages:
+        factory = MessageFactory(campaign, kind, settings)
+        prepared = factory.prepare(sample)
+        token = f"test-{uuid.uuid4().hex}"
+        personal = dataclasses.replace(
+            prepared.personal,
+            to_name="",
+            to_email=to_address,
+            subject=f"[TEST] {prepared.personal.subject}",
+            message_id=message_id(token, campaign.sender.domain),
+        )
+        data = factory.assemble(
+            dataclasses.replace(prepared, personal=personal), dt.datetime.now(dt.UTC)
+        )
+        (delivery,) = transport.send_batch(
+            [Outgoing(token, campaign.sender.email, to_address, data)]
+        )
+        lines.append(f"{kind}: {delivery.status} ({delivery.detail}), rendered for {sample.email}")
+    return lines

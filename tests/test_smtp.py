@@ -18,7 +18,7 @@ from listonosz.campaign import load_campaign
 from listonosz.config import DkimSettings, Settings, TransportSettings
 from listonosz.contacts.model import Contact
 from listonosz.ledger import Ledger
-from listonosz.pipeline import BatchSender
+from listonosz.pipeline import BatchSender, MessageFactory
 from listonosz.transports import Outgoing
 from listonosz.transports.base import TransportUnavailable
 from listonosz.transports.smtp import SmtpTransport, blames_the_address
@@ -37,11 +37,15 @@ def _client_context(cert: Path) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(cert))  # trusts exactly our test certificate
 
 
-def _sender(tmp_path: Path, transport: SmtpTransport, **settings: object) -> BatchSender:
-    campaign = load_campaign(CAMPAIGN)
+def _factory(tmp_path: Path, **settings: object) -> MessageFactory:
+    return MessageFactory(
+        load_campaign(CAMPAIGN), "invitation", Settings(var_dir=tmp_path, **settings)
+    )
+
+
+def _sender(tmp_path: Path, transport: SmtpTransport) -> BatchSender:
     ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
-    config = Settings(var_dir=tmp_path, **settings)
-    return BatchSender(campaign, "invitation", config, ledger, transport, run_id="run-1")
+    return BatchSender(_factory(tmp_path), ledger, transport, run_id="run-1")
 
 
 def _contacts(count: int) -> list[Contact]:
@@ -130,9 +134,9 @@ def test_dkim_signature_verifies_and_covers_the_unsubscribe_headers(tmp_path: Pa
     dkim_settings = DkimSettings(
         domain="rops-bialystok.example", selector="listonosz2016", private_key=private_pem
     )
-    sender = _sender(tmp_path, transport=None, dkim=dkim_settings)  # type: ignore[arg-type]
+    factory = _factory(tmp_path, dkim=dkim_settings)
     date = dt.datetime(2016, 8, 20, 9, 0, tzinfo=dt.UTC)
-    data = sender.assemble(sender.prepare(_contacts(1)[0]), date)
+    data = factory.assemble(factory.prepare(_contacts(1)[0]), date)
 
     assert dkim.verify(data, dnsfunc=dns)
     signature = email.message_from_bytes(data, policy=email.policy.compat32)["DKIM-Signature"]
@@ -179,7 +183,8 @@ def test_faults_never_lose_or_repeat_anyone(tmp_path: Path, seed: int) -> None:
             remaining = [
                 c
                 for c in people
-                if c.email not in sender.ledger.settled_emails(sender.campaign.id, "invitation")
+                if c.email
+                not in sender.ledger.settled_emails(sender.factory.campaign.id, "invitation")
             ]
             if not remaining:
                 break
@@ -191,7 +196,7 @@ def test_faults_never_lose_or_repeat_anyone(tmp_path: Path, seed: int) -> None:
         server.stop()
     assert {"452", "451", "421", "drop", "550"} <= set(handler.faults)
 
-    counts = sender.ledger.status_counts(sender.campaign.id, "invitation")
+    counts = sender.ledger.status_counts(sender.factory.campaign.id, "invitation")
     unknown = {c.email for c in people if handler.unknown(c.email)}
     assert counts == {"sent": len(people) - len(unknown), "failed": len(unknown)}
     received = [recipient for recipient, _ in mailbox.received]
