@@ -8,6 +8,7 @@ the batch tasks, which run in threads of this process.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -106,17 +107,17 @@ def send_campaign(
     if transport:
         campaign = campaign.model_copy(update={"transport": transport})
     transport_settings = settings.transport_settings(campaign.transport)
-    mailer = make_transport(
-        transport_settings, settings.var_dir, prefect_throttle(transport_settings)
-    )
-    ledger = Ledger(settings.resolved_ledger_url)
+    outbox = settings.outbox_path(transport_settings)
+    mailer = make_transport(transport_settings, outbox, prefect_throttle(transport_settings))
+    ledger = Ledger(settings.ledger_url_for(transport_settings))
     try:
         merged = merge_contacts(campaign)
         planned = plan(campaign, message, merged, ledger, mailer)
         run_id = uuid.uuid4().hex
-        with ledger.lease(run_id):
+        lease = dt.timedelta(seconds=settings.lease_seconds)
+        with ledger.lease(run_id, interval=settings.lease_seconds / 4):
             factory = MessageFactory(campaign, message, settings)
-            sender = BatchSender(factory, ledger, mailer, run_id)
+            sender = BatchSender(factory, ledger, mailer, run_id, lease)
             futures = [
                 send_batch.submit(sender, batch, number)
                 for number, batch in enumerate(
@@ -135,5 +136,5 @@ def send_campaign(
         "summary": outcome.summary(),
         "sent": outcome.this_run.get("sent", 0),
         "nothing_to_send": outcome.nothing_to_send,
-        "possible_duplicates": outcome.possible_duplicates,
+        "possible_duplicates": outcome.possible_duplicates_ever,
     }

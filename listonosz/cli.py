@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from listonosz.campaign import Campaign
 from listonosz.config import Settings
 from listonosz.errors import ListonoszError
 
@@ -39,6 +40,13 @@ def send(
     transport: Annotated[
         str | None, typer.Option(help="A transport named in listonosz.toml.")
     ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write .eml files to var/dry-run; send nothing.")
+    ] = False,
+    test_to: Annotated[
+        str | None,
+        typer.Option(help="Send one sample of every message kind to this staff address only."),
+    ] = None,
 ) -> None:
     """Send one message kind to everyone in the audience who has not had it yet."""
     from listonosz.campaign import load_campaign
@@ -46,6 +54,9 @@ def send(
     try:
         spec = load_campaign(campaign)  # fail fast, before Prefect starts, on a bad file
         spec.message(message)
+        if test_to:
+            _send_samples(spec, transport, test_to)
+            return
     except ListonoszError as exc:
         raise _fail(str(exc)) from None
 
@@ -53,10 +64,34 @@ def send(
     from flows.campaign import send_campaign
 
     try:
-        result = send_campaign(str(campaign), message, batch_size, transport)
+        result = send_campaign(
+            str(campaign), message, batch_size, "outbox" if dry_run else transport
+        )
     except ListonoszError as exc:
         raise _fail(str(exc)) from None
     typer.echo(result["summary"])
+
+
+def _send_samples(campaign: Campaign, transport_name: str | None, address: str) -> None:
+    from listonosz.contacts.normalise import normalise_email
+    from listonosz.pipeline import merge_audience, send_test_messages
+    from listonosz.transports import make_transport
+
+    try:
+        address = normalise_email(address)
+    except ValueError as exc:
+        raise _fail(f"--test-to {address!r}: {exc}") from None
+    settings = Settings()
+    transport_settings = settings.transport_settings(transport_name or campaign.transport)
+    transport = make_transport(transport_settings, settings.outbox_path(transport_settings))
+    try:
+        transport.check()
+        lines = send_test_messages(
+            campaign, settings, transport, address, merge_audience(campaign).contacts
+        )
+    finally:
+        transport.close()
+    typer.echo("\n".join(lines))
 
 
 @app.command()
@@ -74,7 +109,7 @@ def report(
         spec.message(message)
     except ListonoszError as exc:
         raise _fail(str(exc)) from None
-    ledger = Ledger(Settings().resolved_ledger_url)
+    ledger = Ledger(Settings().resolved_ledger_url)  # the real ledger, not a dry run's
     try:
         groups = ledger.group_counts(spec.id, message)
         totals = ledger.status_counts(spec.id, message)

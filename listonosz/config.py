@@ -18,6 +18,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from listonosz.errors import ListonoszError
+
 CONFIG_FILE_ENV = "LISTONOSZ_CONFIG"
 
 
@@ -55,6 +57,13 @@ class DkimSettings(BaseModel):
     private_key_file: Path | None = None
 
 
+class ConfigError(ListonoszError, ValueError):
+    """A setting that cannot be used; the message names it."""
+
+
+BUILTIN_TRANSPORTS = {"capture": TransportSettings(), "outbox": TransportSettings(kind="outbox")}
+
+
 class Settings(BaseSettings):
     """Everything Listonosz needs to know about where it runs."""
 
@@ -75,10 +84,13 @@ class Settings(BaseSettings):
         description="Signs unsubscribe and RSVP tokens; generated under var_dir when not set.",
     )
     transport: str = "capture"
-    transports: dict[str, TransportSettings] = Field(
-        default_factory=lambda: {"capture": TransportSettings()}
-    )
+    transports: dict[str, TransportSettings] = Field(default_factory=dict)
     dkim: DkimSettings | None = None
+    lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="a run silent this long is taken for dead and its in-flight rows resent",
+    )
     batch_size: int = Field(default=500, ge=1, le=10_000)
     concurrency: int = Field(default=4, ge=1, le=64)
 
@@ -104,15 +116,29 @@ class Settings(BaseSettings):
         return self.var_dir / "outbox"
 
     def transport_settings(self, name: str | None = None) -> TransportSettings:
-        """The named transport, or the default one; a clear error names the known ones."""
+        """The named transport, or the default one; a clear error names the known ones.
+
+        ``capture`` (the local capture server) and ``outbox`` (a dry run into var/dry-run)
+        always exist unless listonosz.toml defines transports of those names.
+        """
         name = name or self.transport
+        transports = {**BUILTIN_TRANSPORTS, **self.transports}
         try:
-            return self.transports[name]
+            return transports[name]
         except KeyError:
-            known = ", ".join(sorted(self.transports)) or "none"
-            raise ValueError(
+            known = ", ".join(sorted(transports))
+            raise ConfigError(
                 f"unknown transport {name!r}; configured transports: {known} (see listonosz.toml)"
             ) from None
+
+    def ledger_url_for(self, transport: TransportSettings) -> str:
+        """The ledger a send records into: a dry run keeps its own, beside its .eml files."""
+        if transport.kind == "outbox":
+            return f"sqlite:///{self.outbox_path(transport) / 'ledger.sqlite'}"
+        return self.resolved_ledger_url
+
+    def outbox_path(self, transport: TransportSettings) -> Path:
+        return transport.path or self.var_dir / "dry-run"
 
     def signing_secret(self) -> bytes:
         """The token secret; on first use without one, a random secret is kept under var_dir."""

@@ -34,6 +34,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     create_engine,
     event,
     func,
@@ -58,6 +59,9 @@ deliveries = Table(
     Column("groups", String(400), nullable=False, default=""),
     Column("status", String(10), nullable=False),
     Column("attempts", Integer, nullable=False, default=1),
+    # times the row was taken over from a run that stopped while sending it: each time, the
+    # message may have left twice (with the same Message-ID)
+    Column("takeovers", Integer, nullable=False, default=0),
     Column("claim_token", String(64), nullable=False),
     Column("message_id", String(200), nullable=False),
     Column("detail", Text, nullable=False, default=""),
@@ -185,6 +189,7 @@ class Ledger:
                 "groups": groups,
                 "status": SENDING,
                 "attempts": 1,
+                "takeovers": 0,
                 "claim_token": run_id,
                 "message_id": message_id,
                 "detail": "",
@@ -225,6 +230,8 @@ class Ledger:
                     claim_token=run_id,
                     claimed_at=now,
                     attempts=deliveries.c.attempts + 1,
+                    takeovers=deliveries.c.takeovers
+                    + case((deliveries.c.status == SENDING, 1), else_=0),
                 )
             )
             conn.execute(
@@ -263,6 +270,16 @@ class Ledger:
         )
         with self.engine.connect() as conn:
             return Counter(dict(conn.execute(query).all()))
+
+    def possible_duplicates(self, campaign: str, kind: str) -> int:
+        """Messages that may have reached their recipient twice: rows ever taken over."""
+        query = select(func.count()).where(
+            deliveries.c.campaign == campaign,
+            deliveries.c.kind == kind,
+            deliveries.c.takeovers > 0,
+        )
+        with self.engine.connect() as conn:
+            return conn.scalar(query) or 0
 
     def group_counts(self, campaign: str, kind: str) -> dict[str, Counter[str]]:
         """Per stakeholder group, how many rows are in each status (a person counts per group)."""

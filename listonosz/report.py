@@ -20,7 +20,8 @@ class SendReport:
     audience: int
     already_sent: int
     this_run: Counter[str]
-    possible_duplicates: int
+    possible_duplicates: int  # taken over by this run
+    possible_duplicates_ever: int  # taken over by any run of this message kind
     held_elsewhere: int
     ledger_totals: Counter[str]
     rejected_rows: list[str]
@@ -46,10 +47,11 @@ class SendReport:
                 f"deferred (retried next run): {self.this_run.get(DEFERRED, 0)}; "
                 f"already settled before this run: {self.already_sent}."
             )
-        if self.possible_duplicates:
+        if self.possible_duplicates_ever:
             lines.append(
-                f"Possible duplicates: {self.possible_duplicates} message(s) were in flight when "
-                "an earlier run stopped and were sent again with the same Message-ID."
+                f"Possible duplicates: {self.possible_duplicates_ever} message(s) were in flight "
+                "when a run stopped and were sent again with the same Message-ID "
+                f"({self.possible_duplicates} by this run)."
             )
         if self.held_elsewhere:
             lines.append(
@@ -98,6 +100,7 @@ def build_report(
         already_sent=plan.already_settled,
         this_run=total.counts,
         possible_duplicates=total.possible_duplicates,
+        possible_duplicates_ever=ledger.possible_duplicates(plan.campaign_id, plan.kind),
         held_elsewhere=total.held_elsewhere,
         ledger_totals=ledger.status_counts(plan.campaign_id, plan.kind),
         rejected_rows=[str(reject) for reject in merged.rejects],

@@ -91,6 +91,7 @@ def test_stale_sending_row_is_reclaimed_as_resent(ledger: Ledger) -> None:
     assert {r["status"] for r in stored.values()} == {"sending"}
     # the message keeps its Message-ID, so clients fold the resend
     assert stored["a@x.pl"]["message_id"] == "<0@rops-bialystok.example>"
+    assert ledger.possible_duplicates(CAMPAIGN, KIND) == 2
 
 
 def test_deferred_row_is_reclaimed_without_resent(ledger: Ledger) -> None:
@@ -100,6 +101,7 @@ def test_deferred_row_is_reclaimed_without_resent(ledger: Ledger) -> None:
     again = ledger.claim(CAMPAIGN, KIND, recipients("a@x.pl"), "run-2", FRESH)
     assert again == [Claim(claim.key, "a@x.pl", False)]
     assert rows(ledger)["a@x.pl"]["attempts"] == 2
+    assert ledger.possible_duplicates(CAMPAIGN, KIND) == 0  # a 4xx means it never left
 
 
 def test_settle_by_a_run_without_the_claim_changes_nothing(ledger: Ledger) -> None:

@@ -14,9 +14,9 @@ __all__ = ["Delivery", "Outgoing", "Transport", "make_transport"]
 
 
 def make_transport(
-    settings: TransportSettings, var_dir: Path, throttle: Callable[[], None] | None = None
+    settings: TransportSettings, outbox: Path, throttle: Callable[[], None] | None = None
 ) -> Transport:
-    """The transport a named configuration describes; ``throttle`` runs before each message."""
+    """The transport a configuration describes; ``throttle`` runs before each message."""
     if settings.kind == "outbox":
-        return OutboxTransport(settings.path or var_dir / "dry-run")
+        return OutboxTransport(outbox)
     return SmtpTransport(settings, throttle=throttle)
