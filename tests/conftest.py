@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ def listonosz_env(tmp_path: Path, capture: Capture, monkeypatch: pytest.MonkeyPa
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[str]:
     """A real, temporary Prefect server (its own database) for the whole session."""
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"  # no telemetry from tests
     from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
