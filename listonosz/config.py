@@ -23,10 +23,14 @@ from listonosz.errors import ListonoszError
 CONFIG_FILE_ENV = "LISTONOSZ_CONFIG"
 
 
-class TransportSettings(BaseModel):
-    """One named way of sending mail: an SMTP server, or an outbox folder (a dry run)."""
+ProviderKind = Literal["postmark", "sendgrid", "mailgun", "brevo"]
 
-    kind: Literal["smtp", "outbox"] = "smtp"
+
+class TransportSettings(BaseModel):
+    """One named way of sending mail: an SMTP server, a transactional mail API, or an outbox
+    folder (a dry run)."""
+
+    kind: Literal["smtp", "outbox", "postmark", "sendgrid", "mailgun", "brevo"] = "smtp"
     host: str = "127.0.0.1"
     port: int = 8025
     security: Literal["plain", "starttls", "tls"] = "plain"
@@ -45,6 +49,14 @@ class TransportSettings(BaseModel):
         description="a Prefect global concurrency limit (with slot decay) that every worker "
         "sending through this transport shares",
     )
+    # Transactional mail APIs (kind = postmark, sendgrid, mailgun, brevo)
+    api_key: SecretStr | None = Field(default=None, description="from the environment only")
+    base_url: str | None = Field(
+        default=None, description="the API's address; the provider's own when empty"
+    )
+    region: Literal["us", "eu"] = Field(default="eu", description="mailgun: which region")
+    domain: str | None = Field(default=None, description="mailgun: the sending domain")
+    message_stream: str | None = Field(default=None, description="postmark: e.g. broadcast")
 
 
 class DkimSettings(BaseModel):

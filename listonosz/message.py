@@ -192,6 +192,7 @@ class MessageSkeleton:
     """Everything about a message kind that does not change per recipient, encoded once."""
 
     def __init__(self, sender: CommonHeaders) -> None:
+        self.common = sender
         head = [mailbox("From", sender.from_name, sender.from_email)]
         if sender.sender_email and sender.sender_email != sender.from_email:
             head.append(mailbox("Sender", "", sender.sender_email))

@@ -22,6 +22,7 @@ from listonosz.message import CommonHeaders, MessageSkeleton, PersonalHeaders
 from listonosz.render.environment import Links, MessageRenderer, RenderedMessage
 from listonosz.signing import DkimSigner
 from listonosz.transports import Outgoing, Transport
+from listonosz.transports.base import MessageParts
 
 
 def merge_audience(campaign: Campaign) -> MergeResult:
@@ -139,6 +140,40 @@ class MessageFactory:
         )
         return self.signer.sign(data) if self.signer else data
 
+    def parts(self, prepared: Prepared) -> MessageParts:
+        """The message as HTTP mail APIs take it, with the headers the MIME form would carry."""
+        common, personal = self.skeleton.common, prepared.personal
+        headers = {
+            "Message-ID": personal.message_id,
+            "List-Id": f"{common.list_name} <{common.list_id}>",
+            "List-Unsubscribe": f"<{personal.unsubscribe_url}>, <{personal.unsubscribe_mailto}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "X-Listonosz-Campaign": common.campaign_id,
+        }
+        if common.auto_submitted:
+            headers["Auto-Submitted"] = "auto-generated"
+        rendered = prepared.rendered
+        return MessageParts(
+            from_name=common.from_name,
+            from_email=common.from_email,
+            to_name=personal.to_name,
+            to_email=personal.to_email,
+            subject=personal.subject,
+            text=rendered.text,
+            html=rendered.html,
+            headers=headers,
+            reply_to=common.reply_to,
+            attachments=tuple(getattr(rendered, "attachments", ())),
+        )
+
+    def outgoing(self, prepared: Prepared, date: dt.datetime, mime: bool) -> Outgoing:
+        """What a transport takes: MIME bytes for SMTP and the outbox, parts for HTTP APIs."""
+        mail_from = self.envelope_from(prepared.key)
+        if mime:
+            data = self.assemble(prepared, date)
+            return Outgoing(prepared.key, mail_from, prepared.email, data=data)
+        return Outgoing(prepared.key, mail_from, prepared.email, parts=self.parts(prepared))
+
     def envelope_from(self, key: str) -> str:
         """MAIL FROM: the sender, or a VERP address naming the ledger row when bounces are kept."""
         bounce = self.campaign.sender.bounce_address
@@ -190,11 +225,8 @@ class BatchSender:
         )
         won = {claim.key for claim in claims}
         date = dt.datetime.now(dt.UTC)
-        outgoing = [
-            Outgoing(p.key, factory.envelope_from(p.key), p.email, factory.assemble(p, date))
-            for p in chunk
-            if p.key in won
-        ]
+        mime = self.transport.wants_mime
+        outgoing = [factory.outgoing(p, date, mime) for p in chunk if p.key in won]
         deliveries = self.transport.send_batch(outgoing)
         self.ledger.settle(self.run_id, [Outcome(d.key, d.status, d.detail) for d in deliveries])
         email_of = {p.key: p.email for p in chunk}
@@ -244,11 +276,10 @@ def send_test_messages(
             subject=f"[TEST] {prepared.personal.subject}",
             message_id=message_id(token, campaign.sender.domain),
         )
-        data = factory.assemble(
-            dataclasses.replace(prepared, personal=personal), dt.datetime.now(dt.UTC)
+        sample_message = dataclasses.replace(
+            prepared, key=token, email=to_address, personal=personal
         )
-        (delivery,) = transport.send_batch(
-            [Outgoing(token, campaign.sender.email, to_address, data)]
-        )
+        outgoing = factory.outgoing(sample_message, dt.datetime.now(dt.UTC), transport.wants_mime)
+        (delivery,) = transport.send_batch([outgoing])
         lines.append(f"{kind}: {delivery.status} ({delivery.detail}), rendered for {sample.email}")
     return lines

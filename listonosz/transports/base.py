@@ -8,6 +8,7 @@ from typing import Protocol
 
 from listonosz.errors import ListonoszError
 from listonosz.ledger import Status
+from listonosz.message import Attachment
 
 
 class TransportUnavailable(ListonoszError):
@@ -15,13 +16,35 @@ class TransportUnavailable(ListonoszError):
 
 
 @dataclass(frozen=True, slots=True)
+class MessageParts:
+    """A message as HTTP mail APIs take it: addresses, subject, bodies, headers, attachments.
+
+    ``headers`` carries Message-ID, List-Id, List-Unsubscribe(-Post), X-Listonosz-Campaign and,
+    when set, Auto-Submitted, exactly as they would appear in the MIME message.
+    """
+
+    from_name: str
+    from_email: str
+    to_name: str
+    to_email: str
+    subject: str
+    text: str
+    html: str
+    headers: dict[str, str]
+    reply_to: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One message ready to leave: ledger key, envelope addresses and the RFC 5322 bytes."""
+    """One message ready to leave: its ledger key, envelope addresses, and either the RFC 5322
+    bytes (for SMTP and the outbox) or its parts (for HTTP APIs), as the transport wants."""
 
     key: str
     mail_from: str
     rcpt_to: str
-    data: bytes
+    data: bytes = b""
+    parts: MessageParts | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +59,9 @@ class Delivery:
 
 class Transport(Protocol):
     """Sends a batch over as few connections as it can; never raises for one bad message."""
+
+    #: True: give me ``Outgoing.data`` (MIME bytes); False: give me ``Outgoing.parts``.
+    wants_mime: bool
 
     def check(self) -> None:
         """Fail now, with a clear error, if no message could be sent (wrong host, password)."""

@@ -11,6 +11,8 @@ from listonosz.transports.base import Delivery, Outgoing
 class OutboxTransport:
     """Writes ``<ledger key>.eml`` files; a resend overwrites, so each message appears once."""
 
+    wants_mime = True
+
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 

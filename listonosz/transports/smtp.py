@@ -54,6 +54,8 @@ def _outcome(key: str, code: int, reply: bytes | str) -> Delivery:
 class SmtpTransport:
     """Sends batches over up to ``pool_size`` connections kept open between batches."""
 
+    wants_mime = True
+
     def __init__(
         self,
         settings: TransportSettings,
