@@ -157,5 +157,9 @@ def capture_server(
     typer.echo("Capture server stopped.")
 
 
+from listonosz.cli_contacts import register  # noqa: E402  (sub-commands, after `app`)
+
+register(app)
+
 if __name__ == "__main__":
     app()

@@ -179,8 +179,11 @@ def test_map_headers_aliases(headers: list[str], expected: list[str]) -> None:
 
 
 def test_map_headers_skips_unknown_and_keeps_first_duplicate() -> None:
-    assert map_headers(["Lp.", "Telefon", "E-mail", "Email", "", "Uwagi"]) == {2: "email"}
-    assert map_headers(["Uwagi", "Telefon"]) == {}
+    assert map_headers(["Lp.", "Telefon", "E-mail", "Email", "", "Uwagi"]) == {
+        1: "phone",
+        2: "email",
+    }
+    assert map_headers(["Uwagi", "Lp."]) == {}
 
 
 # --- files that cannot be read --------------------------------------------------------------
@@ -268,8 +271,16 @@ def test_duplicates_differing_in_case_and_whitespace_merge(tmp_path: Path) -> No
     anna = result.contacts[0]
     assert anna.groups == ("jst", "ngo")
     assert anna.sources == ("jst.csv:2", "ngo.csv:2")
-    assert anna.organisation == "Urząd Gminy"  # the first one is kept ...
-    assert any("organisation" in w and "anna.nowak" in w for w in result.warnings)  # ... noted
+    assert anna.organisation == "Urząd Gminy"  # equally rich records: the first one is kept ...
+    assert [(c.email, c.field, c.kept, c.other, c.other_from) for c in result.conflicts] == [
+        (
+            "anna.nowak@ug-przyklad.example.pl",
+            "organisation",
+            "Urząd Gminy",
+            "Fundacja",
+            "ngo.csv:2",
+        )
+    ]  # ... and the other one is reported
     assert result.per_group() == Counter({"jst": 1, "ngo": 2})
     assert result.rows_read == Counter({"jst.csv": 1, "ngo.csv": 2})
     assert result.rejects == []

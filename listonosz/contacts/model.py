@@ -1,4 +1,4 @@
-"""The person Listonosz writes to, and the record of a row it could not use."""
+"""The person Listonosz writes to, and the records of what the merge left out or noticed."""
 
 from __future__ import annotations
 
@@ -8,6 +8,20 @@ from typing import Literal
 from listonosz.contacts.groups import group_label
 
 Gender = Literal["f", "m", ""]
+#: Why we may write to a person: their consent, or the institution's public task (GDPR 6(1)(e)).
+LegalBasis = Literal["consent", "public_task", ""]
+
+#: The personal fields a contact carries besides its address, in the order of ``origins``.
+PERSON_FIELDS: tuple[str, ...] = (
+    "first_name",
+    "last_name",
+    "organisation",
+    "position",
+    "gender",
+    "phone",
+    "county",
+    "municipality",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +36,13 @@ class Contact:
     gender: Gender = ""
     groups: tuple[str, ...] = ()
     sources: tuple[str, ...] = field(default=(), compare=False)
+    phone: str = ""
+    county: str = ""
+    municipality: str = ""
+    legal_basis: LegalBasis = ""
+    #: For each of :data:`PERSON_FIELDS`, the index in ``sources`` its value came from (-1: none);
+    #: empty when every value comes from ``sources[0]``.
+    origins: tuple[int, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def full_name(self) -> str:
@@ -30,6 +51,17 @@ class Contact:
     @property
     def group_labels(self) -> list[str]:
         return [group_label(code) for code in self.groups]
+
+    @property
+    def provenance(self) -> dict[str, str]:
+        """Field → ``file:row`` it was taken from, for every non-empty field."""
+        if not self.origins:
+            return {name: self.sources[0] for name in PERSON_FIELDS if getattr(self, name)}
+        return {
+            name: self.sources[index]
+            for name, index in zip(PERSON_FIELDS, self.origins, strict=False)
+            if index >= 0
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,3 +76,48 @@ class Reject:
 
     def __str__(self) -> str:
         return f"{self.source}:{self.row}: column {self.column!r} ({self.value!r}): {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something worth a second look that did not cost the row its place (a likely typo …).
+
+    ``row`` is 0 and ``column`` empty for a notice about a whole file or sheet.
+    """
+
+    source: str
+    row: int
+    column: str
+    value: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.row}" if self.row else self.source
+        column = f" column {self.column!r} ({self.value!r}):" if self.column else ""
+        return f"{where}:{column} {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """Two lists disagree about one field of one person; ``kept`` won, ``other`` was dropped."""
+
+    email: str
+    field: str
+    kept: str
+    kept_from: str
+    other: str
+    other_from: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.other_from}: {self.email}: {self.field} {self.other!r} differs from "
+            f"{self.kept!r} ({self.kept_from}); kept {self.kept!r}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Suppressed:
+    """A person the suppression list keeps out of every audience, and why."""
+
+    email: str
+    reason: str

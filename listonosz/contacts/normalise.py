@@ -1,14 +1,14 @@
-"""Cleaning the text of one contact row: whitespace, Unicode form, shouting names, addresses."""
+"""Cleaning the text of one contact row: whitespace, Unicode form, shouting names, gender."""
 
 from __future__ import annotations
 
 import re
-import unicodedata
 
-from email_validator import EmailNotValidError, validate_email
+from listonosz.contacts.emails import EmailChecker
+from listonosz.contacts.text import clean_text
 
-_SPACES = re.compile(r"\s+")
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # C0/C1 controls that are not spaces
+__all__ = ["clean_text", "fix_name_case", "normalise_email", "parse_gender", "split_full_name"]
+
 _GENDER_WORDS = {
     "k": "f",
     "kobieta": "f",
@@ -21,19 +21,14 @@ _GENDER_WORDS = {
     "male": "m",
     "pan": "m",
 }
-
-
-def clean_text(value: str) -> str:
-    """NFC, no control characters (CR/LF included), single spaces, trimmed."""
-    value = _CONTROL.sub("", unicodedata.normalize("NFC", value))
-    return _SPACES.sub(" ", value).strip()
+_WORD = re.compile(r"[^\W\d_]+")
 
 
 def fix_name_case(value: str) -> str:
     """Turn ``KOWALSKA-NOWAK`` or ``jan`` into ``Kowalska-Nowak`` and ``Jan``; keep mixed case."""
     if not value or (not value.isupper() and not value.islower()):
         return value
-    return re.sub(r"[^\W\d_]+", lambda word: word.group(0).capitalize(), value.lower())
+    return _WORD.sub(lambda word: word.group(0).capitalize(), value.lower())
 
 
 def parse_gender(value: str) -> str:
@@ -41,16 +36,20 @@ def parse_gender(value: str) -> str:
     return _GENDER_WORDS.get(clean_text(value).lower(), "")
 
 
+def split_full_name(value: str) -> tuple[str, str]:
+    """``Jan Maria Kowalski`` → (``Jan Maria``, ``Kowalski``): the last word is the surname."""
+    words = clean_text(value).split(" ")
+    if len(words) < 2:
+        return "", words[0]
+    return " ".join(words[:-1]), words[-1]
+
+
+_DEFAULT_CHECKER = EmailChecker()
+
+
 def normalise_email(value: str) -> str:
-    """Validate an address and return the form we store and send to (lower case).
+    """Validate an address and return the form we store and send to (lower case, punycode).
 
     Raises :class:`ValueError` with the reason when the address cannot be used.
     """
-    candidate = clean_text(value)
-    if not candidate:
-        raise ValueError("the e-mail address is empty")
-    try:
-        valid = validate_email(candidate, check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError as exc:
-        raise ValueError(str(exc)) from None
-    return (valid.ascii_email or valid.normalized).lower()
+    return _DEFAULT_CHECKER.normalise(clean_text(value))

@@ -1,23 +1,38 @@
-"""Reading contact lists: CSV in any common encoding and delimiter, and Excel workbooks."""
+"""Opening a contact file of any kind we support: CSV/TSV text, Excel ``.xlsx``, ``.ods``.
+
+The kind is told by the file's first bytes, not its name, so a CSV saved as ``.xls`` or a
+binary file named ``.csv`` gets a clear message instead of garbage.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from listonosz.contacts.columns import map_headers
-from listonosz.errors import ListonoszError
+from listonosz.contacts.csvfile import CSV_DELIMITERS, read_csv
+from listonosz.contacts.encoding import ENCODINGS, decode
+from listonosz.contacts.errors import ContactFileError
+from listonosz.contacts.model import Notice
+from listonosz.contacts.sheet import ReadOptions, Sheet
+from listonosz.contacts.workbook import read_workbook
 
-CSV_DELIMITERS = ",;\t|"
-#: Tried in order; cp1250 is what Polish Excel writes, and it decodes any byte we may meet.
-ENCODINGS = ("utf-8-sig", "cp1250")
+__all__ = [
+    "CSV_DELIMITERS",
+    "ENCODINGS",
+    "ContactFileError",
+    "ReadOptions",
+    "Row",
+    "decode",
+    "file_kind",
+    "read_rows",
+    "read_sheets",
+]
 
-
-class ContactFileError(ListonoszError, ValueError):
-    """A contact file that cannot be read at all; the message names the file and the cause."""
+_ZIP = b"PK\x03\x04"
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003 .xls and other old Office files
+_ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,81 +45,66 @@ class Row:
     headers: dict[str, str]  # canonical name → the header as written in the file
 
 
-def read_rows(path: Path, label: str | None = None) -> Iterator[Row]:
-    """Yield every data row of a contact file; ``label`` names the file in errors and reports."""
-    label = label or str(path)
+def file_kind(path: Path, label: str) -> str:
+    """``csv``, ``xlsx`` or ``ods``, from the file's content; unusable files raise."""
     if not path.is_file():
         raise ContactFileError(f"{label}: no such file")
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        yield from _read_xlsx(path, label)
-    else:
-        yield from _read_csv(path, label)
-
-
-def decode(data: bytes, label: str) -> tuple[str, str]:
-    """Decode file bytes with the first encoding that fits; returns (text, encoding)."""
-    if b"\x00" in data[:4096]:
-        raise ContactFileError(f"{label}: looks like a binary file, not CSV text")
-    for encoding in ENCODINGS:
-        try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    raise ContactFileError(f"{label}: cannot decode as {' or '.join(ENCODINGS)}")
-
-
-def _read_csv(path: Path, label: str) -> Iterator[Row]:
-    text, _encoding = decode(path.read_bytes(), label)
-    if not text.strip():
-        raise ContactFileError(f"{label}: the file is empty")
     try:
-        dialect = csv.Sniffer().sniff(text[:8192], delimiters=CSV_DELIMITERS)
-        delimiter = dialect.delimiter
-    except csv.Error:
-        delimiter = ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = next(reader)
-    # Rows are numbered as a spreadsheet shows them (header = 1), so a quoted cell with a line
-    # break inside does not shift the numbers of the rows after it.
-    yield from _rows(label, header, enumerate(reader, start=2))
-
-
-def _read_xlsx(path: Path, label: str) -> Iterator[Row]:
-    from openpyxl import load_workbook  # imported here: only Excel files need it
-
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise ContactFileError(f"{label}: cannot open as an Excel workbook ({exc})") from None
-    try:
-        for sheet in workbook.worksheets:
-            rows = sheet.iter_rows(values_only=True)
-            header = next(rows, None)
-            if header is None:
-                continue
-            numbered = (
-                (number, ["" if cell is None else str(cell) for cell in values])
-                for number, values in enumerate(rows, start=2)
-            )
-            yield from _rows(f"{label}[{sheet.title}]", [str(h or "") for h in header], numbered)
-    finally:
-        workbook.close()
-
-
-def _rows(
-    label: str, header: list[str], numbered: Iterator[tuple[int, list[str]]]
-) -> Iterator[Row]:
-    columns = map_headers(header)
-    if "email" not in columns.values():
+        with path.open("rb") as handle:
+            head = handle.read(8)
+    except OSError as exc:
+        raise ContactFileError(f"{label}: cannot read the file ({exc.strerror})") from None
+    if head.startswith(_OLE2):
         raise ContactFileError(
-            f"{label}: no e-mail column; the header is {header!r} "
-            "(expected one of E-mail, Adres e-mail, Email …)"
+            f"{label}: an old Excel 97-2003 (.xls) file; open it and save it as .xlsx or CSV"
         )
-    headers = {name: header[index].strip() for index, name in columns.items()}
-    for number, values in numbered:
-        if not any(value.strip() for value in values):
-            continue
-        fields = {
-            name: values[index] if index < len(values) else "" for index, name in columns.items()
-        }
-        yield Row(label, number, fields, headers)
+    if head.startswith(_ZIP):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = set(archive.namelist())
+                mimetype = archive.read("mimetype") if "mimetype" in names else b""
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise ContactFileError(f"{label}: a damaged ZIP archive ({exc})") from None
+        if mimetype.strip() == _ODS_MIMETYPE:
+            return "ods"
+        if "xl/workbook.xml" in names:
+            return "xlsx"
+        raise ContactFileError(f"{label}: a ZIP archive, but not an .xlsx or .ods spreadsheet")
+    if path.suffix.lower() in (".xlsx", ".xlsm", ".ods"):
+        raise ContactFileError(
+            f"{label}: cannot open as a spreadsheet: the file is not a ZIP archive "
+            f"as {path.suffix} files are (damaged, or not really {path.suffix})"
+        )
+    return "csv"
+
+
+def read_sheets(
+    path: Path,
+    label: str | None = None,
+    options: ReadOptions | None = None,
+    notices: list[Notice] | None = None,
+) -> Iterator[Sheet]:
+    """Every usable table of a contact file; notices (skipped sheets) go to ``notices``."""
+    label = label or str(path)
+    options = options or ReadOptions()
+    kind = file_kind(path, label)
+    if kind == "csv":
+        yield read_csv(path, label, options)
+    else:
+        yield from read_workbook(path, label, kind, options, notices if notices is not None else [])
+
+
+def read_rows(
+    path: Path, label: str | None = None, options: ReadOptions | None = None
+) -> Iterator[Row]:
+    """Yield every non-blank data row of a contact file with its recognised fields."""
+    for sheet in read_sheets(path, label, options):
+        headers = sheet.headers
+        for number, values in sheet.rows:
+            if not any(value.strip() for value in values):
+                continue
+            fields = {
+                name: values[index] if index < len(values) else ""
+                for index, name in sheet.columns.items()
+            }
+            yield Row(sheet.label, number, fields, headers)

@@ -1,0 +1,108 @@
+"""Reading a CSV/TSV contact file as a stream: encoding and delimiter detected or given."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+from listonosz.contacts.encoding import canonical_encoding, detect_encoding
+from listonosz.contacts.errors import ContactFileError
+from listonosz.contacts.sheet import HEADER_SEARCH_ROWS, ReadOptions, Sheet, locate_header
+from listonosz.contacts.sheet import no_email_column as _no_email_column
+
+CSV_DELIMITERS = ",;\t|"
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+SAMPLE_CHARS = 64 * 1024
+
+
+def read_csv(path: Path, label: str, options: ReadOptions) -> Sheet:
+    """Open a CSV file, find its header, and stream its rows (numbered as a spreadsheet)."""
+    if options.encoding:
+        try:
+            encoding = canonical_encoding(options.encoding)
+        except ValueError as exc:
+            raise ContactFileError(f"{label}: {exc}") from None
+        how = f"{encoding} (as configured)"
+        _check_not_empty(path, label)
+    else:
+        detected = detect_encoding(path, label)
+        encoding, how = detected.encoding, f"{detected.encoding} ({detected.reason})"
+    with path.open(encoding=encoding, errors="replace", newline="") as handle:
+        sample = handle.read(SAMPLE_CHARS)
+    if not sample.strip():
+        raise ContactFileError(f"{label}: the file is empty")
+    delimiter = options.delimiter or sniff_delimiter(sample, options)
+    if delimiter not in CSV_DELIMITERS:
+        raise ContactFileError(f"{label}: unsupported delimiter {delimiter!r}")
+    first_rows = _first_rows(sample, delimiter)
+    located = locate_header(label, first_rows, options.columns)
+    if located is None:
+        raise _no_email_column(label, first_rows)
+    header = first_rows[located.index]
+    details = f"CSV, {how}, delimiter {_DELIMITER_NAMES[delimiter]}"
+    rows = _stream(path, label, encoding, delimiter, skip=located.index + 1)
+    return Sheet(label, header, located.columns, rows, details)
+
+
+def sniff_delimiter(sample: str, options: ReadOptions | None = None) -> str:
+    """The delimiter whose reading of the sample gives a header with an e-mail column and the
+    most recognised columns, then the most rows as wide as the header; ``,`` if all tie."""
+    best, best_score = ",", (-1,)
+    for delimiter in CSV_DELIMITERS:
+        rows = _first_rows(sample, delimiter)
+        try:
+            located = locate_header("", rows, options.columns if options else None)
+        except ContactFileError:  # a mapping that fits another delimiter's reading
+            located = None
+        header = rows[located.index] if located else (rows[0] if rows else [])
+        body = rows[located.index + 1 :] if located else rows[1:]
+        consistent = sum(1 for row in body if len(row) == len(header))
+        known = len(located.columns) if located else 0
+        score = (located is not None, known, len(header) > 1, consistent, len(header))
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _first_rows(sample: str, delimiter: str) -> list[list[str]]:
+    reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
+    rows: list[list[str]] = []
+    # A sample cut inside a quoted field ends in an error; the rows before it are enough.
+    with contextlib.suppress(csv.Error):
+        rows.extend(itertools.islice(reader, HEADER_SEARCH_ROWS + 10))
+    return rows
+
+
+def _check_not_empty(path: Path, label: str) -> None:
+    with path.open("rb") as handle:
+        head = handle.read(8192)
+    if not head.strip():
+        raise ContactFileError(f"{label}: the file is empty")
+    if b"\x00" in head:
+        raise ContactFileError(f"{label}: looks like a binary file, not CSV text")
+
+
+def _stream(
+    path: Path, label: str, encoding: str, delimiter: str, skip: int
+) -> Iterator[tuple[int, list[str]]]:
+    with path.open(encoding=encoding, newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        numbered = enumerate(reader, start=1)
+        try:
+            for _ in itertools.islice(numbered, skip):
+                pass
+            yield from numbered
+        except csv.Error as exc:
+            raise ContactFileError(
+                f"{label}: line {reader.line_num}: cannot read the CSV ({exc})"
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise ContactFileError(
+                f"{label}: not valid {encoding} (byte {exc.start} of a block near line "
+                f"{reader.line_num}); set the right encoding for this list or leave it to "
+                "detection"
+            ) from None

@@ -1,0 +1,130 @@
+"""Validating e-mail addresses as email-validator does, fast for the addresses that are plain.
+
+email-validator (no network) is the judge. Most addresses in a contact list are plain ASCII
+``local@domain`` on a few hundred domains, so we check the local part with the same dot-atom
+rule email-validator applies first, and ask email-validator about each *domain* once. Every
+other address (non-ASCII, quoted, a domain it rejected …) goes to email-validator whole, so
+the verdict is always email-validator's.
+"""
+
+from __future__ import annotations
+
+import re
+
+from email_validator import EmailNotValidError, validate_email
+
+from listonosz.contacts.text import clean_text
+from listonosz.contacts.typos import TypoSpotter
+
+#: RFC 5322 atext, as in email-validator's ``DOT_ATOM_TEXT`` (its first and commonest check).
+_ATEXT = r"a-zA-Z0-9_!#\$%&'\*\+\-/=\?\^`\{\|\}~"
+#: A plain ASCII address: a dot-atom local part, one @, hostname characters after it.
+_PLAIN = re.compile(f"([{_ATEXT}]+(?:\\.[{_ATEXT}]+)*)@([a-zA-Z0-9.-]+)\\Z")
+#: The limit email-validator applies to the whole address, in UTF-8 bytes.
+MAX_ADDRESS_LENGTH = 254
+_CACHE_LIMIT = 200_000
+
+_Domain = tuple[str, int, str | None]  # (ASCII form, longest UTF-8 length of its forms, typo)
+#: email-validator's reason for an address without any at-sign (it can never be valid).
+NO_AT_SIGN = "An email address must have an @-sign."
+_AT_SIGNS = ("@", "\uff20", "\ufe6b")  # the at-sign and the look-alikes it names in its errors
+
+
+class EmailChecker:
+    """Validates and normalises addresses; remembers what it learnt about each domain.
+
+    ``smtputf8``: accept a non-ASCII local part (``zażółć@…``), for servers that support it.
+    """
+
+    def __init__(self, smtputf8: bool = False, typos: TypoSpotter | None = None) -> None:
+        self.smtputf8 = smtputf8
+        self.typos = typos or TypoSpotter()
+        # domain as written → what email-validator said about it: _Domain, or its reason
+        self._domains: dict[str, _Domain | str] = {}
+
+    def normalise(self, candidate: str) -> str:
+        """The address to store and send to: lower case, IDN domain as punycode.
+
+        Raises :class:`ValueError` with email-validator's reason when it cannot be used.
+        """
+        return self.check(candidate)[0]
+
+    def check(self, raw: str) -> tuple[str, str | None]:
+        """(normalised address, a typo warning or None) for a cell as written.
+
+        Raises :class:`ValueError` with the reason (and a suggestion for a likely typo).
+        """
+        address, note = self.verdict(raw)
+        if address is None:
+            raise ValueError(note)
+        return address, note
+
+    def verdict(self, raw: str) -> tuple[str | None, str | None]:
+        """(address, typo warning or None) when usable, else (None, the reason); no exceptions.
+
+        The cell is cleaned first (trimmed, NFC, no control characters).
+        """
+        plain = _PLAIN.match(raw)
+        if plain is None:
+            raw = clean_text(raw)
+            plain = _PLAIN.match(raw)
+        if plain is not None:
+            local, domain = plain.groups()
+            known = self._domains.get(domain)
+            if known is None:
+                known = self._learn(domain)
+            if type(known) is tuple:
+                if len(local) + 1 + known[1] <= MAX_ADDRESS_LENGTH:
+                    return f"{local.lower()}@{known[0]}", known[2]
+            elif known:
+                # A valid local part and a domain email-validator rejects: it rejects the
+                # whole address for the domain, with the same reason.
+                return None, self._with_suggestion(str(known), raw)
+        elif not raw:
+            return None, "the e-mail address is empty"
+        elif not any(sign in raw for sign in _AT_SIGNS):
+            return None, self._with_suggestion(NO_AT_SIGN, raw)
+        return self._slow(raw)
+
+    def _learn(self, domain: str) -> _Domain | str:
+        if len(self._domains) >= _CACHE_LIMIT:
+            self._domains.clear()
+        lower = domain.lower()  # the verdict does not depend on the case of ASCII letters
+        learnt = self._domains.get(lower) if lower != domain else None
+        if learnt is None:
+            learnt = self._ask(domain)
+        self._domains[domain] = learnt
+        return learnt
+
+    def _ask(self, domain: str) -> _Domain | str:
+        try:
+            valid = validate_email(
+                f"a@{domain}", check_deliverability=False, allow_smtputf8=self.smtputf8
+            )
+        except EmailNotValidError as exc:
+            reason = str(exc)
+            # A length error may come from the "a@" we added: let the full check decide.
+            return "" if reason.startswith("The email address is too long") else reason
+        else:
+            ascii_domain = valid.ascii_domain.lower()
+            forms = (domain, valid.domain, valid.ascii_domain)
+            length = max(len(form.encode()) for form in forms)
+            return (ascii_domain, length, self._typo(ascii_domain))
+
+    def _typo(self, domain: str) -> str | None:
+        better = self.typos.suggest(domain)
+        return f"the domain {domain} looks like a typo of {better}" if better else None
+
+    def _with_suggestion(self, reason: str, address: str) -> str:
+        better = self.typos.suggest_address(address.lower())
+        return f"{reason} Did you mean {better}?" if better else reason
+
+    def _slow(self, candidate: str) -> tuple[str | None, str | None]:
+        try:
+            valid = validate_email(
+                candidate, check_deliverability=False, allow_smtputf8=self.smtputf8
+            )
+        except EmailNotValidError as exc:
+            return None, self._with_suggestion(str(exc), candidate)
+        address = (valid.ascii_email or valid.normalized).lower()
+        return address, self._typo(address.rpartition("@")[2])

@@ -1,0 +1,61 @@
+"""Why we may write to someone: their consent, or the institution's public task.
+
+An invitation to a public event is part of the centre's public task (GDPR art. 6(1)(e)); a
+newsletter needs consent (art. 6(1)(a)). A list says so in a "Podstawa prawna" column, a
+"Zgoda" (consent) column, or not at all, when the campaign file gives a default per list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from listonosz.contacts.model import Contact, LegalBasis
+from listonosz.contacts.text import fold
+
+CONSENT: LegalBasis = "consent"
+PUBLIC_TASK: LegalBasis = "public_task"
+LEGAL_BASES: tuple[str, ...] = (CONSENT, PUBLIC_TASK)
+
+_BASIS_WORDS: dict[str, LegalBasis] = {
+    fold(word): CONSENT
+    for word in ("consent", "zgoda", "zgoda osoby", "art. 6 ust. 1 lit. a", "6.1.a", "a")
+}
+_BASIS_WORDS.update(
+    {
+        fold(word): PUBLIC_TASK
+        for word in (
+            "public task",
+            "public_task",
+            "zadanie publiczne",
+            "zadanie realizowane w interesie publicznym",
+            "interes publiczny",
+            "art. 6 ust. 1 lit. e",
+            "6.1.e",
+            "e",
+        )
+    }
+)
+_YES = frozenset(fold(w) for w in ("tak", "t", "yes", "y", "1", "x", "true", "prawda", "zgoda"))
+_NO = frozenset(
+    fold(w) for w in ("nie", "n", "no", "0", "false", "fałsz", "brak", "brak zgody", "wycofana")
+)
+
+
+def parse_legal_basis(value: str) -> LegalBasis | None:
+    """A "Podstawa prawna" cell → ``consent``/``public_task``; None when we cannot tell."""
+    return _BASIS_WORDS.get(fold(value)) if value.strip() else None
+
+
+def parse_consent(value: str) -> bool | None:
+    """A "Zgoda" cell → True (consent given), False (refused or withdrawn), None (blank/unclear)."""
+    key = fold(value)
+    if key in _YES:
+        return True
+    if key in _NO:
+        return False
+    return None
+
+
+def newsletter_audience(contacts: Iterable[Contact]) -> list[Contact]:
+    """Only the people who consented: a newsletter is not part of the public task."""
+    return [contact for contact in contacts if contact.legal_basis == CONSENT]

@@ -1,0 +1,91 @@
+"""Spotting likely typos in the domains people write most: ``gmail.con``, ``wp.p``, ``onet.pll``.
+
+A domain one edit (a letter added, dropped, changed, or two swapped) away from a common
+mailbox provider, and not itself one, is most likely a typo of it.
+"""
+
+from __future__ import annotations
+
+#: Free-mail and big institutional domains Polish lists are full of, then global ones.
+COMMON_DOMAINS: tuple[str, ...] = (
+    "wp.pl",
+    "o2.pl",
+    "onet.pl",
+    "onet.eu",
+    "op.pl",
+    "poczta.onet.pl",
+    "vp.pl",
+    "interia.pl",
+    "interia.eu",
+    "poczta.fm",
+    "tlen.pl",
+    "gazeta.pl",
+    "go2.pl",
+    "int.pl",
+    "buziaczek.pl",
+    "autograf.pl",
+    "spoko.pl",
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "hotmail.com",
+    "outlook.com",
+    "live.com",
+    "icloud.com",
+    "proton.me",
+    "protonmail.com",
+    "gov.pl",
+)
+_COMMON = frozenset(COMMON_DOMAINS)
+_CACHE_LIMIT = 100_000
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """True when ``a`` becomes ``b`` by one insertion, deletion, substitution or swap."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diffs = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+        if len(diffs) == 1:
+            return True
+        return (
+            len(diffs) == 2
+            and diffs[1] == diffs[0] + 1
+            and a[diffs[0]] == b[diffs[1]]
+            and a[diffs[1]] == b[diffs[0]]
+        )
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    i = 0
+    while i < len(short) and short[i] == long[i]:
+        i += 1
+    return short[i:] == long[i + 1 :]
+
+
+class TypoSpotter:
+    """Suggests the common domain an unknown one is probably a typo of (answers cached)."""
+
+    def __init__(self, domains: tuple[str, ...] = COMMON_DOMAINS) -> None:
+        self.domains = domains
+        self._known = frozenset(domains)
+        self._cache: dict[str, str | None] = {}
+
+    def suggest(self, domain: str) -> str | None:
+        """The common domain ``domain`` is one edit away from, or None."""
+        domain = domain.lower()
+        if domain in self._known:
+            return None
+        found = self._cache.get(domain, False)
+        if found is False:
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            found = next((d for d in self.domains if _one_edit_apart(domain, d)), None)
+            self._cache[domain] = found
+        return found
+
+    def suggest_address(self, address: str) -> str | None:
+        """``jan@gmail.con`` → ``jan@gmail.com``; None when the domain looks fine."""
+        local, at, domain = address.rpartition("@")
+        if not at:
+            return None
+        better = self.suggest(domain)
+        return f"{local}@{better}" if better else None

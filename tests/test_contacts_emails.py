@@ -1,0 +1,110 @@
+"""Addresses: the fast path agrees with email-validator, typos are spotted, IDN, SMTPUTF8."""
+
+from __future__ import annotations
+
+import pytest
+from email_validator import EmailNotValidError, validate_email
+
+from listonosz.contacts.emails import EmailChecker
+from listonosz.contacts.typos import TypoSpotter
+
+TRICKY = [
+    "jan.kowalski@wp.pl",
+    "Jan.Kowalski@WP.PL",
+    "o'brien@gmail.com",
+    "a+b@sub.example.pl",
+    "x" * 64 + "@wp.pl",
+    "x" * 70 + "@wp.pl",  # a long local part: only strict mode limits it
+    "a@" + "b" * 63 + ".pl",
+    "a@" + "b" * 64 + ".pl",
+    "a@" + ".".join(["abcdefghi"] * 25) + ".pl",  # 252 characters after the @
+    "ab@" + ".".join(["abcdefghi"] * 25) + ".pl",
+    "a" * 10 + "@" + ".".join(["abcdefghi"] * 24) + ".pl",
+    "jan@wp.123",
+    "jan@123.wp.pl",
+    "jan@localhost",
+    "jan@mail.local",
+    "jan@x.test",
+    "jan@x.invalid",
+    "jan@x.onion",
+    "jan@x.arpa",
+    "jan@ab--cd.pl",
+    "jan@xn--zz.pl",
+    "jan@xn--w-uga1v8h.pl",
+    "jan@-wp.pl",
+    "jan@wp-.pl",
+    "jan@wp..pl",
+    "jan@wp.pl.",
+    ".jan@wp.pl",
+    "jan.@wp.pl",
+    "ja..n@wp.pl",
+    "jan@wp",
+    "jan@@wp.pl",
+    "jan@",
+    "@wp.pl",
+    "jan wp@wp.pl",
+    "jan@w_p.pl",
+    "jan@[10.0.0.1]",
+    '"jan"@wp.pl',
+    "Jan <jan@wp.pl>",
+    "żółć@wp.pl",
+    "jan@żółw.pl",
+    "jan@ŻÓŁW.PL",
+    "jan＠wp.pl",
+    "jan(at)wp.pl",
+    "jan@wp.pl>",
+    "jan!#$%&*+/=?^_`{|}~-@wp.pl",
+    "info@WP.PL",
+]
+
+
+@pytest.mark.parametrize("address", TRICKY)
+def test_verdict_and_form_agree_with_email_validator(address: str) -> None:
+    checker = EmailChecker()
+    for _ in range(2):  # the second time, what the checker learnt about the domain is used
+        try:
+            valid = validate_email(address, check_deliverability=False, allow_smtputf8=False)
+        except EmailNotValidError as exc:
+            got, reason = checker.verdict(address)
+            assert got is None
+            assert reason is not None and reason.startswith(str(exc))
+        else:
+            got, _ = checker.verdict(address)
+            assert got == (valid.ascii_email or valid.normalized).lower()
+
+
+def test_idn_domain_is_sent_as_punycode() -> None:
+    assert EmailChecker().normalise("Jan@Żółw.pl") == "jan@xn--w-uga1v8h.pl"
+
+
+def test_smtputf8_accepts_a_non_ascii_local_part() -> None:
+    with pytest.raises(ValueError, match="Internationalized characters before the @-sign"):
+        EmailChecker().normalise("żółć@wp.pl")
+    assert EmailChecker(smtputf8=True).normalise("Żółć@WP.pl") == "żółć@wp.pl"
+
+
+@pytest.mark.parametrize(
+    ("domain", "suggestion"),
+    [
+        ("gmail.con", "gmail.com"),
+        ("gmial.com", "gmail.com"),
+        ("wp.p", "wp.pl"),
+        ("onet.pll", "onet.pl"),
+        ("interia.ppl", "interia.pl"),
+        ("o2.p", "o2.pl"),
+        ("GMAIL.CON", "gmail.com"),
+        ("gmail.com", None),
+        ("op.pl", None),
+        ("ug-choroszcz.pl", None),
+        ("wpp.pll", None),  # two edits away: not a confident guess
+    ],
+)
+def test_typo_suggestions(domain: str, suggestion: str | None) -> None:
+    assert TypoSpotter().suggest(domain) == suggestion
+
+
+def test_typo_warning_on_a_valid_address() -> None:
+    assert EmailChecker().check("jan@gmail.con") == (
+        "jan@gmail.con",
+        "the domain gmail.con looks like a typo of gmail.com",
+    )

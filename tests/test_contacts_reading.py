@@ -1,0 +1,191 @@
+"""Reading contact files: encodings, delimiters, workbooks, overrides, and files we refuse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+from listonosz.contacts.encoding import detect_encoding
+from listonosz.contacts.errors import ContactFileError
+from listonosz.contacts.merge import SourceList, merge_lists
+from listonosz.contacts.read import ReadOptions, read_rows
+
+from .test_contacts_corpus import write_ods
+
+POLISH = (
+    "Imię;Nazwisko;E-mail\nŚwiętosław;Źdźbło;s@ug.example.pl\nAgnieszka;Ślązak;a@ug.example.pl\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "expected"),
+    [
+        ("utf-8", "utf-8"),
+        ("utf-8-sig", "utf-8-sig"),
+        ("cp1250", "cp1250"),
+        ("iso-8859-2", "iso-8859-2"),
+    ],
+)
+def test_encoding_is_detected(tmp_path: Path, encoding: str, expected: str) -> None:
+    path = tmp_path / "lista.csv"
+    path.write_bytes(POLISH.encode(encoding))
+    assert detect_encoding(path, "lista.csv").encoding == expected
+    rows = list(read_rows(path))
+    assert [r.fields["last_name"] for r in rows] == ["Źdźbło", "Ślązak"]
+
+
+def test_encoding_can_be_overridden(tmp_path: Path) -> None:
+    path = tmp_path / "lista.csv"
+    # ł ó ż ę are the same bytes in both encodings: detection cannot tell, and says cp1250
+    path.write_bytes("E-mail;Nazwisko\nx@ug.example.pl;Łężół\n".encode("iso-8859-2"))
+    assert detect_encoding(path, "x").encoding == "cp1250"
+    rows = list(read_rows(path, options=ReadOptions(encoding="latin2")))
+    assert rows[0].fields["last_name"] == "Łężół"
+
+
+def test_unknown_encoding_override_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "lista.csv"
+    path.write_text("E-mail\na@b.pl\n", encoding="utf-8")
+    with pytest.raises(ContactFileError, match=r"lista\.csv: unsupported encoding 'koi8-r'"):
+        list(read_rows(path, "lista.csv", ReadOptions(encoding="koi8-r")))
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+def test_delimiter_is_sniffed(tmp_path: Path, delimiter: str) -> None:
+    path = tmp_path / "lista.csv"
+    rows = [["Imię", "E-mail", "Instytucja"], ["Jan", "j@ug.example.pl", "Urząd, Gmina; Wydział"]]
+    quoted = [[f'"{c}"' if any(d in c for d in ",;\t|") else c for c in r] for r in rows]
+    path.write_text("\n".join(delimiter.join(r) for r in quoted) + "\n", encoding="utf-8")
+    (row,) = read_rows(path)
+    assert row.fields == {
+        "first_name": "Jan",
+        "email": "j@ug.example.pl",
+        "organisation": "Urząd, Gmina; Wydział",
+    }
+
+
+def test_delimiter_override(tmp_path: Path) -> None:
+    path = tmp_path / "lista.csv"
+    path.write_text("E-mail|Imię\na@ug.example.pl|Jan\n", encoding="utf-8")
+    with pytest.raises(ContactFileError, match="no e-mail column"):
+        list(read_rows(path, options=ReadOptions(delimiter=";")))
+
+
+def _xlsx(path: Path, sheets: dict[str, list[list[object]]]) -> None:
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for name, rows in sheets.items():
+        sheet = workbook.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    workbook.save(path)
+
+
+def test_xlsx_every_sheet_or_a_named_one(tmp_path: Path) -> None:
+    path = tmp_path / "lista.xlsx"
+    _xlsx(
+        path,
+        {
+            "JST": [["E-mail", "Imię"], ["a@ug.example.pl", "Ala"]],
+            "NGO": [["Adres e-mail"], ["b@ngo.example.pl"]],
+        },
+    )
+    assert [(r.source, r.number) for r in read_rows(path, "l.xlsx")] == [
+        ("l.xlsx[JST]", 2),
+        ("l.xlsx[NGO]", 2),
+    ]
+    only = list(read_rows(path, "l.xlsx", ReadOptions(sheet="NGO")))
+    assert [r.fields["email"] for r in only] == ["b@ngo.example.pl"]
+    with pytest.raises(
+        ContactFileError, match=r"l\.xlsx: no sheet named 'ZZZ'; the sheets are JST, NGO"
+    ):
+        list(read_rows(path, "l.xlsx", ReadOptions(sheet="ZZZ")))
+
+
+def test_workbook_without_any_email_column(tmp_path: Path) -> None:
+    path = tmp_path / "lista.xlsx"
+    _xlsx(path, {"A": [["Imię"], ["Jan"]], "B": [["Uwagi"]]})
+    with pytest.raises(ContactFileError, match=r"lista\.xlsx\[A\]: no e-mail column"):
+        list(read_rows(path, "lista.xlsx"))
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "ods"])
+def test_empty_workbook_is_an_error(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / f"pusty.{kind}"
+    if kind == "xlsx":
+        _xlsx(path, {"Arkusz1": []})
+    else:
+        write_ods(path, {"Arkusz1": [["", ""]]})
+    with pytest.raises(ContactFileError, match=rf"pusty\.{kind}: the workbook is empty"):
+        merge_lists([SourceList(path, "jst", f"pusty.{kind}")])
+
+
+def test_ods_named_sheet_and_repeated_cells(tmp_path: Path) -> None:
+    path = tmp_path / "lista.ods"
+    write_ods(
+        path, {"Inne": [["Uwagi"]], "Lista": [["E-mail", "Imię"], ["z@ug.example.pl", "Zoe"]]}
+    )
+    rows = list(read_rows(path, "lista.ods", ReadOptions(sheet="Lista")))
+    assert [(r.source, r.number, r.fields["first_name"]) for r in rows] == [
+        ("lista.ods[Lista]", 2, "Zoe")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "the file is empty"),
+        (b"\r\n \r\n", "the file is empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(range(256)), "binary file"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "old Excel 97-2003"),
+        (b"PK\x03\x04not really a zip", "damaged ZIP archive"),
+        (b"Imi\xc4\x99;Nazwisko\nJan;Nowak\n", "no e-mail column"),
+    ],
+)
+def test_unusable_files_name_the_file(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "lista.csv"
+    path.write_bytes(content)
+    with pytest.raises(ContactFileError) as info:
+        merge_lists([SourceList(path, "jst", "listy/lista.csv")])
+    assert str(info.value).startswith("listy/lista.csv")
+    assert message in str(info.value)
+
+
+def test_huge_cell_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "lista.csv"
+    path.write_text('E-mail,Uwagi\na@ug.example.pl,"' + "x" * 200_000 + '"\n', encoding="utf-8")
+    with pytest.raises(ContactFileError, match=r"lista\.csv: line \d+: cannot read the CSV"):
+        merge_lists([SourceList(path, "jst", "lista.csv")])
+
+
+def test_a_bad_file_stops_the_whole_merge(tmp_path: Path) -> None:
+    good = tmp_path / "good.csv"
+    good.write_text("E-mail\na@ug.example.pl\n", encoding="utf-8")
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"")
+    with pytest.raises(ContactFileError, match=r"^bad\.csv: the file is empty"):
+        merge_lists([SourceList(good, "jst", "good.csv"), SourceList(bad, "ngo", "bad.csv")])
+
+
+def test_column_mapping_names_a_missing_header(tmp_path: Path) -> None:
+    path = tmp_path / "lista.csv"
+    path.write_text("Mail kontaktowy,Imię\na@ug.example.pl,Jan\n", encoding="utf-8")
+    source = SourceList(path, "jst", "lista.csv", columns={"email": "Adres"})
+    with pytest.raises(ContactFileError, match="the column mapping names 'Adres' for email"):
+        merge_lists([source])
+    mapped = SourceList(path, "jst", "lista.csv", columns={"email": "mail  KONTAKTOWY"})
+    assert [c.email for c in merge_lists([mapped]).contacts] == ["a@ug.example.pl"]
+
+
+def test_large_file_is_streamed(tmp_path: Path) -> None:
+    path = tmp_path / "duza.csv"
+    with path.open("w", encoding="cp1250", newline="") as handle:
+        handle.write("Imię;Nazwisko;E-mail\r\n")
+        for n in range(60_000):
+            handle.write(f"Łucja;Żak;lucja.zak{n}@wp.pl\r\n")
+    result = merge_lists([SourceList(path, "jst", "duza.csv")])
+    assert len(result.contacts) == 60_000
+    assert result.contacts[0].full_name == "Łucja Żak"
+    assert result.sources[0].details.startswith("CSV, cp1250")
