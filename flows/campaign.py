@@ -23,6 +23,7 @@ from listonosz.campaign import Campaign, load_campaign
 from listonosz.config import Settings, TransportSettings
 from listonosz.contacts.merge import MergeResult
 from listonosz.contacts.model import Contact
+from listonosz.contacts.report import report_rows, write_report
 from listonosz.ledger import Ledger
 from listonosz.pipeline import (
     BatchReport,
@@ -33,18 +34,34 @@ from listonosz.pipeline import (
     plan_delivery,
 )
 from listonosz.report import SendReport, build_report
+from listonosz.suppression import SuppressionList
 from listonosz.transports import Transport, make_transport
 
 
 @task(name="merge-contacts", cache_policy=NONE)
-def merge_contacts(campaign: Campaign) -> MergeResult:
-    merged = merge_audience(campaign)
+def merge_contacts(
+    campaign: Campaign, settings: Settings, suppression: SuppressionList
+) -> MergeResult:
+    """The audience, with a contacts report as a CSV file and as a Prefect table artifact."""
+    merged = merge_audience(campaign, suppression)
+    report_path = settings.var_dir / "reports" / f"{campaign.id}-contacts.csv"
+    write_report(merged, report_path)
+    create_table_artifact(
+        table=report_rows(merged),
+        key=f"{artifact_key(campaign.id)}-contacts",
+        description=f"Sources, groups, rejects, warnings, conflicts; also in {report_path}",
+    )
     logger = get_run_logger()
     rows = sum(merged.rows_read.values())
     logger.info("Audience: %d people from %d rows", len(merged.contacts), rows)
     if merged.rejects:
         logger.warning("%d rows left out of the audience (see the report)", len(merged.rejects))
     return merged
+
+
+def artifact_key(*parts: str) -> str:
+    """Prefect artifact keys take lower-case letters, digits and dashes only."""
+    return "-".join(parts).lower().replace("_", "-").replace(".", "-")
 
 
 @task(name="plan", cache_policy=NONE)
@@ -71,7 +88,7 @@ def report(
     merged: MergeResult, planned: Plan, batches: list[BatchReport], ledger: Ledger
 ) -> SendReport:
     result = build_report(merged, planned, batches, ledger)
-    key = f"{planned.campaign_id}-{planned.kind}".lower().replace("_", "-").replace(".", "-")
+    key = artifact_key(planned.campaign_id, planned.kind)
     create_table_artifact(table=result.groups, key=key, description="Per stakeholder group.")
     create_markdown_artifact(markdown=f"```\n{result.summary()}\n```", key=f"{key}-summary")
     return result
@@ -110,14 +127,15 @@ def send_campaign(
     outbox = settings.outbox_path(transport_settings)
     mailer = make_transport(transport_settings, outbox, prefect_throttle(transport_settings))
     ledger = Ledger(settings.ledger_url_for(transport_settings))
+    suppression = SuppressionList(settings.resolved_ledger_url)  # people, dry run or not
     try:
-        merged = merge_contacts(campaign)
+        merged = merge_contacts(campaign, settings, suppression)
         planned = plan(campaign, message, merged, ledger, mailer)
         run_id = uuid.uuid4().hex
         lease = dt.timedelta(seconds=settings.lease_seconds)
         with ledger.lease(run_id, interval=settings.lease_seconds / 4):
             factory = MessageFactory(campaign, message, settings)
-            sender = BatchSender(factory, ledger, mailer, run_id, lease)
+            sender = BatchSender(factory, ledger, mailer, run_id, lease, suppression=suppression)
             futures = [
                 send_batch.submit(sender, batch, number)
                 for number, batch in enumerate(
@@ -129,6 +147,7 @@ def send_campaign(
     finally:
         mailer.close()
         ledger.close()
+        suppression.close()
     get_run_logger().info(
         "Sent %d, already settled %d", outcome.this_run.get("sent", 0), outcome.already_sent
     )

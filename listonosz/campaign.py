@@ -106,15 +106,26 @@ class Sender(_Model):
 
 
 class Source(_Model):
-    """One contact list and the stakeholder group its people belong to."""
+    """One contact list, the stakeholder group its people belong to, and how to read it.
+
+    ``group`` may be left out when the file has a group column (Grupa). ``encoding``,
+    ``delimiter`` and ``sheet`` override detection; ``columns`` maps a field (``email``,
+    ``first_name`` …) to the header that holds it; ``legal_basis`` applies to rows that do
+    not say (``consent`` or ``public_task``).
+    """
 
     path: Path
-    group: str
+    group: str = ""
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    columns: dict[str, str] | None = None
+    legal_basis: Literal["consent", "public_task", ""] = ""
 
     @field_validator("group")
     @classmethod
     def _known_group(cls, value: str) -> str:
-        if value not in STAKEHOLDER_GROUPS:
+        if value and value not in STAKEHOLDER_GROUPS:
             known = ", ".join(STAKEHOLDER_GROUPS)
             raise ValueError(f"unknown stakeholder group {value!r}; known groups: {known}")
         return value
@@ -133,6 +144,8 @@ class MessageSpec(_Model):
     send: Literal["now", "later"] = "now"
     #: Sent by a schedule, not by a person: marks messages Auto-Submitted (RFC 3834).
     auto_submitted: bool = False
+    #: Only for people who consented (a newsletter is not part of the public task).
+    consent_required: bool = False
 
 
 class Campaign(_Model):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from listonosz.campaign import Campaign, CampaignError
 from listonosz.config import Settings
+from listonosz.contacts.legal import newsletter_audience
 from listonosz.contacts.merge import MergeResult, SourceList, merge_lists
 from listonosz.contacts.model import Contact
 from listonosz.ledger import DEFAULT_LEASE, Ledger, Outcome, delivery_key
@@ -21,20 +22,33 @@ from listonosz.links import unsubscribe_url
 from listonosz.message import CommonHeaders, MessageSkeleton, PersonalHeaders
 from listonosz.render.environment import Links, MessageRenderer, RenderedMessage
 from listonosz.signing import DkimSigner
+from listonosz.suppression import SuppressionList
 from listonosz.transports import Outgoing, Transport
 from listonosz.transports.base import MessageParts
 
 
-def merge_audience(campaign: Campaign) -> MergeResult:
-    """Every contact list of the campaign merged into one audience, in its groups."""
+def merge_audience(campaign: Campaign, suppression: SuppressionList | None = None) -> MergeResult:
+    """Every contact list of the campaign merged into one audience, in its groups, without
+    anyone on the suppression list."""
     lists = [
-        SourceList(campaign.source_path(source), source.group, label=str(source.path))
+        SourceList(
+            campaign.source_path(source),
+            source.group,
+            label=str(source.path),
+            encoding=source.encoding,
+            delimiter=source.delimiter,
+            sheet=source.sheet,
+            columns=source.columns,
+            legal_basis=source.legal_basis,
+        )
         for source in campaign.audience.sources
     ]
     result = merge_lists(lists)
     if campaign.audience.groups is not None:
         wanted = set(campaign.audience.groups)
         result.contacts = [c for c in result.contacts if wanted.intersection(c.groups)]
+    if suppression is not None:
+        result.contacts, result.suppressed = suppression.filter(result.contacts)
     return result
 
 
@@ -47,6 +61,7 @@ class Plan:
     recipients: list[Contact]
     audience_size: int
     already_settled: int
+    without_consent: int = 0
 
     def batches(self, size: int) -> list[list[Contact]]:
         return [self.recipients[i : i + size] for i in range(0, len(self.recipients), size)]
@@ -55,11 +70,21 @@ class Plan:
 def plan_delivery(
     campaign: Campaign, kind: str, audience: Sequence[Contact], ledger: Ledger
 ) -> Plan:
-    """The audience minus everyone whose message of this kind is already settled."""
-    campaign.message(kind)  # an unknown kind fails here, before anything else
+    """The audience (only those who consented, if the kind needs it) minus everyone whose
+    message of this kind is already settled."""
+    eligible = list(audience)
+    if campaign.message(kind).consent_required:
+        eligible = newsletter_audience(eligible)
     settled = ledger.settled_emails(campaign.id, kind)
-    recipients = [contact for contact in audience if contact.email not in settled]
-    return Plan(campaign.id, kind, recipients, len(audience), len(audience) - len(recipients))
+    recipients = [contact for contact in eligible if contact.email not in settled]
+    return Plan(
+        campaign.id,
+        kind,
+        recipients,
+        audience_size=len(eligible),
+        already_settled=len(eligible) - len(recipients),
+        without_consent=len(audience) - len(eligible),
+    )
 
 
 @dataclass
@@ -198,8 +223,10 @@ class BatchSender:
         run_id: str,
         lease: dt.timedelta = DEFAULT_LEASE,
         claim_chunk: int = 20,
+        suppression: SuppressionList | None = None,
     ) -> None:
         self.factory = factory
+        self.suppression = suppression
         self.ledger = ledger
         self.transport = transport
         self.run_id = run_id
@@ -230,6 +257,10 @@ class BatchSender:
         deliveries = self.transport.send_batch(outgoing)
         self.ledger.settle(self.run_id, [Outcome(d.key, d.status, d.detail) for d in deliveries])
         email_of = {p.key: p.email for p in chunk}
+        refused = [d for d in deliveries if d.suppress]
+        if refused and self.suppression is not None:
+            for delivery in refused:
+                self.suppression.add(email_of[delivery.key], "hard_bounce", delivery.detail)
         return BatchReport(
             counts=Counter(d.status for d in deliveries),
             possible_duplicates=sum(claim.resent for claim in claims),

@@ -26,6 +26,11 @@ class SendReport:
     ledger_totals: Counter[str]
     rejected_rows: list[str]
     failures: list[str]
+    suppressed: int = 0
+    without_consent: int = 0
+    warnings: int = 0
+    conflicts: int = 0
+    refused_addresses: list[str] = field(default_factory=list)
     groups: list[dict[str, object]] = field(default_factory=list)
 
     @property
@@ -65,6 +70,20 @@ class SendReport:
                 for status in (SENT, FAILED, DEFERRED, SENDING)
             )
         )
+        kept_out = [
+            (self.suppressed, "on the suppression list"),
+            (self.without_consent, "without consent, which this message needs"),
+        ]
+        lines.extend(f"Not sent to {count} {why}." for count, why in kept_out if count)
+        if self.warnings or self.conflicts:
+            lines.append(
+                f"Contacts: {self.warnings} warning(s), {self.conflicts} conflicting value(s) "
+                "(see the contacts report)."
+            )
+        if self.refused_addresses:
+            lines.append(
+                f"Added to the suppression list (address refused): {len(self.refused_addresses)}"
+            )
         if self.rejected_rows:
             lines.append(f"Rows left out of the audience: {len(self.rejected_rows)}:")
             lines.extend(f"  {reject}" for reject in self.rejected_rows)
@@ -106,4 +125,9 @@ def build_report(
         rejected_rows=[str(reject) for reject in merged.rejects],
         failures=total.failures,
         groups=rows,
+        suppressed=len(merged.suppressed),
+        without_consent=plan.without_consent,
+        warnings=len(merged.warnings),
+        conflicts=len(merged.conflicts),
+        refused_addresses=total.refused_addresses,
     )

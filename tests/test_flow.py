@@ -164,3 +164,42 @@ def test_task_runs_follow_batches_not_recipients(
         batches = math.ceil(recipients / batch_size)
         expected = 3 + batches
         assert _task_run_count(state.state_details.flow_run_id, expected) == expected
+
+
+def test_dry_run_writes_eml_files_and_leaves_the_real_ledger_alone(
+    listonosz_env: Path, capture: Capture
+) -> None:
+    result = send_campaign(str(CAMPAIGN), "invitation", transport="outbox")
+    dry_run = listonosz_env / "dry-run"
+    assert result["sent"] == EXPECTED["unique_valid"]
+    assert len(list(dry_run.glob("*.eml"))) == EXPECTED["unique_valid"]
+    assert capture.messages() == []  # nothing went to the SMTP server
+    real = Ledger(f"sqlite:///{listonosz_env / 'ledger.sqlite'}")
+    try:
+        assert real.status_counts("ekonomia-spoleczna-2016", "invitation") == {}
+    finally:
+        real.close()
+    # the real send afterwards still reaches everyone
+    assert send_campaign(str(CAMPAIGN), "invitation")["sent"] == EXPECTED["unique_valid"]
+
+
+def test_the_suppression_list_wins_over_every_contact_list(
+    listonosz_env: Path, capture: Capture
+) -> None:
+    from listonosz.suppression import SuppressionList
+
+    gone = EXPECTED["emails"][:3]
+    suppression = SuppressionList(f"sqlite:///{listonosz_env / 'ledger.sqlite'}")
+    try:
+        suppression.add(gone[0], "unsubscribed")
+        suppression.add(gone[1], "hard_bounce")
+        suppression.add(gone[2], "erased")
+    finally:
+        suppression.close()
+    result = send_campaign(str(CAMPAIGN), "invitation")
+    assert result["sent"] == EXPECTED["unique_valid"] - 3
+    received = {_parse(p)["To"].addresses[0].addr_spec for p in capture.messages()}
+    assert received == set(EXPECTED["emails"]) - set(gone)
+    assert "Not sent to 3 on the suppression list." in result["summary"]
+    report = listonosz_env / "reports" / "ekonomia-spoleczna-2016-contacts.csv"
+    assert report.read_text(encoding="utf-8").count("suppressed") >= 3

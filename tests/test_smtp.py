@@ -19,6 +19,7 @@ from listonosz.config import DkimSettings, Settings, TransportSettings
 from listonosz.contacts.model import Contact
 from listonosz.ledger import Ledger
 from listonosz.pipeline import BatchSender, MessageFactory
+from listonosz.suppression import SuppressionList
 from listonosz.transports import Outgoing
 from listonosz.transports.base import TransportUnavailable
 from listonosz.transports.smtp import SmtpTransport, blames_the_address
@@ -219,18 +220,24 @@ def test_faults_never_lose_or_repeat_anyone(tmp_path: Path, seed: int) -> None:
     assert all(detail.startswith("550 5.1.1") for detail in failed.values())
 
 
-def test_refused_addresses_are_reported_for_suppression(tmp_path: Path) -> None:
+def test_refused_addresses_go_on_the_suppression_list(tmp_path: Path) -> None:
     mailbox, port = Mailbox(), free_port()
     server, handler = faulty_sink(mailbox, port, seed=3, fault_rate=0.0)
     people = _contacts(40)
+    suppression = SuppressionList(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
     try:
         transport = SmtpTransport(TransportSettings(port=port))
-        report = _sender(tmp_path, transport).send(people)
+        sender = _sender(tmp_path, transport)
+        sender.suppression = suppression
+        report = sender.send(people)
         transport.close()
+        entries = {entry.email: entry.reason for entry in suppression.entries()}
     finally:
         server.stop()
+        suppression.close()
     unknown = sorted(c.email for c in people if handler.unknown(c.email))
     assert unknown and sorted(report.refused_addresses) == unknown
+    assert entries == dict.fromkeys(unknown, "hard_bounce")
 
 
 def test_a_dead_server_defers_everything_quickly(tmp_path: Path) -> None:

@@ -51,8 +51,10 @@ def write_csv(
 ) -> int:
     """Write neutralised rows under a header; returns how many rows were written.
 
-    The defaults (UTF-8 with BOM, semicolons) open correctly in Polish Excel.
+    The defaults (UTF-8 with BOM, semicolons) open correctly in Polish Excel. Missing parent
+    folders are created.
     """
+    path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     with path.open("w", encoding=encoding, errors="replace", newline="") as handle:
         writer = csv.writer(handle, delimiter=delimiter, lineterminator="\r\n")
