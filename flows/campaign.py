@@ -33,6 +33,7 @@ from listonosz.pipeline import (
     merge_audience,
     plan_delivery,
 )
+from listonosz.render.preflight import preflight
 from listonosz.report import SendReport, build_report
 from listonosz.suppression import SuppressionList
 from listonosz.transports import Transport, make_transport
@@ -66,11 +67,19 @@ def artifact_key(*parts: str) -> str:
 
 @task(name="plan", cache_policy=NONE)
 def plan(
-    campaign: Campaign, kind: str, merged: MergeResult, ledger: Ledger, transport: Transport
+    factory: MessageFactory, merged: MergeResult, ledger: Ledger, transport: Transport
 ) -> Plan:
-    """Who gets the message now; checks the transport before anything is claimed."""
-    result = plan_delivery(campaign, kind, merged.contacts, ledger)
+    """Who gets the message now. Before anything is claimed, every one of their messages is
+    rendered (a template error lists every recipient it hits) and the transport is checked."""
+    result = plan_delivery(factory.campaign, factory.kind, merged.contacts, ledger)
     if result.recipients:
+        preflight(
+            factory.campaign,
+            factory.kind,
+            result.recipients,
+            renderer=factory.renderer,
+            links=factory.links,
+        )
         transport.check()
     get_run_logger().info(
         "%d to send, %d already settled", len(result.recipients), result.already_settled
@@ -130,11 +139,11 @@ def send_campaign(
     suppression = SuppressionList(settings.resolved_ledger_url)  # people, dry run or not
     try:
         merged = merge_contacts(campaign, settings, suppression)
-        planned = plan(campaign, message, merged, ledger, mailer)
+        factory = MessageFactory(campaign, message, settings)
+        planned = plan(factory, merged, ledger, mailer)
         run_id = uuid.uuid4().hex
         lease = dt.timedelta(seconds=settings.lease_seconds)
         with ledger.lease(run_id, interval=settings.lease_seconds / 4):
-            factory = MessageFactory(campaign, message, settings)
             sender = BatchSender(factory, ledger, mailer, run_id, lease, suppression=suppression)
             futures = [
                 send_batch.submit(sender, batch, number)

@@ -60,6 +60,13 @@ class ProgrammeItem(_Model):
     affiliation: str | None = None
 
 
+class Material(_Model):
+    """A link sent after the event: slides, recordings, a survey."""
+
+    title: str
+    url: str = Field(pattern=r"^https?://\S+$")
+
+
 class Event(_Model):
     title: str
     kind: str = "wydarzenie"
@@ -71,6 +78,8 @@ class Event(_Model):
     project: Project
     registration: Registration = Registration()
     programme: list[ProgrammeItem] = []
+    #: The calendar file's SEQUENCE: raise it whenever the date, time or place changes.
+    sequence: int = Field(default=0, ge=0)
 
     @field_validator("timezone")
     @classmethod
@@ -146,6 +155,8 @@ class MessageSpec(_Model):
     auto_submitted: bool = False
     #: Only for people who consented (a newsletter is not part of the public task).
     consent_required: bool = False
+    #: Links the message offers (thank-you: slides and recordings).
+    materials: list[Material] = []
 
 
 class Campaign(_Model):

@@ -15,6 +15,8 @@ from typing import Annotated
 import typer
 
 from listonosz.campaign import Campaign
+from listonosz.cli_contacts import contacts_app, suppress_app
+from listonosz.cli_preview import preview
 from listonosz.config import Settings
 from listonosz.errors import ListonoszError
 
@@ -23,6 +25,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(contacts_app, name="contacts")
+app.add_typer(suppress_app, name="suppress")
+app.command("preview")(preview)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -156,10 +161,6 @@ def capture_server(
     controller.stop()
     typer.echo("Capture server stopped.")
 
-
-from listonosz.cli_contacts import register  # noqa: E402  (sub-commands, after `app`)
-
-register(app)
 
 if __name__ == "__main__":
     app()

@@ -169,9 +169,3 @@ class _suppressions:
 
     def __exit__(self, *_: object) -> None:
         self.list.close()
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``contacts`` and ``suppress`` to the ``listonosz`` command."""
-    app.add_typer(contacts_app, name="contacts")
-    app.add_typer(suppress_app, name="suppress")

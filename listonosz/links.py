@@ -1,4 +1,4 @@
-"""Signed links in messages (unsubscribe now, RSVP later): easy to carry, impossible to forge."""
+"""Signed links in messages (unsubscribe, RSVP yes/no): easy to carry, impossible to forge."""
 
 from __future__ import annotations
 
@@ -46,3 +46,18 @@ def unsubscribe_url(public_url: str, secret: bytes, delivery_key: str) -> str:
     """
     token = sign_token(secret, "unsubscribe", k=delivery_key)
     return f"{public_url.rstrip('/')}/u/{quote(token)}"
+
+
+RSVP_ANSWERS = ("yes", "no")
+
+
+def rsvp_url(public_url: str, secret: bytes, delivery_key: str, answer: str) -> str:
+    """The signed link a recipient follows to answer an invitation ``yes`` or ``no``.
+
+    Like the unsubscribe link it names the ledger row, never the address; the answer is signed
+    into the token (purpose ``rsvp``), so nobody can turn a "no" link into a "yes".
+    """
+    if answer not in RSVP_ANSWERS:
+        raise ValueError(f"an RSVP answer is one of {RSVP_ANSWERS}, not {answer!r}")
+    token = sign_token(secret, "rsvp", k=delivery_key, a=answer)
+    return f"{public_url.rstrip('/')}/r/{quote(token)}"

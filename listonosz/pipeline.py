@@ -18,7 +18,7 @@ from listonosz.contacts.legal import newsletter_audience
 from listonosz.contacts.merge import MergeResult, SourceList, merge_lists
 from listonosz.contacts.model import Contact
 from listonosz.ledger import DEFAULT_LEASE, Ledger, Outcome, delivery_key
-from listonosz.links import unsubscribe_url
+from listonosz.links import rsvp_url, unsubscribe_url
 from listonosz.message import CommonHeaders, MessageSkeleton, PersonalHeaders
 from listonosz.render.environment import Links, MessageRenderer, RenderedMessage
 from listonosz.signing import DkimSigner
@@ -137,18 +137,27 @@ class MessageFactory:
         self.signer = DkimSigner(settings.dkim) if settings.dkim else None
         self._secret = settings.signing_secret()
 
+    def links(self, contact: Contact) -> Links:
+        """The signed unsubscribe and RSVP links of one recipient's message."""
+        key = delivery_key(self.campaign.id, self.kind, contact.email)
+        return Links(
+            unsubscribe=unsubscribe_url(self.public_url, self._secret, key),
+            rsvp_yes=rsvp_url(self.public_url, self._secret, key, "yes"),
+            rsvp_no=rsvp_url(self.public_url, self._secret, key, "no"),
+        )
+
     def prepare(self, contact: Contact) -> Prepared:
         """Render one recipient's message and fix its headers; raises before anything is claimed."""
         key = delivery_key(self.campaign.id, self.kind, contact.email)
-        url = unsubscribe_url(self.public_url, self._secret, key)
-        rendered = self.renderer.render(contact, Links(unsubscribe=url))
+        links = self.links(contact)
+        rendered = self.renderer.render(contact, links)
         sender = self.campaign.sender
         personal = PersonalHeaders(
             to_name=contact.full_name or contact.organisation,
             to_email=contact.email,
             subject=rendered.subject,
             message_id=message_id(key, sender.domain),
-            unsubscribe_url=url,
+            unsubscribe_url=links.unsubscribe,
             unsubscribe_mailto=f"mailto:{sender.reply_to or sender.email}?subject=unsubscribe",
         )
         return Prepared(key, contact.email, ";".join(contact.groups), personal, rendered)
@@ -161,7 +170,7 @@ class MessageFactory:
             rendered.text,
             rendered.html,
             date,
-            getattr(rendered, "attachments", ()),
+            rendered.attachments,
         )
         return self.signer.sign(data) if self.signer else data
 
@@ -188,7 +197,7 @@ class MessageFactory:
             html=rendered.html,
             headers=headers,
             reply_to=common.reply_to,
-            attachments=tuple(getattr(rendered, "attachments", ())),
+            attachments=rendered.attachments,
         )
 
     def outgoing(self, prepared: Prepared, date: dt.datetime, mime: bool) -> Outgoing:

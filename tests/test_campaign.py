@@ -56,7 +56,15 @@ def test_sample_campaign_loads_with_warsaw_times() -> None:
 
 def test_sample_campaign_messages_and_sources() -> None:
     campaign = load_campaign(SAMPLE)
-    assert list(campaign.messages) == ["invitation", "reminder", "thank_you"]
+    assert list(campaign.messages) == [
+        "invitation",
+        "reminder",
+        "thank_you",
+        "we_missed_you",
+        "newsletter",
+    ]
+    assert campaign.message("newsletter").consent_required
+    assert [m.title for m in campaign.message("thank_you").materials][0].startswith("Prezentacje")
     assert campaign.message("invitation").template == "invitation"
     assert campaign.message("reminder").send == "later"
     assert [s.group for s in campaign.audience.sources][:3] == [

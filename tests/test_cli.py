@@ -60,11 +60,9 @@ def test_send_names_a_broken_campaign_file_without_traceback(tmp_path: Path) -> 
 
 
 def test_send_rejects_an_undeclared_message_kind(tmp_path: Path) -> None:
-    result = _run(
-        [*LISTONOSZ, "send", str(CAMPAIGN), "--message", "newsletter"], _clean_env(tmp_path)
-    )
+    result = _run([*LISTONOSZ, "send", str(CAMPAIGN), "--message", "survey"], _clean_env(tmp_path))
     assert result.returncode == 2
-    assert "declares no message 'newsletter'" in result.stderr
+    assert "declares no message 'survey'" in result.stderr
     assert "invitation" in result.stderr
 
 
@@ -81,3 +79,31 @@ def test_capture_server_reports_a_busy_port(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_test_to_sends_one_sample_of_every_kind_to_staff_only(tmp_path: Path) -> None:
+    from listonosz.capture import start_capture_server
+
+    port = free_port()
+    server = start_capture_server(tmp_path / "outbox", "127.0.0.1", port)
+    try:
+        env = _clean_env(tmp_path, LISTONOSZ_TRANSPORTS__CAPTURE__PORT=str(port))
+        result = _run(
+            [*LISTONOSZ, "send", str(CAMPAIGN), "--test-to", "Sekretariat@ROPS.example"], env
+        )
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stderr
+    import email
+    import email.policy
+
+    messages = [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in sorted((tmp_path / "outbox").glob("*.eml"))
+    ]
+    kinds = ["invitation", "reminder", "thank_you", "we_missed_you", "newsletter"]
+    assert len(messages) == len(kinds)
+    assert {str(m["To"]) for m in messages} == {"sekretariat@rops.example"}
+    assert all(str(m["Subject"]).startswith("[TEST] ") for m in messages)
+    assert [line.split(":")[0] for line in result.stdout.splitlines()] == kinds
+    assert not (tmp_path / "var" / "ledger.sqlite").exists()  # samples leave no trace

@@ -86,8 +86,17 @@ def test_every_message_is_well_formed(listonosz_env: Path, capture: Capture) -> 
         address = msg["To"].addresses[0].addr_spec
         by_recipient[address] = msg
 
-        assert msg.get_content_type() == "multipart/alternative"
-        assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+        assert msg.get_content_type() == "multipart/mixed"
+        alternative, calendar = msg.iter_parts()
+        assert [p.get_content_type() for p in alternative.iter_parts()] == [
+            "text/plain",
+            "text/html",
+        ]
+        assert calendar.get_content_type() == "text/calendar"
+        assert calendar.get_filename() == "wydarzenie.ics"
+        ics = calendar.get_content()
+        ics = ics.decode() if isinstance(ics, bytes) else ics
+        assert "METHOD:PUBLISH" in ics and "DTSTART;TZID=Europe/Warsaw:20160907T100000" in ics
         assert msg["Subject"].startswith("Zaproszenie na seminarium „Ekonomia Społeczna")
         assert "7 września 2016 r." in msg["Subject"]
         assert msg["From"].addresses[0].display_name == "ROPS w Białymstoku"
@@ -111,8 +120,11 @@ def test_every_message_is_well_formed(listonosz_env: Path, capture: Capture) -> 
 
     # The salutation fits the person: from the gender column, the first name, or nobody named.
     expected_salutations = {
-        "Szanowna Pani,": ["Halina Wróblewska", "Ewa Sokołowska"],
+        "Szanowna Pani,": ["Ewa Sokołowska", "Bożena Sądowska"],  # a deputy: the plain form
         "Szanowny Panie,": ["Kuba Sawicki", "Barnaba Trochimczuk", "Jarema Borkowski"],
+        "Szanowna Pani Prezes,": ["Halina Wróblewska"],
+        "Szanowny Panie Wójcie,": ["Kosma Wasilewski"],
+        "Szanowny Księże Proboszczu,": ["Jerzy Sacharczuk"],
     }
     names = {str(m["To"].addresses[0].display_name): m for m in by_recipient.values()}
     for greeting, people in expected_salutations.items():
@@ -203,3 +215,31 @@ def test_the_suppression_list_wins_over_every_contact_list(
     assert "Not sent to 3 on the suppression list." in result["summary"]
     report = listonosz_env / "reports" / "ekonomia-spoleczna-2016-contacts.csv"
     assert report.read_text(encoding="utf-8").count("suppressed") >= 3
+
+
+def test_a_template_error_stops_the_send_before_anything_leaves(
+    tmp_path: Path, listonosz_env: Path, capture: Capture
+) -> None:
+    from listonosz.render.preflight import PreflightError
+
+    path = _campaign_copy(tmp_path, None)
+    template = path.parents[1] / "templates" / "invitation.html.j2"
+    lines = template.read_text(encoding="utf-8").splitlines(keepends=True)
+    number = next(i for i, line in enumerate(lines, 1) if "{{ salutation }}" in line) + 1
+    lines.insert(
+        number - 1, "{% if contact is in_group('media') %}{{ contact.nickname }}{% endif %}\n"
+    )
+    template.write_text("".join(lines), encoding="utf-8")
+
+    with pytest.raises(PreflightError) as error:
+        send_campaign(str(path), "invitation")
+    message = str(error.value)
+    assert f"invitation.html.j2:{number}" in message and "nickname" in message
+    media = EXPECTED["per_group"]["media"]
+    assert f"for {media} of" in message  # every journalist listed, nobody else
+    assert capture.messages() == []
+    ledger = Ledger(f"sqlite:///{listonosz_env / 'ledger.sqlite'}")
+    try:
+        assert ledger.status_counts("ekonomia-spoleczna-2016", "invitation") == {}
+    finally:
+        ledger.close()

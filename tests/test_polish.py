@@ -8,7 +8,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from listonosz.contacts.model import Contact
-from listonosz.render.polish import date_pl, infer_gender, salutation, time_pl, weekday_pl
+from listonosz.render.polish import (
+    date_pl,
+    infer_gender,
+    on_weekday_pl,
+    plural_form,
+    plural_pl,
+    salutation,
+    time_pl,
+    weekday_pl,
+)
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 SEMINAR = dt.datetime(2016, 9, 7, 10, 0, tzinfo=WARSAW)
@@ -133,3 +142,52 @@ def test_salutation(contact: Contact, expected: str) -> None:
 )
 def test_infer_gender(first_name: str, expected: str) -> None:
     assert infer_gender(first_name) == expected
+
+
+@pytest.mark.parametrize(
+    ("count", "expected"),
+    [
+        (0, "0 miejsc"),
+        (1, "1 miejsce"),
+        (2, "2 miejsca"),
+        (4, "4 miejsca"),
+        (5, "5 miejsc"),
+        (11, "11 miejsc"),
+        (12, "12 miejsc"),
+        (14, "14 miejsc"),
+        (21, "21 miejsc"),
+        (22, "22 miejsca"),
+        (25, "25 miejsc"),
+        (102, "102 miejsca"),
+        (112, "112 miejsc"),
+        (1200, "1\u00a0200 miejsc"),  # grouped with a no-break space, as Polish prints it
+    ],
+)
+def test_counted_nouns_take_the_polish_plural(count: int, expected: str) -> None:
+    assert plural_pl(count, "miejsce", "miejsca", "miejsc") == expected
+
+
+def test_plural_form_alone_and_only_for_whole_numbers() -> None:
+    assert plural_form(3, "wystąpienie", "wystąpienia", "wystąpień") == "wystąpienia"
+    assert plural_form(1, "wiadomość", "wiadomości", "wiadomości") == "wiadomość"
+    with pytest.raises(TypeError):
+        plural_form(1.5, "a", "b", "c")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        plural_form(True, "a", "b", "c")
+
+
+@pytest.mark.parametrize(
+    ("day", "expected"),
+    [
+        (dt.date(2016, 9, 5), "w poniedziałek"),
+        (dt.date(2016, 9, 6), "we wtorek"),
+        (dt.date(2016, 9, 7), "w środę"),
+        (dt.date(2016, 9, 8), "w czwartek"),
+        (dt.date(2016, 9, 9), "w piątek"),
+        (dt.date(2016, 9, 10), "w sobotę"),
+        (dt.date(2016, 9, 11), "w niedzielę"),
+    ],
+)
+def test_on_a_weekday(day: dt.date, expected: str) -> None:
+    assert on_weekday_pl(day) == expected
+    assert on_weekday_pl(dt.datetime.combine(day, dt.time(10), tzinfo=WARSAW)) == expected

@@ -2,36 +2,65 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateNotFound,
+    TemplateSyntaxError,
+)
 
 from listonosz.campaign import Campaign
 from listonosz.contacts.model import Contact
-from listonosz.errors import ListonoszError
-from listonosz.render.inline import inline_css
-from listonosz.render.polish import date_pl, salutation, time_pl, weekday_pl
+from listonosz.render.diagnostics import RenderError, RenderFailure, describe
+from listonosz.render.ics import calendar_attachment
+from listonosz.render.inline import InlinedTemplate, inline_css, inline_template
+from listonosz.render.model import Attachment, Links, RenderedMessage
+from listonosz.render.polish import (
+    date_pl,
+    on_weekday_pl,
+    plural_form,
+    plural_pl,
+    time_pl,
+    weekday_pl,
+)
+from listonosz.render.salutations import salutation
+from listonosz.render.serialise import NeedsFullInlining
+from listonosz.render.source import UnsupportedTemplate
+from listonosz.render.text import html_to_text, wrap_pl
 
+__all__ = [
+    "CALENDAR_KINDS",
+    "Attachment",
+    "Links",
+    "MessageRenderer",
+    "RenderError",
+    "RenderFailure",
+    "RenderedMessage",
+    "make_environment",
+]
 
-class RenderError(ListonoszError, ValueError):
-    """A template that cannot be rendered for a recipient; says which and where."""
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-
-@dataclass(frozen=True, slots=True)
-class Links:
-    unsubscribe: str
-
-
-@dataclass(frozen=True, slots=True)
-class RenderedMessage:
-    subject: str
-    html: str
-    text: str
+#: Message kinds that carry the event's calendar file.
+CALENDAR_KINDS = frozenset({"invitation", "reminder"})
 
 
 def _autoescape(name: str | None) -> bool:
     return name is not None and name.endswith((".html.j2", ".html"))
+
+
+def in_group(contact: Contact, *groups: str) -> bool:
+    """Jinja test: ``{% if contact is in_group("jst", "ngo") %}``."""
+    return any(group in contact.groups for group in groups)
 
 
 def make_environment(templates_dir: Path) -> Environment:
@@ -42,43 +71,138 @@ def make_environment(templates_dir: Path) -> Environment:
         autoescape=_autoescape,
         keep_trailing_newline=True,
     )
-    env.filters.update(date_pl=date_pl, time_pl=time_pl, weekday_pl=weekday_pl)
+    env.filters.update(
+        date_pl=date_pl,
+        time_pl=time_pl,
+        weekday_pl=weekday_pl,
+        on_weekday_pl=on_weekday_pl,
+        plural=plural_pl,
+        plural_form=plural_form,
+        wrap=wrap_pl,
+    )
+    env.tests["in_group"] = in_group
     return env
 
 
 class MessageRenderer:
-    """Renders subject, inlined HTML and text of one message kind, for one recipient at a time."""
+    """Renders subject, inlined HTML and text of one message kind, one recipient at a time.
 
-    def __init__(self, campaign: Campaign, kind: str, templates_dir: Path) -> None:
+    The HTML template's CSS is inlined once, here (see :mod:`listonosz.render.inline`); the
+    text part comes from ``<template>.txt.j2``, or from the HTML when there is no such file.
+    """
+
+    def __init__(
+        self,
+        campaign: Campaign,
+        kind: str,
+        templates_dir: Path,
+        *,
+        now: dt.datetime | None = None,
+        inline_once: bool = True,
+    ) -> None:
         spec = campaign.message(kind)
         self.campaign = campaign
         self.kind = kind
-        env = make_environment(templates_dir)
-        self._subject = env.from_string(spec.subject)
-        self._html = self._load(env, f"{spec.template}.html.j2")
-        self._text = self._load(env, f"{spec.template}.txt.j2")
+        self.templates_dir = Path(templates_dir)
+        self.env = make_environment(self.templates_dir)
+        self.html_name = f"{spec.template}.html.j2"
+        self.text_name = f"{spec.template}.txt.j2"
+        self._subject = self._compile(lambda: self.env.from_string(spec.subject), "subject")
+        self._html = self._compile(lambda: self.env.get_template(self.html_name), self.html_name)
+        self._text = self._optional(self.text_name)
+        self.inlined: InlinedTemplate | None = None
+        self.inline_note = "per message: switched off"
+        if inline_once:
+            self._inline_once()
+        self._shared = {
+            "event": campaign.event,
+            "sender": campaign.sender,
+            "kind": kind,
+            "materials": tuple(getattr(spec, "materials", None) or ()),
+        }
+        self.attachments: tuple[Attachment, ...] = ()
+        if kind in CALENDAR_KINDS:
+            sequence = int(getattr(campaign.event, "sequence", 0) or 0)
+            stamp = now or dt.datetime.now(dt.UTC)
+            self.attachments = (calendar_attachment(campaign, stamp, sequence),)
 
-    @staticmethod
-    def _load(env: Environment, name: str) -> Template:
+    def _compile(self, load: Callable[[], T], name: str) -> T:
+        """``load()``; a missing template or a syntax error becomes a located RenderError."""
         try:
-            return env.get_template(name)
-        except Exception as exc:
-            raise RenderError(f"template {name}: {exc}") from None
+            return load()
+        except TemplateNotFound as exc:
+            raise RenderError(RenderFailure("", name, None, f"template not found: {exc}")) from None
+        except TemplateSyntaxError as exc:
+            raise RenderError(describe(exc, "", name, self.templates_dir)) from None
 
-    def render(self, contact: Contact, links: Links) -> RenderedMessage:
-        context = {
+    def _optional(self, name: str) -> Template | None:
+        if not (self.templates_dir / name).is_file():
+            return None
+        return self._compile(lambda: self.env.get_template(name), name)
+
+    def _inline_once(self) -> None:
+        try:
+            plan_text = self._text is None  # no text template: the text comes from the HTML
+            self.inlined = self._compile(
+                lambda: inline_template(self.env, self.html_name, text=plan_text), self.html_name
+            )
+            self.inline_note = "once per template"
+        except UnsupportedTemplate as exc:
+            self.inline_note = f"per message: {exc}"
+            log.warning("%s: CSS will be inlined per message: %s", self.html_name, exc)
+
+    def context(self, contact: Contact, links: Links) -> dict[str, Any]:
+        """What the templates see for one recipient."""
+        return {
+            **self._shared,
             "contact": contact,
             "salutation": salutation(contact),
-            "event": self.campaign.event,
-            "sender": self.campaign.sender,
             "links": links,
         }
-        parts = []
-        for template in (self._subject, self._html, self._text):
+
+    def render(self, contact: Contact, links: Links) -> RenderedMessage:
+        """The recipient's message; :class:`RenderError` names the template line that failed."""
+        context = self.context(contact, links)
+        subject = self._run(self._subject, context, contact, "subject")
+        html, planned = self._render_html(context, contact)
+        if planned and self._text is None and self.inlined is not None:
             try:
-                parts.append(template.render(context))
+                text = self.inlined.render_text(context)
+            except NeedsFullInlining:
+                text = html_to_text(html)
+        else:
+            text = self._render_text(context, contact, html)
+        return RenderedMessage(" ".join(subject.split()), html, text, self.attachments)
+
+    def render_per_message(self, contact: Contact, links: Links) -> RenderedMessage:
+        """The same message with premailer run on the rendered HTML (the reference path)."""
+        context = self.context(contact, links)
+        subject = self._run(self._subject, context, contact, "subject")
+        html = inline_css(self._run(self._html, context, contact, self.html_name))
+        text = self._render_text(context, contact, html)
+        return RenderedMessage(" ".join(subject.split()), html, text, self.attachments)
+
+    def _render_html(self, context: dict[str, Any], contact: Contact) -> tuple[str, bool]:
+        """The inlined HTML, and whether it came from the template inlined once."""
+        if self.inlined is not None:
+            try:
+                return self.inlined.render(context), True
+            except NeedsFullInlining:
+                pass
             except Exception as exc:
-                name = template.name or f"subject of {self.kind}"
-                raise RenderError(f"{contact.email}: {name}: {exc}") from None
-        subject = " ".join(parts[0].split())
-        return RenderedMessage(subject=subject, html=inline_css(parts[1]), text=parts[2])
+                # The plain template fails the same way and names the file and line.
+                self._run(self._html, context, contact, self.html_name)
+                failure = describe(exc, contact.email, self.html_name, self.templates_dir)
+                raise RenderError(failure) from None
+        return inline_css(self._run(self._html, context, contact, self.html_name)), False
+
+    def _render_text(self, context: dict[str, Any], contact: Contact, html: str) -> str:
+        if self._text is None:
+            return html_to_text(html)
+        return self._run(self._text, context, contact, self.text_name)
+
+    def _run(self, template: Template, context: dict[str, Any], contact: Contact, name: str) -> str:
+        try:
+            return template.render(context)
+        except Exception as exc:
+            raise RenderError(describe(exc, contact.email, name, self.templates_dir)) from None

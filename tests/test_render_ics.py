@@ -1,0 +1,68 @@
+"""The invitation's calendar file: RFC 5545, stable UID, SEQUENCE, DTSTAMP, Europe/Warsaw."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from icalendar import Calendar
+
+from listonosz.campaign import Campaign, load_campaign
+from listonosz.render.ics import calendar_attachment, event_calendar, event_uid
+from tests.conftest import CAMPAIGN
+
+STAMP = dt.datetime(2016, 8, 1, 9, 30, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def campaign() -> Campaign:
+    return load_campaign(CAMPAIGN)
+
+
+def test_calendar_is_an_rfc5545_publish_with_one_event(campaign: Campaign) -> None:
+    data = event_calendar(campaign, STAMP, sequence=2)
+    lines = data.split(b"\r\n")
+    assert lines[0] == b"BEGIN:VCALENDAR" and lines[-2] == b"END:VCALENDAR" and lines[-1] == b""
+    assert all(len(line) <= 75 for line in lines), "content lines are folded at 75 octets"
+    calendar = Calendar.from_ical(data)
+    assert str(calendar["METHOD"]) == "PUBLISH"
+    assert str(calendar["VERSION"]) == "2.0"
+    [event] = calendar.walk("VEVENT")
+    assert str(event["UID"]) == "ekonomia-spoleczna-2016@rops-bialystok.example"
+    assert int(event["SEQUENCE"]) == 2
+    assert event.decoded("DTSTAMP") == STAMP
+    warsaw = ZoneInfo("Europe/Warsaw")
+    assert event.decoded("DTSTART") == dt.datetime(2016, 9, 7, 10, 0, tzinfo=warsaw)
+    assert event.decoded("DTEND") == dt.datetime(2016, 9, 7, 14, 0, tzinfo=warsaw)
+    assert event["DTSTART"].params["TZID"] == "Europe/Warsaw"
+    assert str(event["SUMMARY"]) == "Ekonomia Społeczna w wymiarze lokalnym"
+    assert str(event["LOCATION"]) == "Hotel 3-Trio, ul. Książęca 1, Białystok"
+    assert str(event["ORGANIZER"]) == "mailto:ekonomia.spoleczna@rops-bialystok.example"
+    assert "10:45 Usługi społeczne – Marcin Kruhlej" in str(event["DESCRIPTION"])
+
+
+def test_the_warsaw_time_zone_is_defined_in_the_file(campaign: Campaign) -> None:
+    calendar = Calendar.from_ical(event_calendar(campaign, STAMP))
+    [zone] = calendar.walk("VTIMEZONE")
+    assert str(zone["TZID"]) == "Europe/Warsaw"
+    offsets = {(c.name, c.decoded("TZOFFSETTO")) for c in zone.subcomponents}
+    assert ("STANDARD", dt.timedelta(hours=1)) in offsets
+    assert ("DAYLIGHT", dt.timedelta(hours=2)) in offsets
+    assert not calendar.get_missing_tzids()
+
+
+def test_uid_is_stable_and_only_dtstamp_and_sequence_change(campaign: Campaign) -> None:
+    first = event_calendar(campaign, STAMP)
+    later = event_calendar(campaign, STAMP + dt.timedelta(days=3), sequence=1)
+    assert event_uid(campaign) == "ekonomia-spoleczna-2016@rops-bialystok.example"
+    differing = set(first.split(b"\r\n")) ^ set(later.split(b"\r\n"))
+    assert {line.split(b":")[0] for line in differing} == {b"DTSTAMP", b"SEQUENCE"}
+    assert event_calendar(campaign, STAMP) == first
+
+
+def test_attachment_is_named_and_typed_for_mail_clients(campaign: Campaign) -> None:
+    attachment = calendar_attachment(campaign, STAMP)
+    assert attachment.filename == "wydarzenie.ics" and attachment.filename.isascii()
+    assert attachment.content_type == 'text/calendar; charset="utf-8"; method=PUBLISH'
+    assert attachment.data == event_calendar(campaign, STAMP)
