@@ -1,6 +1,7 @@
 """Sending throughput: the whole pipeline against raw smtplib, in the same run.
 
     .venv/bin/python benchmarks/send.py [--recipients 20000] [--prefect-email 200]
+    .venv/bin/python benchmarks/send.py --transport postmark [--recipients 20000]
 
 A discarding SMTP sink runs in its own process. Three measurements against it:
 
@@ -10,6 +11,12 @@ A discarding SMTP sink runs in its own process. Three measurements against it:
 - prefect-email: its ``email_send_message`` task once per recipient, on a sample.
 
 It prints messages per second and each ratio to the baseline; the target is Listonosz ≥ 0.8×.
+
+With ``--transport NAME`` (postmark, sendgrid, mailgun, brevo) the same flow sends through that
+provider's local fake instead (tests/providers, in its own process, answering every request after
+20 ms) and prints messages per second; the target is ≥ 2,000. ``--claim-chunk N`` patches the
+flow's BatchSender to claim N rows at a time — a benchmark-only experiment, labelled as such in
+the output; the real flow claims 20.
 """
 
 from __future__ import annotations
@@ -18,6 +25,9 @@ import argparse
 import asyncio
 import atexit
 import csv
+import dataclasses
+import functools
+import hashlib
 import os
 import random
 import shutil
@@ -187,15 +197,139 @@ def measure(root: Path, recipients: int, prefect_email_sample: int) -> dict[str,
     return rates
 
 
+PROVIDERS = ("postmark", "sendgrid", "mailgun", "brevo")
+FAKE_DELAY = 0.02  # seconds before the fake answers each request
+
+
+class FakeApi:
+    """A provider's fake (tests/providers) in a child process, answering after 20 ms."""
+
+    def __init__(self, name: str, port: int) -> None:
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.providers", name, str(port), str(FAKE_DELAY)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            env=env,
+        )
+        assert self.process.stdout and self.process.stdout.readline().strip() == "ready"
+
+    def stop(self) -> tuple[int, float]:
+        """Messages the fake accepted, and the CPU seconds it used."""
+        self.process.terminate()
+        out, _ = self.process.communicate(timeout=30)
+        count, cpu = out.strip().splitlines()[-1].split()
+        return int(count), float(cpu)
+
+
+def transport_alone(name: str, url: str, campaign_path: Path, count: int) -> float:
+    """Messages per second of the transport alone: prebuilt message parts, 20 a call (as the
+    flow claims them), 4 threads (as the flow's task runner) — the ceiling the flow could reach."""
+    import datetime as dt
+    from concurrent.futures import ThreadPoolExecutor
+
+    from listonosz.campaign import load_campaign
+    from listonosz.config import Settings, TransportSettings
+    from listonosz.pipeline import MessageFactory, merge_audience
+    from listonosz.transports import make_transport
+    from tests.providers.server import API_KEY
+
+    campaign = load_campaign(campaign_path)
+    factory = MessageFactory(campaign, "invitation", Settings())
+    now = dt.datetime.now(dt.UTC)
+    contacts = merge_audience(campaign).contacts[:count]
+    messages = [factory.outgoing(factory.prepare(c), now, mime=False) for c in contacts]
+    # Keys of their own: the flow's keys were just sent, and Brevo's idempotency would skip them.
+    messages = [
+        dataclasses.replace(m, key=hashlib.sha1(b"alone" + m.key.encode()).hexdigest())
+        for m in messages
+    ]
+    settings = TransportSettings(
+        kind=name, api_key=API_KEY, base_url=url, domain="rops-bialystok.example"
+    )
+    transport = make_transport(settings, Path("unused"))
+    chunks = [messages[i : i + 20] for i in range(0, len(messages), 20)]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(4) as pool:
+        results = [d for batch in pool.map(transport.send_batch, chunks) for d in batch]
+    seconds = time.perf_counter() - start
+    transport.close()
+    assert all(d.status == "sent" for d in results), "the transport alone left messages unsent"
+    return len(results) / seconds
+
+
+def measure_provider(
+    root: Path, recipients: int, name: str, claim_chunk: int | None
+) -> dict[str, float]:
+    """Messages per second of the send-campaign flow through one provider's fake."""
+    campaign_path = write_project(root, recipients)
+    port = free_port()
+    prefix = "LISTONOSZ_TRANSPORTS__BENCH__"
+    os.environ.update(
+        {
+            "LISTONOSZ_VAR_DIR": str(root / "var"),
+            "LISTONOSZ_CONFIG": str(root / "absent.toml"),
+            "LISTONOSZ_TRANSPORT": "bench",
+            f"{prefix}KIND": name,
+            f"{prefix}BASE_URL": f"http://127.0.0.1:{port}",
+            f"{prefix}DOMAIN": "rops-bialystok.example",
+            "PREFECT_HOME": str(root / "prefect"),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+        }
+    )
+    sys.path.insert(0, str(REPO))
+    from tests.providers.server import API_KEY
+
+    os.environ[f"{prefix}API_KEY"] = API_KEY  # the key the fakes accept
+    label = "the flow as it is (claim_chunk 20)"
+    if claim_chunk:
+        import flows.campaign
+        from listonosz.pipeline import BatchSender
+
+        flows.campaign.BatchSender = functools.partial(BatchSender, claim_chunk=claim_chunk)
+        label = f"BENCHMARK-ONLY PATCH: claim_chunk {claim_chunk} (the real flow claims 20)"
+    from prefect import flow
+
+    flow(name="warm-up")(lambda: None)()  # start Prefect's local server before timing
+    fake = FakeApi(name, port)
+    try:
+        seconds, sent = listonosz_flow(campaign_path)
+        ceiling = transport_alone(name, f"http://127.0.0.1:{port}", campaign_path, recipients)
+    finally:
+        received, cpu = fake.stop()
+    assert sent == recipients, f"the flow sent {sent} of {recipients}"
+    assert received == 2 * recipients, f"the fake accepted {received}, expected 2 × {recipients}"
+    print(f"{name}: {recipients} recipients; the flow {seconds:.1f} s; {label}")
+    print(f"the fake (another process, same 2 cores) used {cpu:.1f} s of CPU for both runs")
+    return {f"Listonosz flow via {name}": sent / seconds, "the transport alone": ceiling}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=20_000)
     parser.add_argument("--prefect-email", type=int, default=200, help="sample size; 0 skips")
+    parser.add_argument(
+        "--transport", choices=PROVIDERS, help="send through this provider's local fake"
+    )
+    parser.add_argument(
+        "--claim-chunk", type=int, help="with --transport: benchmark-only BatchSender patch"
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     root = Path(tempfile.mkdtemp(prefix="listonosz-bench-"))
     # Registered first, so it runs last: after Prefect's local server has stopped.
     atexit.register(shutil.rmtree, root, ignore_errors=True)
+
+    if args.transport:
+        rates = measure_provider(root, args.recipients, args.transport, args.claim_chunk)
+        print(f"{'':32}{'msg/s':>10}")
+        for name, value in rates.items():
+            verdict = "meets" if value >= 2000 else "misses"
+            print(f"{name:32}{value:>10.0f}  ({verdict} 2,000)")
+        return
 
     rates = measure(root, args.recipients, args.prefect_email)
     base = rates["raw smtplib (baseline)"]

@@ -64,7 +64,7 @@ def test_sample_campaign_messages_and_sources() -> None:
         "newsletter",
     ]
     assert campaign.message("newsletter").consent_required
-    assert [m.title for m in campaign.message("thank_you").materials][0].startswith("Prezentacje")
+    assert campaign.message("thank_you").materials[0].title.startswith("Prezentacje")
     assert campaign.message("invitation").template == "invitation"
     assert campaign.message("reminder").send == "later"
     assert [s.group for s in campaign.audience.sources][:3] == [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +13,9 @@ from listonosz.transports.smtp import SmtpTransport
 
 __all__ = ["Delivery", "Outgoing", "Transport", "make_transport"]
 
+#: Transactional mail APIs: ``kind`` names the module under ``listonosz.transports``.
+API_TRANSPORTS = ("postmark", "sendgrid", "mailgun", "brevo")
+
 
 def make_transport(
     settings: TransportSettings, outbox: Path, throttle: Callable[[], None] | None = None
@@ -19,4 +23,7 @@ def make_transport(
     """The transport a configuration describes; ``throttle`` runs before each message."""
     if settings.kind == "outbox":
         return OutboxTransport(outbox)
+    if settings.kind in API_TRANSPORTS:
+        module = importlib.import_module(f"listonosz.transports.{settings.kind}")
+        return module.make(settings, throttle)
     return SmtpTransport(settings, throttle=throttle)

@@ -1,0 +1,188 @@
+"""Mailgun: ``POST /v3/{domain}/messages`` in the EU or US region, up to 1000 recipients a call.
+
+Batch sending gives every ``to`` address its own message when ``recipient-variables`` are sent:
+``%recipient.NAME%`` anywhere in the subject, bodies, ``h:`` headers and ``v:`` variables takes
+that recipient's value. Listonosz renders every message itself, so the batch's bodies are factored
+(``http.skeleton``) into one template and per-recipient values. Mailgun answers one message ``id``
+for the call; a 400 (``{"message": "…"}``) does not say which recipient is at fault, so the shared
+transport splits the call until the one to blame is alone. ``v:ledger-key`` carries the ledger key
+into every event; note that ``v:`` variables reach the recipient in ``X-Mailgun-Variables``, so
+nothing about the person goes there. ``GET /v4/domains/{domain}`` checks the key and domain.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from email.utils import formataddr
+
+import httpx
+
+from listonosz.config import TransportSettings
+from listonosz.transports.base import Delivery, Outgoing, TransportUnavailable
+from listonosz.transports.http import (
+    ApiClient,
+    ApiRequest,
+    ApiTransport,
+    Refusal,
+    Skeleton,
+    SkeletonError,
+    chunks,
+    groups,
+    shared_parts,
+    short,
+    skeleton,
+    split_headers,
+)
+
+REGION_URLS = {"us": "https://api.mailgun.net", "eu": "https://api.eu.mailgun.net"}
+BATCH_LIMIT = 1000
+BATCH_BYTES = 20 * 1024 * 1024  # Mailgun's limit is 25 MB for the message
+VARIABLE = "%recipient.{}%"
+
+
+class Mailgun:
+    """Request building and answer reading for Mailgun's messages API."""
+
+    name = "mailgun"
+
+    def __init__(self, settings: TransportSettings) -> None:
+        self.domain = settings.domain
+
+    def check_request(self) -> ApiRequest:
+        if not self.domain:
+            raise TransportUnavailable("mailgun: set the sending domain (domain = …)")
+        return ApiRequest("GET", f"/v4/domains/{self.domain}")
+
+    def checked(self, response: httpx.Response) -> str | None:
+        return None
+
+    def requests(self, messages: Sequence[Outgoing]) -> list[ApiRequest]:
+        out = []
+        for group in groups(messages, shared_parts):
+            for run in chunks(group, BATCH_LIMIT, BATCH_BYTES, distinct=True):
+                if any("%recipient." in text for m in run for text in texts_of(m)):
+                    out += [self.plain(m) for m in run]
+                    continue
+                try:
+                    out.append(self.request(run))
+                except SkeletonError:
+                    out += [self.plain(m) for m in run]
+        return out
+
+    def request(self, run: list[Outgoing]) -> ApiRequest:
+        """One batch call: factored bodies, per-recipient values in recipient-variables."""
+        parts = [m.parts for m in run if m.parts]
+        assert len(parts) == len(run), "HTTP transports take message parts"
+        first = parts[0]
+        texts = [p.text for p in parts]
+        htmls = [p.html for p in parts]
+        subjects = [p.subject for p in parts]
+        text, html = skeleton(texts), skeleton(htmls)
+        common, personal = split_headers(run)
+        variables: dict[str, dict[str, str]] = {}
+        for index, (message, p) in enumerate(zip(run, parts, strict=True)):
+            mine = {"ledger_key": message.key, "subject": p.subject}
+            mine |= {f"t{n}": v for n, v in enumerate(text.values[index])}
+            mine |= {f"h{n}": v for n, v in enumerate(html.values[index])}
+            mine |= {f"x{n}": personal[index].get(name, "") for n, name in enumerate(personal[0])}
+            variables[p.to_email] = mine
+        data: dict[str, str | list[str]] = {
+            "from": formataddr((first.from_name, first.from_email)),
+            "to": [formataddr((p.to_name, p.to_email)) for p in parts],
+            "subject": VARIABLE.format("subject") if len(set(subjects)) > 1 else first.subject,
+            "text": template(text, "t"),
+            "html": template(html, "h"),
+            "recipient-variables": json.dumps(variables, ensure_ascii=False),
+            "v:ledger-key": VARIABLE.format("ledger_key"),
+        }
+        for name, value in common.items():
+            data[f"h:{name}"] = value
+        for number, name in enumerate(personal[0]):
+            data[f"h:{name}"] = VARIABLE.format(f"x{number}")
+        campaign = first.headers.get("X-Listonosz-Campaign")
+        if campaign:
+            data["v:campaign"] = campaign
+            data["o:tag"] = campaign
+        if first.reply_to:
+            data["h:Reply-To"] = first.reply_to
+        return self.finish(run, data)
+
+    def plain(self, message: Outgoing) -> ApiRequest:
+        """A message whose text contains ``%recipient.`` itself, sent as it is."""
+        p = message.parts
+        assert p is not None
+        data: dict[str, str | list[str]] = {
+            "from": formataddr((p.from_name, p.from_email)),
+            "to": formataddr((p.to_name, p.to_email)),
+            "subject": p.subject,
+            "text": p.text,
+            "html": p.html,
+            "v:ledger-key": message.key,
+        }
+        for name, value in p.headers.items():
+            data[f"h:{name}"] = value
+        campaign = p.headers.get("X-Listonosz-Campaign")
+        if campaign:
+            data["v:campaign"] = campaign
+            data["o:tag"] = campaign
+        if p.reply_to:
+            data["h:Reply-To"] = p.reply_to
+        return self.finish([message], data)
+
+    def finish(self, run: list[Outgoing], data: dict[str, str | list[str]]) -> ApiRequest:
+        """Always ``multipart/form-data``, as Mailgun documents it: fields, then files."""
+        first = run[0].parts
+        assert first is not None
+        fields: list[tuple[str, tuple[str | None, bytes, str]]] = []
+        for name, value in data.items():
+            for one in [value] if isinstance(value, str) else value:
+                fields.append((name, (None, one.encode(), "text/plain; charset=utf-8")))
+        fields += [("attachment", (a.filename, a.data, a.content_type)) for a in first.attachments]
+        path = f"/v3/{self.domain or first.from_email.rpartition('@')[2]}/messages"
+        return ApiRequest("POST", path, tuple(run), files=fields)
+
+    def accepted(self, request: ApiRequest, response: httpx.Response) -> list[Delivery]:
+        detail = f"mailgun id {response.json().get('id')}"
+        return [Delivery(m.key, "sent", detail) for m in request.messages]
+
+    def refused(self, request: ApiRequest, response: httpx.Response) -> Refusal:
+        text = message_of(response)
+        if response.status_code in (402, 404) or text.lower().startswith("from parameter"):
+            return Refusal(text, scope="account")  # no such domain or region, unpaid, bad sender
+        return Refusal(text, suppress="not a valid address" in text.lower())
+
+    def rate_limit_wait(self, response: httpx.Response) -> float | None:
+        return None  # Mailgun asks to retry "as defined in the response": Retry-After
+
+
+def texts_of(message: Outgoing) -> tuple[str, ...]:
+    p = message.parts
+    return (p.text, p.html, p.subject, *p.headers.values()) if p else ()
+
+
+def template(factored: Skeleton, prefix: str) -> str:
+    return factored.template(lambda n: VARIABLE.format(f"{prefix}{n}"))
+
+
+def message_of(response: httpx.Response) -> str:
+    """Mailgun's error shape: ``{"message": "…"}`` (or plain text, e.g. ``Forbidden``)."""
+    try:
+        return short(str(response.json().get("message")))
+    except (ValueError, AttributeError):
+        return short(response.text)
+
+
+def make(settings: TransportSettings, throttle: Callable[[], None] | None = None) -> ApiTransport:
+    """A Mailgun transport: HTTP basic auth, user ``api``, the key as password."""
+    key = settings.api_key.get_secret_value() if settings.api_key else ""
+    provider = Mailgun(settings)
+    client = ApiClient(
+        provider.name,
+        settings.base_url or REGION_URLS[settings.region],
+        settings,
+        provider.rate_limit_wait,
+        headers={"Accept": "application/json"},
+        auth=("api", key),
+    )
+    return ApiTransport(provider, client, settings, throttle)

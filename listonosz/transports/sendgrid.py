@@ -1,0 +1,216 @@
+"""SendGrid v3: ``POST /v3/mail/send``, one shared body and up to 1000 personalizations a call.
+
+A request has one ``content``; each personalization is one recipient with its own subject,
+headers (Message-ID, List-Unsubscribe), ``substitutions`` and ``custom_args``. Listonosz renders
+every message itself, so the batch's bodies are factored (``http.skeleton``) into one template
+and per-recipient substitution values; a message whose values would pass SendGrid's limit of
+10,000 bytes per personalization goes in a request of its own. SendGrid answers 202 with one
+``X-Message-Id`` for the request; a 400 names the offending field, e.g.
+``personalizations.3.to.0.email``, so only that message fails. ``custom_args`` carry the ledger
+key and campaign id, never personal data (SendGrid stores them as "not PII").
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable, Sequence
+from email.utils import quote
+
+import httpx
+
+from listonosz.config import TransportSettings
+from listonosz.transports.base import Delivery, Outgoing
+from listonosz.transports.http import (
+    ApiClient,
+    ApiRequest,
+    ApiTransport,
+    Refusal,
+    Skeleton,
+    SkeletonError,
+    chunks,
+    groups,
+    shared_parts,
+    short,
+    skeleton,
+    split_headers,
+)
+
+DEFAULT_URL = "https://api.sendgrid.com"  # EU regional subusers: https://api.eu.sendgrid.com
+BATCH_LIMIT = 1000
+BATCH_BYTES = 25 * 1024 * 1024  # SendGrid's limit is 30 MB for the whole message
+SUBSTITUTION_BYTES = 10_000
+SUBSTITUTION_COUNT = 100
+TAG = "-lz{}-"
+
+
+class SendGrid:
+    """Request building and answer reading for SendGrid's v3 Mail Send."""
+
+    name = "sendgrid"
+
+    def check_request(self) -> ApiRequest:
+        return ApiRequest("GET", "/v3/scopes")
+
+    def checked(self, response: httpx.Response) -> str | None:
+        scopes = response.json().get("scopes", [])
+        return None if "mail.send" in scopes else "the API key lacks the mail.send scope"
+
+    def requests(self, messages: Sequence[Outgoing]) -> list[ApiRequest]:
+        out = []
+        for group in groups(messages, shared_parts):
+            for run in chunks(group, BATCH_LIMIT, BATCH_BYTES, distinct=True):
+                out += self.batch(run)
+        return out
+
+    def batch(self, run: list[Outgoing]) -> list[ApiRequest]:
+        """One factored request, plus a request per message that does not fit it."""
+        texts = [m.parts.text for m in run if m.parts]
+        htmls = [m.parts.html for m in run if m.parts]
+        everything = [*texts, *htmls, *(m.parts.subject for m in run if m.parts)]
+        if len(run) == 1 or any("-lz" in t for t in everything):
+            return [self.request([m], None, None) for m in run]
+        try:
+            text, html = skeleton(texts), skeleton(htmls)
+        except SkeletonError:
+            return [self.request([m], None, None) for m in run]
+        holes = len(text.pieces) + len(html.pieces) - 2
+        if holes > SUBSTITUTION_COUNT:
+            return [self.request([m], None, None) for m in run]
+        fits = [
+            i
+            for i in range(len(run))
+            if sum(
+                len(TAG.format(n).encode()) + len(v.encode())
+                for n, v in enumerate((*text.values[i], *html.values[i]))
+            )
+            <= SUBSTITUTION_BYTES
+        ]
+        alone = [m for i, m in enumerate(run) if i not in set(fits)]
+        out = [self.request([run[i] for i in fits], text, html, fits)] if fits else []
+        return out + [self.request([m], None, None) for m in alone]
+
+    def request(
+        self,
+        messages: list[Outgoing],
+        text: Skeleton | None,
+        html: Skeleton | None,
+        rows: list[int] | None = None,
+    ) -> ApiRequest:
+        first = messages[0].parts
+        assert first is not None, "HTTP transports take message parts"
+        common, personal = split_headers(messages)
+        holes = len(text.pieces) - 1 if text else 0
+        personalizations = []
+        for index, (message, own) in enumerate(zip(messages, personal, strict=True)):
+            parts = message.parts
+            assert parts is not None
+            entry: dict[str, object] = {
+                "to": [address(parts.to_email, parts.to_name)],
+                "subject": parts.subject,
+                "custom_args": {"ledger_key": message.key, "campaign": campaign(message)},
+            }
+            if own:
+                entry["headers"] = own
+            if text and html:
+                row = rows[index] if rows else index
+                values = (*text.values[row], *html.values[row])
+                entry["substitutions"] = {TAG.format(n): v for n, v in enumerate(values)}
+            personalizations.append(entry)
+        body_text = text.template(TAG.format) if text else first.text
+        body_html = html.template(lambda n: TAG.format(n + holes)) if html else first.html
+        body: dict[str, object] = {
+            "personalizations": personalizations,
+            "from": {"email": first.from_email, "name": first.from_name},
+            "subject": first.subject,
+            "content": [
+                {"type": "text/plain", "value": body_text},
+                {"type": "text/html", "value": body_html},
+            ],
+        }
+        if common:
+            body["headers"] = common
+        if first.reply_to:
+            body["reply_to"] = {"email": first.reply_to}
+        if campaign(messages[0]):
+            body["categories"] = [campaign(messages[0])]
+        if first.attachments:
+            body["attachments"] = [
+                {
+                    "content": base64.b64encode(a.data).decode("ascii"),
+                    "type": a.content_type,
+                    "filename": a.filename,
+                    "disposition": "attachment",
+                }
+                for a in first.attachments
+            ]
+        return ApiRequest("POST", "/v3/mail/send", tuple(messages), json=body)
+
+    def accepted(self, request: ApiRequest, response: httpx.Response) -> list[Delivery]:
+        detail = f"sendgrid X-Message-Id {response.headers.get('X-Message-Id', '?')}"
+        return [Delivery(m.key, "sent", detail) for m in request.messages]
+
+    def refused(self, request: ApiRequest, response: httpx.Response) -> Refusal:
+        errors = error_list(response)
+        reason = short("; ".join(f"{e.get('message')} ({e.get('field')})" for e in errors))
+        if response.status_code == 404:
+            return Refusal(reason, scope="account")
+        blamed: dict[int, Delivery] = {}
+        for e in errors:
+            field = str(e.get("field") or "")
+            head, _, rest = field.partition(".")
+            number = rest.partition(".")[0]
+            if head != "personalizations" or not number.isdigit():
+                return Refusal(reason)  # about the request as a whole: split it
+            index = int(number)
+            if index < len(request.messages):
+                key = request.messages[index].key
+                detail = f"sendgrid: {short(str(e.get('message')))} ({field})"
+                blamed[index] = Delivery(key, "failed", detail, suppress=field.endswith(".email"))
+        return Refusal(reason, scope="messages", blamed=blamed) if blamed else Refusal(reason)
+
+    def rate_limit_wait(self, response: httpx.Response) -> float | None:
+        """``X-RateLimit-Remaining: 0`` until ``X-RateLimit-Reset`` (a Unix time)."""
+        if response.headers.get("X-RateLimit-Remaining") != "0":
+            return None
+        try:
+            return max(0.0, float(response.headers["X-RateLimit-Reset"]) - time.time())
+        except (KeyError, ValueError):
+            return None
+
+
+def address(email: str, name: str) -> dict[str, str]:
+    """A To object; names with a comma or semicolon are quoted, working around SendGrid's
+    unquoted display names in personalizations (as django-anymail does)."""
+    if not name:
+        return {"email": email}
+    if "," in name or ";" in name:
+        name = f'"{quote(name)}"'
+    return {"email": email, "name": name}
+
+
+def campaign(message: Outgoing) -> str:
+    return message.parts.headers.get("X-Listonosz-Campaign", "") if message.parts else ""
+
+
+def error_list(response: httpx.Response) -> list[dict[str, object]]:
+    """SendGrid's error shape: ``{"errors": [{"message", "field", "help"}]}``."""
+    try:
+        errors = response.json().get("errors")
+    except (ValueError, AttributeError):
+        errors = None
+    return errors if isinstance(errors, list) else [{"message": short(response.text)}]
+
+
+def make(settings: TransportSettings, throttle: Callable[[], None] | None = None) -> ApiTransport:
+    """A SendGrid transport: the API key goes in ``Authorization: Bearer``."""
+    key = settings.api_key.get_secret_value() if settings.api_key else ""
+    provider = SendGrid()
+    client = ApiClient(
+        provider.name,
+        settings.base_url or DEFAULT_URL,
+        settings,
+        provider.rate_limit_wait,
+        headers={"Accept": "application/json", "Authorization": f"Bearer {key}"},
+    )
+    return ApiTransport(provider, client, settings, throttle)
