@@ -41,7 +41,9 @@ class TransportSettings(BaseModel):
     rate_per_minute: float | None = Field(
         default=None, gt=0, description="e.g. 30 for a Microsoft 365 mailbox"
     )
-    retries: int = Field(default=3, ge=0, description="extra tries of a 4xx within a run")
+    retries: int = Field(
+        default=3, ge=0, description="extra tries within a run: SMTP 4xx; APIs 429, 5xx, timeouts"
+    )
     retry_backoff: float = Field(default=1.0, ge=0, description="seconds, doubled per try")
     path: Path | None = Field(default=None, description="outbox: where .eml files go")
     prefect_limit: str | None = Field(
