@@ -118,13 +118,12 @@ class MessageRenderer:
             "event": campaign.event,
             "sender": campaign.sender,
             "kind": kind,
-            "materials": tuple(getattr(spec, "materials", None) or ()),
+            "materials": tuple(spec.materials),
         }
         self.attachments: tuple[Attachment, ...] = ()
         if kind in CALENDAR_KINDS:
-            sequence = int(getattr(campaign.event, "sequence", 0) or 0)
-            stamp = now or dt.datetime.now(dt.UTC)
-            self.attachments = (calendar_attachment(campaign, stamp, sequence),)
+            stamp = now or dt.datetime.now(dt.UTC)  # one DTSTAMP for the whole run
+            self.attachments = (calendar_attachment(campaign, stamp, campaign.event.sequence),)
 
     def _compile(self, load: Callable[[], T], name: str) -> T:
         """``load()``; a missing template or a syntax error becomes a located RenderError."""
