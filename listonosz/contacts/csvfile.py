@@ -11,7 +11,14 @@ from pathlib import Path
 
 from listonosz.contacts.encoding import canonical_encoding, detect_encoding
 from listonosz.contacts.errors import ContactFileError
-from listonosz.contacts.sheet import HEADER_SEARCH_ROWS, ReadOptions, Sheet, locate_header
+from listonosz.contacts.sheet import (
+    CHUNK_ROWS,
+    HEADER_SEARCH_ROWS,
+    ReadOptions,
+    RowChunk,
+    Sheet,
+    locate_header,
+)
 from listonosz.contacts.sheet import no_email_column as _no_email_column
 
 CSV_DELIMITERS = ",;\t|"
@@ -44,8 +51,8 @@ def read_csv(path: Path, label: str, options: ReadOptions) -> Sheet:
         raise _no_email_column(label, first_rows)
     header = first_rows[located.index]
     details = f"CSV, {how}, delimiter {_DELIMITER_NAMES[delimiter]}"
-    rows = _stream(path, label, encoding, delimiter, skip=located.index + 1)
-    return Sheet(label, header, located.columns, rows, details)
+    chunks = _chunks(path, label, encoding, delimiter, skip=located.index + 1)
+    return Sheet(label, header, located.columns, chunks, details)
 
 
 def sniff_delimiter(sample: str, options: ReadOptions | None = None) -> str:
@@ -86,16 +93,18 @@ def _check_not_empty(path: Path, label: str) -> None:
         raise ContactFileError(f"{label}: looks like a binary file, not CSV text")
 
 
-def _stream(
-    path: Path, label: str, encoding: str, delimiter: str, skip: int
-) -> Iterator[tuple[int, list[str]]]:
+def _chunks(path: Path, label: str, encoding: str, delimiter: str, skip: int) -> Iterator[RowChunk]:
+    """The records after the first ``skip``, a chunk at a time (numbered by record, so a quoted
+    field with line breaks does not shift the numbers)."""
     with path.open(encoding=encoding, newline="") as handle:
         reader = csv.reader(handle, delimiter=delimiter)
-        numbered = enumerate(reader, start=1)
+        number = skip + 1
         try:
-            for _ in itertools.islice(numbered, skip):
+            for _ in itertools.islice(reader, skip):
                 pass
-            yield from numbered
+            while rows := list(itertools.islice(reader, CHUNK_ROWS)):
+                yield number, rows
+                number += len(rows)
         except csv.Error as exc:
             raise ContactFileError(
                 f"{label}: line {reader.line_num}: cannot read the CSV ({exc})"

@@ -18,8 +18,9 @@ from listonosz.contacts.typos import TypoSpotter
 
 #: RFC 5322 atext, as in email-validator's ``DOT_ATOM_TEXT`` (its first and commonest check).
 _ATEXT = r"a-zA-Z0-9_!#\$%&'\*\+\-/=\?\^`\{\|\}~"
-#: A plain ASCII address: a dot-atom local part, one @, hostname characters after it.
-_PLAIN = re.compile(f"([{_ATEXT}]+(?:\\.[{_ATEXT}]+)*)@([a-zA-Z0-9.-]+)\\Z")
+#: A plain ASCII address: a dot-atom local part, one @, hostname characters after it; maybe
+#: with white space around it, which is all that cleaning such a cell would change.
+_PLAIN = re.compile(f"\\s*(([{_ATEXT}]+(?:\\.[{_ATEXT}]+)*)@([a-zA-Z0-9.-]+))\\s*\\Z")
 #: The limit email-validator applies to the whole address, in UTF-8 bytes.
 MAX_ADDRESS_LENGTH = 254
 _CACHE_LIMIT = 200_000
@@ -69,7 +70,7 @@ class EmailChecker:
             raw = clean_text(raw)
             plain = _PLAIN.match(raw)
         if plain is not None:
-            local, domain = plain.groups()
+            raw, local, domain = plain.groups()
             known = self._domains.get(domain)
             if known is None:
                 known = self._learn(domain)

@@ -25,6 +25,8 @@ _ISO_LETTERS = bytes([0xB1, 0xA1, 0xB6, 0xA6, 0xBC, 0xAC])
 _CP1250_UNDEFINED = bytes([0x81, 0x83, 0x88, 0x90, 0x98])
 #: Bytes that are C1 control characters in ISO-8859-2 and letters or punctuation in cp1250.
 _ISO_CONTROLS = bytes(b for b in range(0x80, 0xA0) if b not in _CP1250_UNDEFINED)
+#: Every byte counted above is past ASCII: dropping ASCII first makes counting much quicker.
+_ASCII = bytes(range(0x80))
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +94,11 @@ class _Scanner:
             except UnicodeDecodeError:
                 self.utf8_ok = False
         if not self.utf8_ok:
-            self.cp1250_letters += sum(map(chunk.count, _CP1250_LETTERS))
-            self.iso_letters += sum(map(chunk.count, _ISO_LETTERS))
-            self.iso_controls += sum(map(chunk.count, _ISO_CONTROLS))
-            self.undefined += sum(map(chunk.count, _CP1250_UNDEFINED))
+            high = chunk.translate(None, _ASCII)
+            self.cp1250_letters += sum(map(high.count, _CP1250_LETTERS))
+            self.iso_letters += sum(map(high.count, _ISO_LETTERS))
+            self.iso_controls += sum(map(high.count, _ISO_CONTROLS))
+            self.undefined += sum(map(high.count, _CP1250_UNDEFINED))
 
     def result(self) -> Detected:
         if not self.first.strip():

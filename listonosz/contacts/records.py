@@ -1,35 +1,63 @@
 """Turning the rows of one sheet into clean records, and the rows we cannot use into rejects.
 
-A record is ``(email, source label, row number, values, groups, legal-basis flags)``, with
-``values`` aligned with :data:`~listonosz.contacts.model.PERSON_FIELDS`. This is the hot loop
-of a merge (a million rows), so it is written for speed: values repeat a lot (first names,
-organisations, positions) and each distinct one is cleaned once.
+A record is a usable row as the fields of a one-row :class:`Contact`, in order, followed by
+the row's legal-basis flags (``make_contact(*record)`` makes the Contact). This is the hot loop
+of a merge (a million rows), so a chunk of rows is handled a column at a time with built-ins
+that loop in C (``map``, ``zip``, ``compress``), each distinct value of a column (first names,
+organisations …) is cleaned once (and interned: equal values are then one string, quick to
+compare and to pack), and only the rows that need a second look (a rejected address, a warning,
+extra columns) are visited one at a time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import operator
-from collections.abc import Callable, Iterable, Iterator
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from listonosz.contacts.emails import EmailChecker
 from listonosz.contacts.groups import parse_groups
 from listonosz.contacts.legal import CONSENT, PUBLIC_TASK, parse_consent, parse_legal_basis
-from listonosz.contacts.model import PERSON_FIELDS, Notice, Reject
+from listonosz.contacts.model import PERSON_FIELDS, Contact, Notice, Reject
 from listonosz.contacts.normalise import fix_name_case, parse_gender, split_full_name
 from listonosz.contacts.sheet import Sheet
 from listonosz.contacts.text import clean_text
 
-Record = tuple[str, str, int, tuple[str, ...], tuple[str, ...], int]
-CHUNK_ROWS = 2048
-_FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
+#: Contact's fields in order (email, five PERSON_FIELDS, groups, sources, the other three,
+#: legal basis, origins), then the row's legal-basis flags.
+Record = tuple[
+    str, str, str, str, str, str, tuple[str, ...], tuple[str, ...], str, str, str, str,
+    tuple[int, ...], int,
+]  # fmt: skip
+
+#: The first items of a record (tests check SheetReader makes them in this order).
+CONTACT_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Contact))
+#: Where the legal-basis flags, the person's values, groups and sources are in a record.
+FLAGS = len(CONTACT_FIELDS)
+VALUE_INDEX: tuple[int, ...] = tuple(CONTACT_FIELDS.index(name) for name in PERSON_FIELDS)
+GROUPS, SOURCES = CONTACT_FIELDS.index("groups"), CONTACT_FIELDS.index("sources")
 
 #: Legal-basis evidence of one record, as bit flags.
 CONSENT_FLAG, PUBLIC_FLAG, REFUSED_FLAG = 1, 2, 4
 BASIS_FLAGS = {CONSENT: CONSENT_FLAG, PUBLIC_TASK: PUBLIC_FLAG}
 
-_FIELD_SLOT = {name: slot for slot, name in enumerate(PERSON_FIELDS)}
+
+def legal_basis(flags: int) -> str:
+    """The legal basis the evidence gives: consent unless refused, else public task if any."""
+    if flags & CONSENT_FLAG and not flags & REFUSED_FLAG:
+        return CONSENT
+    if flags & PUBLIC_FLAG:
+        return PUBLIC_TASK
+    return ""
+
+
+#: The legal basis of every combination of flags.
+BASIS_OF_FLAGS: tuple[str, ...] = tuple(legal_basis(flags) for flags in range(8))
+
+_FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
 _CACHE_LIMIT = 100_000
 
 
@@ -61,6 +89,10 @@ class Caches:
         self.fields: dict[str, dict[str, str]] = {name: {"": ""} for name in PERSON_FIELDS}
 
 
+#: How to fill one of PERSON_FIELDS: the column it is in, its cache and its cleaner.
+_Plan = tuple[int, dict[str, str], Callable[[str], str]]
+
+
 class SheetReader:
     """Reads one sheet into records; rejects and notices go to the lists it is given."""
 
@@ -75,21 +107,22 @@ class SheetReader:
         notices: list[Notice],
     ) -> None:
         self.sheet = sheet
-        self.groups = (group,) if group else ()
+        self.groups = (sys.intern(group),) if group else ()
         self.basis = BASIS_FLAGS.get(legal_basis, 0)
         self.emails = emails
-        self.caches = caches
         self.rejects = rejects
         self.notices = notices
         self.summary = SourceSummary(sheet.label, sheet.details)
         self.headers = sheet.headers
+        self.prefix = f"{sheet.label}:"  # of a row's source, ``file:row``
         index = {name: i for i, name in sheet.columns.items()}
         self.email_i = index["email"]
         self.width = max(index.values()) + 1
-        self.plan = [
-            (i, _FIELD_SLOT[name], caches.fields[name], _CLEANERS.get(name, clean_text))
-            for i, name in sheet.columns.items()
-            if name in _FIELD_SLOT
+        self.plan: list[_Plan | None] = [
+            (index[name], caches.fields[name], _CLEANERS.get(name, clean_text))
+            if name in index
+            else None
+            for name in PERSON_FIELDS
         ]
         self.full_i = index.get("full_name", -1)
         self.group_i = index.get("group", -1)
@@ -99,82 +132,140 @@ class SheetReader:
         if not self.groups:
             self.extras = True  # every row must name its group
 
-    def records(self) -> Iterator[Record]:
-        """Every usable row as a record; the summary's counts are final once exhausted.
+    def chunks(self) -> Iterator[list[Record]]:
+        """The usable rows, a chunk at a time; the summary's counts are final once exhausted."""
+        for first, rows in self.sheet.chunks:
+            yield self._records(first, rows)
 
-        Rows are taken a chunk at a time and cleaned a column at a time: looking up a whole
-        column of values in a cache is much cheaper than a row at a time.
-        """
-        rows = iter(self.sheet.rows)
-        while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
-            yield from self._chunk(chunk)
-
-    def _chunk(self, chunk: list[tuple[int, list[str]]]) -> Iterator[Record]:
-        label, headers, summary = self.sheet.label, self.headers, self.summary
-        numbers = list(map(_FIRST, chunk))
-        rows = list(map(_SECOND, chunk))
-        if min(map(len, rows)) < self.width:  # short rows: pad them so every column exists
-            pad = [""] * self.width
-            rows = [row if len(row) >= self.width else row + pad[len(row) :] for row in rows]
-        raw_emails = list(map(operator.itemgetter(self.email_i), rows))
+    def _records(self, first: int, rows: list[list[str]]) -> list[Record]:
+        """The usable rows of a chunk as records, made a column at a time."""
+        rows = self._padded(rows)
+        numbers = range(first, first + len(rows))
+        columns = list(zip(*rows, strict=False))  # as many as the shortest row has: enough
+        raw_emails = columns[self.email_i]
         verdicts = list(map(self.emails.verdict, raw_emails))
-        columns: list[Iterable[str]] = [itertools.repeat("")] * len(PERSON_FIELDS)
-        for i, slot, cache, clean in self.plan:
-            raw = list(map(operator.itemgetter(i), rows))
-            cleaned = list(map(cache.get, raw))
-            if None in cleaned:
-                if len(cache) >= _CACHE_LIMIT:
-                    cache.clear()
-                    cache[""] = ""
-                for j, value in enumerate(cleaned):
-                    if value is None:
-                        cleaned[j] = cache[raw[j]] = clean(raw[j])
-            columns[slot] = cleaned
-        groups, basis, extras = self.groups, self.basis, self.extras
-        email_header = headers["email"]
-        for number, (email, note), values, raw, row in zip(
-            numbers,
-            verdicts,
-            zip(*columns, strict=False),  # columns a sheet lacks repeat "" for ever
-            raw_emails,
-            rows,
-            strict=False,
+        emails, notes = list(map(_FIRST, verdicts)), list(map(_SECOND, verdicts))
+        values = [self._column(columns, len(rows), plan) for plan in self.plan]
+        groups: Iterable[tuple[str, ...]]
+        flags: Iterable[int]
+        if self.extras:
+            keep, groups, flags = self._extras(numbers, rows, raw_emails, emails, notes, values)
+            bases: Iterable[str] = map(BASIS_OF_FLAGS.__getitem__, flags)
+        else:
+            keep = self._check_addresses(numbers, rows, raw_emails, emails, notes)
+            groups, flags = itertools.repeat(self.groups), itertools.repeat(self.basis)
+            bases = itertools.repeat(BASIS_OF_FLAGS[self.basis])
+        sources = zip(map(self.prefix.__add__, map(str, numbers)))  # ("file:row",) each
+        first_name, last_name, organisation, position, gender, phone, county, municipality = values
+        records = zip(  # Contact's fields in order, then the flags
+            emails, first_name, last_name, organisation, position, gender, groups, sources,
+            phone, county, municipality, bases, itertools.repeat(()), flags,
+            strict=False,  # the constant columns repeat for ever
+        )  # fmt: skip
+        return list(records if keep is None else itertools.compress(records, keep))
+
+    def _padded(self, rows: list[list[str]]) -> list[list[str]]:
+        """The rows, short ones padded so that every column we read exists."""
+        width = self.width
+        if min(map(len, rows)) >= width:
+            return rows
+        pad = [""] * width
+        return [row if len(row) >= width else row + pad[len(row) :] for row in rows]
+
+    @staticmethod
+    def _column(columns: list[tuple[str, ...]], count: int, plan: _Plan | None) -> list[str]:
+        """One field of each of ``count`` rows, cleaned (each distinct raw value once)."""
+        if plan is None:
+            return [""] * count
+        index, cache, clean = plan
+        raw = columns[index]
+        cleaned = list(map(cache.get, raw))
+        if None in cleaned:
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+                cache[""] = ""
+            for j, value in enumerate(cleaned):
+                if value is None:
+                    cleaned[j] = cache[raw[j]] = sys.intern(clean(raw[j]))
+        return cleaned  # type: ignore[return-value]
+
+    def _check_addresses(
+        self,
+        numbers: range,
+        rows: list[list[str]],
+        raw_emails: Sequence[str],
+        emails: list[str | None],
+        notes: list[str | None],
+    ) -> list[bool] | None:
+        """Report the rows whose address is rejected or warned about; which rows go on (None:
+        all of them)."""
+        if notes.count(None) == len(notes):  # every address usable, and no warning
+            self.summary.rows += len(notes)
+            return None
+        self.summary.rows += notes.count(None)
+        for i in itertools.compress(
+            range(len(notes)), map(operator.is_not, notes, itertools.repeat(None))
         ):
-            if email is None:
-                if not raw.strip() and not any(cell.strip() for cell in row):
-                    continue  # a blank row
-                summary.rows += 1
-                summary.rejected += 1
-                self.rejects.append(Reject(label, number, email_header, raw, note or ""))
-                continue
+            self._address(numbers[i], rows[i], raw_emails[i], emails[i], notes[i])
+        if None not in emails:
+            return None
+        return list(map(operator.is_not, emails, itertools.repeat(None)))
+
+    def _address(
+        self, number: int, row: list[str], raw: str, email: str | None, note: str | None
+    ) -> bool:
+        """Count a row and report what is wrong with its address; whether the row goes on."""
+        summary = self.summary
+        if email is None:
+            if not raw.strip() and not any(cell.strip() for cell in row):
+                return False  # a blank row
             summary.rows += 1
-            if note:
-                self.notices.append(Notice(label, number, email_header, raw, note))
-            if extras:
-                values, row_groups, row_basis = self._extras(row, number, values)
-                if not row_groups:
-                    summary.rejected += 1
-                    reason = "no stakeholder group: the row names none and the list has no default"
-                    self.rejects.append(Reject(label, number, headers.get("group", ""), "", reason))
-                    continue
-                yield email, label, number, values, row_groups, row_basis
-            else:
-                yield email, label, number, values, groups, basis
+            summary.rejected += 1
+            self.rejects.append(
+                Reject(self.sheet.label, number, self.headers["email"], raw, note or "")
+            )
+            return False
+        summary.rows += 1
+        if note:
+            self.notices.append(Notice(self.sheet.label, number, self.headers["email"], raw, note))
+        return True
 
     def _extras(
-        self, row: list[str], number: int, values: tuple[str, ...]
-    ) -> tuple[tuple[str, ...], tuple[str, ...], int]:
-        """A full-name column, a group column, consent and legal-basis columns of one row."""
-        groups, basis = self.groups, self.basis
+        self,
+        numbers: range,
+        rows: list[list[str]],
+        raw_emails: Sequence[str],
+        emails: list[str | None],
+        notes: list[str | None],
+        values: list[list[str]],
+    ) -> tuple[list[bool], list[tuple[str, ...]], list[int]]:
+        """Row by row: the address, then a full-name column, a group column, consent and
+        legal-basis columns. Returns which rows go on, and each row's groups and flags."""
+        first_names, last_names = values[0], values[1]
         full_i, group_i = self.full_i, self.group_i
-        if full_i >= 0 and not values[0] and not values[1] and row[full_i].strip():
-            first, last = split_full_name(row[full_i])
-            values = (fix_name_case(first), fix_name_case(last), *values[2:])
-        if group_i >= 0 and row[group_i].strip():
-            groups = self._groups(row[group_i], number) or groups
-        if self.consent_i >= 0 or self.basis_i >= 0:
-            basis = self._basis(row, self.consent_i, self.basis_i, number)
-        return values, groups, basis
+        with_basis = self.consent_i >= 0 or self.basis_i >= 0
+        count = len(rows)
+        keep, groups, flags = [False] * count, [self.groups] * count, [self.basis] * count
+        for i, number in enumerate(numbers):
+            row = rows[i]
+            if not self._address(number, row, raw_emails[i], emails[i], notes[i]):
+                continue
+            if full_i >= 0 and not first_names[i] and not last_names[i] and row[full_i].strip():
+                first, last = split_full_name(row[full_i])
+                first_names[i], last_names[i] = fix_name_case(first), fix_name_case(last)
+            if group_i >= 0 and row[group_i].strip():
+                groups[i] = self._groups(row[group_i], number) or self.groups
+            if with_basis:
+                flags[i] = self._basis(row, self.consent_i, self.basis_i, number)
+            if not groups[i]:
+                self.summary.rejected += 1
+                reason = "no stakeholder group: the row names none and the list has no default"
+                self.rejects.append(
+                    Reject(self.sheet.label, number, self.headers.get("group", ""), "", reason)
+                )
+                continue
+            keep[i] = True
+        return keep, groups, flags
 
     def _groups(self, cell: str, number: int) -> tuple[str, ...]:
         known, unknown = parse_groups(cell)

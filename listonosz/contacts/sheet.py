@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from listonosz.contacts.columns import ColumnMappingError, map_headers
@@ -10,6 +10,11 @@ from listonosz.contacts.errors import ContactFileError
 
 #: How far down a sheet we look for the header row (titles and notes often sit above it).
 HEADER_SEARCH_ROWS = 10
+#: How many rows a chunk holds: rows are read and cleaned a chunk at a time.
+CHUNK_ROWS = 4096
+
+#: Consecutive data rows: the number of the first (as a spreadsheet shows it), and the rows.
+RowChunk = tuple[int, list[list[str]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,18 +29,39 @@ class ReadOptions:
 
 @dataclass
 class Sheet:
-    """A table whose header is found: its columns and its data rows, numbered as shown."""
+    """A table whose header is found: its columns and its data rows, in numbered chunks."""
 
     label: str
     header: list[str]
     columns: dict[int, str]  # column index → canonical field
-    rows: Iterator[tuple[int, list[str]]]
+    chunks: Iterator[RowChunk]
     details: str = ""  # how it was read (encoding, delimiter), for the report
+
+    @property
+    def rows(self) -> Iterator[tuple[int, list[str]]]:
+        """The data rows one at a time, with their numbers."""
+        for first, rows in self.chunks:
+            yield from enumerate(rows, start=first)
 
     @property
     def headers(self) -> dict[str, str]:
         """Canonical field → the header as written in the file."""
         return {name: self.header[index].strip() for index, name in self.columns.items()}
+
+
+def chunked(rows: Iterable[tuple[int, list[str]]]) -> Iterator[RowChunk]:
+    """Numbered rows in chunks of up to :data:`CHUNK_ROWS` consecutive ones."""
+    chunk: list[list[str]] = []
+    first = 0
+    for number, row in rows:
+        if chunk and (number != first + len(chunk) or len(chunk) == CHUNK_ROWS):
+            yield first, chunk
+            chunk = []
+        if not chunk:
+            first = number
+        chunk.append(row)
+    if chunk:
+        yield first, chunk
 
 
 @dataclass

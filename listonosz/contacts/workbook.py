@@ -17,6 +17,7 @@ from listonosz.contacts.sheet import (
     HEADER_SEARCH_ROWS,
     ReadOptions,
     Sheet,
+    chunked,
     locate_header,
     no_email_column,
 )
@@ -53,7 +54,7 @@ def read_workbook(
         found_email = True
         data = _chain(first[located.index + 1 :], numbered)
         what = "Excel workbook" if kind == "xlsx" else "OpenDocument spreadsheet"
-        yield Sheet(sheet_label, first_rows[located.index], located.columns, data, what)
+        yield Sheet(sheet_label, first_rows[located.index], located.columns, chunked(data), what)
     if options.sheet is not None and options.sheet not in names:
         raise ContactFileError(
             f"{label}: no sheet named {options.sheet!r}; the sheets are {', '.join(names)}"
