@@ -40,8 +40,9 @@ def test_make_contact_makes_the_same_contact() -> None:
         "+48 85 1",
         "białostocki",
         "Choroszcz",
+        "Szanowny Panie Wójcie",
         "consent",
-        (0, 1, 0, -1, 0, -1, -1, -1),
+        (0, 1, 0, -1, 0, -1, -1, -1, 1),
     )
     made, expected = make_contact(*values, 5), Contact(*values)  # a record's flags are ignored
     assert dataclasses.astuple(made) == dataclasses.astuple(expected)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -111,19 +111,6 @@ def test_there_are_at_least_fifty_cases() -> None:
     assert len({expected for _, expected in CASES}) >= 35
 
 
-@dataclass(frozen=True)
-class WithOverride:
-    """A contact as it will look once the contact lists carry a salutation column."""
-
-    email: str = "a@x.pl"
-    first_name: str = "Jan"
-    last_name: str = "Nowak"
-    organisation: str = ""
-    position: str = "Wójt"
-    gender: str = "m"
-    salutation: str = ""
-
-
 @pytest.mark.parametrize(
     ("override", "expected"),
     [
@@ -134,12 +121,25 @@ class WithOverride:
     ],
 )
 def test_a_per_contact_override_always_wins(override: str, expected: str) -> None:
-    assert salutation(WithOverride(salutation=override)) == expected  # type: ignore[arg-type]
+    contact = Contact("a@x.pl", "Jan", "Nowak", position="Wójt", gender="m", salutation=override)
+    assert salutation(contact) == expected
 
 
-def test_contacts_without_the_override_attribute_work() -> None:
-    assert not hasattr(Contact("a@x.pl"), "salutation")
-    assert salutation(person("Jan", position="Wójt")) == "Szanowny Panie Wójcie"
+def test_the_override_comes_from_a_column_of_the_contact_list(tmp_path: Path) -> None:
+    from listonosz.contacts.merge import SourceList, merge_lists
+
+    path = tmp_path / "jst.csv"
+    path.write_text(
+        "Imię;Nazwisko;E-mail;Stanowisko;Zwrot grzecznościowy\n"
+        "Jan;Nowak;jan@ug.example.pl;Wójt;Wielce Szanowny Panie Wójcie\n"
+        "Anna;Kowalska;anna@ug.example.pl;Dyrektor;\n",
+        encoding="utf-8",
+    )
+    jan, anna = sorted(merge_lists([SourceList(path, "jst")]).contacts, key=lambda c: c.first_name)[
+        ::-1
+    ]
+    assert salutation(jan) == "Wielce Szanowny Panie Wójcie"
+    assert salutation(anna) == "Szanowna Pani Dyrektor"
 
 
 def test_read_position_finds_office_degree_and_honorific() -> None:

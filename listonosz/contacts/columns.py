@@ -55,6 +55,14 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
         "group",
         "stakeholder group",
     ),
+    "salutation": (
+        "zwrot",
+        "zwrot grzecznościowy",
+        "forma grzecznościowa",
+        "forma zwrotu",
+        "salutation",
+        "greeting",
+    ),
     "county": ("powiat", "county", "district"),
     "municipality": ("gmina", "municipality", "commune"),
     "phone": (

@@ -26,6 +26,7 @@ CONTACT_COLUMNS = (
     "phone",
     "county",
     "municipality",
+    "salutation",
     "sources",
 )
 
@@ -79,6 +80,7 @@ def contact_row(contact: Contact) -> list[str]:
         contact.phone,
         contact.county,
         contact.municipality,
+        contact.salutation,
         ";".join(contact.sources),
     ]
 

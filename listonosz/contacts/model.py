@@ -21,6 +21,7 @@ PERSON_FIELDS: tuple[str, ...] = (
     "phone",
     "county",
     "municipality",
+    "salutation",
 )
 
 
@@ -39,6 +40,9 @@ class Contact:
     phone: str = ""
     county: str = ""
     municipality: str = ""
+    #: How to greet this person, from a list's own column ("Szanowna Pani Marszałek"): wins
+    #: over every rule of the salutation table.
+    salutation: str = ""
     legal_basis: LegalBasis = ""
     #: For each of :data:`PERSON_FIELDS`, the index in ``sources`` its value came from (-1: none);
     #: empty when every value comes from ``sources[0]``.
@@ -77,6 +81,7 @@ _set_sources = Contact.__dict__["sources"].__set__
 _set_phone = Contact.__dict__["phone"].__set__
 _set_county = Contact.__dict__["county"].__set__
 _set_municipality = Contact.__dict__["municipality"].__set__
+_set_salutation = Contact.__dict__["salutation"].__set__
 _set_legal_basis = Contact.__dict__["legal_basis"].__set__
 _set_origins = Contact.__dict__["origins"].__set__
 
@@ -93,6 +98,7 @@ def make_contact(
     phone: str,
     county: str,
     municipality: str,
+    salutation: str,
     legal_basis: LegalBasis,
     origins: tuple[int, ...],
     *_more: object,
@@ -113,6 +119,7 @@ def make_contact(
     _set_phone(contact, phone)
     _set_county(contact, county)
     _set_municipality(contact, municipality)
+    _set_salutation(contact, salutation)
     _set_legal_basis(contact, legal_basis)
     _set_origins(contact, origins)
     return contact

@@ -26,10 +26,10 @@ from listonosz.contacts.normalise import fix_name_case, parse_gender, split_full
 from listonosz.contacts.sheet import Sheet
 from listonosz.contacts.text import clean_text
 
-#: Contact's fields in order (email, five PERSON_FIELDS, groups, sources, the other three,
+#: Contact's fields in order (email, five PERSON_FIELDS, groups, sources, the other four,
 #: legal basis, origins), then the row's legal-basis flags.
 Record = tuple[
-    str, str, str, str, str, str, tuple[str, ...], tuple[str, ...], str, str, str, str,
+    str, str, str, str, str, str, tuple[str, ...], tuple[str, ...], str, str, str, str, str,
     tuple[int, ...], int,
 ]  # fmt: skip
 
@@ -156,10 +156,11 @@ class SheetReader:
             groups, flags = itertools.repeat(self.groups), itertools.repeat(self.basis)
             bases = itertools.repeat(BASIS_OF_FLAGS[self.basis])
         sources = zip(map(self.prefix.__add__, map(str, numbers)))  # ("file:row",) each
-        first_name, last_name, organisation, position, gender, phone, county, municipality = values
+        (first_name, last_name, organisation, position, gender, phone, county, municipality,
+         salutation) = values  # fmt: skip
         records = zip(  # Contact's fields in order, then the flags
             emails, first_name, last_name, organisation, position, gender, groups, sources,
-            phone, county, municipality, bases, itertools.repeat(()), flags,
+            phone, county, municipality, salutation, bases, itertools.repeat(()), flags,
             strict=False,  # the constant columns repeat for ever
         )  # fmt: skip
         return list(records if keep is None else itertools.compress(records, keep))

@@ -219,7 +219,7 @@ def salutation(contact: Contact) -> str:
     wins. Nobody named (an organisation's mailbox) or no way to tell the gender: the neutral
     ``Szanowni Państwo``.
     """
-    override = (getattr(contact, "salutation", "") or "").strip().rstrip(",").strip()
+    override = contact.salutation.strip().rstrip(",").strip()
     if override:
         return override
     if not contact.first_name and not contact.last_name:
