@@ -25,10 +25,11 @@ import httpx
 from listonosz.config import TransportSettings
 from listonosz.transports.base import Delivery, Outgoing
 from listonosz.transports.http import (
-    ApiClient,
     ApiRequest,
     ApiTransport,
     Refusal,
+    api_key,
+    api_transport,
     chunks,
     groups,
     shared_parts,
@@ -180,13 +181,5 @@ def error(response: httpx.Response) -> tuple[str, str]:
 
 def make(settings: TransportSettings, throttle: Callable[[], None] | None = None) -> ApiTransport:
     """A Brevo transport: the API key goes in the ``api-key`` header."""
-    key = settings.api_key.get_secret_value() if settings.api_key else ""
-    provider = Brevo()
-    client = ApiClient(
-        provider.name,
-        settings.base_url or DEFAULT_URL,
-        settings,
-        provider.rate_limit_wait,
-        headers={"Accept": "application/json", "api-key": key},
-    )
-    return ApiTransport(provider, client, settings, throttle)
+    headers = {"api-key": api_key(settings)}
+    return api_transport(Brevo(), settings, throttle, DEFAULT_URL, headers)

@@ -396,6 +396,31 @@ def chunks(
         yield run
 
 
+def api_transport(
+    provider: Provider,
+    settings: TransportSettings,
+    throttle: Callable[[], None] | None,
+    default_url: str,
+    auth_headers: Mapping[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
+) -> ApiTransport:
+    """A provider's transport: one JSON-speaking client at its URL, with its way of auth."""
+    client = ApiClient(
+        provider.name,
+        settings.base_url or default_url,
+        settings,
+        provider.rate_limit_wait,
+        headers={"Accept": "application/json", **(auth_headers or {})},
+        auth=auth,
+    )
+    return ApiTransport(provider, client, settings, throttle)
+
+
+def api_key(settings: TransportSettings) -> str:
+    """The configured API key, or "" (``check`` then reports it missing)."""
+    return settings.api_key.get_secret_value() if settings.api_key else ""
+
+
 def message_size(message: Outgoing) -> int:
     """About how many bytes a message takes in a JSON request (attachments in base64)."""
     parts = message.parts

@@ -21,12 +21,13 @@ import httpx
 from listonosz.config import TransportSettings
 from listonosz.transports.base import Delivery, Outgoing, TransportUnavailable
 from listonosz.transports.http import (
-    ApiClient,
     ApiRequest,
     ApiTransport,
     Refusal,
     Skeleton,
     SkeletonError,
+    api_key,
+    api_transport,
     chunks,
     groups,
     shared_parts,
@@ -175,14 +176,7 @@ def message_of(response: httpx.Response) -> str:
 
 def make(settings: TransportSettings, throttle: Callable[[], None] | None = None) -> ApiTransport:
     """A Mailgun transport: HTTP basic auth, user ``api``, the key as password."""
-    key = settings.api_key.get_secret_value() if settings.api_key else ""
-    provider = Mailgun(settings)
-    client = ApiClient(
-        provider.name,
-        settings.base_url or REGION_URLS[settings.region],
-        settings,
-        provider.rate_limit_wait,
-        headers={"Accept": "application/json"},
-        auth=("api", key),
+    url = REGION_URLS[settings.region]
+    return api_transport(
+        Mailgun(settings), settings, throttle, url, auth=("api", api_key(settings))
     )
-    return ApiTransport(provider, client, settings, throttle)

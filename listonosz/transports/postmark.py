@@ -17,7 +17,15 @@ import httpx
 
 from listonosz.config import TransportSettings
 from listonosz.transports.base import Delivery, Outgoing
-from listonosz.transports.http import ApiClient, ApiRequest, ApiTransport, Refusal, chunks, short
+from listonosz.transports.http import (
+    ApiRequest,
+    ApiTransport,
+    Refusal,
+    api_key,
+    api_transport,
+    chunks,
+    short,
+)
 
 DEFAULT_URL = "https://api.postmarkapp.com"
 BATCH_LIMIT = 500
@@ -128,13 +136,5 @@ def error(response: httpx.Response) -> tuple[object, str]:
 
 def make(settings: TransportSettings, throttle: Callable[[], None] | None = None) -> ApiTransport:
     """A Postmark transport: the server token goes in ``X-Postmark-Server-Token``."""
-    key = settings.api_key.get_secret_value() if settings.api_key else ""
-    provider = Postmark(settings)
-    client = ApiClient(
-        provider.name,
-        settings.base_url or DEFAULT_URL,
-        settings,
-        provider.rate_limit_wait,
-        headers={"Accept": "application/json", "X-Postmark-Server-Token": key},
-    )
-    return ApiTransport(provider, client, settings, throttle)
+    headers = {"X-Postmark-Server-Token": api_key(settings)}
+    return api_transport(Postmark(settings), settings, throttle, DEFAULT_URL, headers)

@@ -22,12 +22,13 @@ import httpx
 from listonosz.config import TransportSettings
 from listonosz.transports.base import Delivery, Outgoing
 from listonosz.transports.http import (
-    ApiClient,
     ApiRequest,
     ApiTransport,
     Refusal,
     Skeleton,
     SkeletonError,
+    api_key,
+    api_transport,
     chunks,
     groups,
     shared_parts,
@@ -204,13 +205,5 @@ def error_list(response: httpx.Response) -> list[dict[str, object]]:
 
 def make(settings: TransportSettings, throttle: Callable[[], None] | None = None) -> ApiTransport:
     """A SendGrid transport: the API key goes in ``Authorization: Bearer``."""
-    key = settings.api_key.get_secret_value() if settings.api_key else ""
-    provider = SendGrid()
-    client = ApiClient(
-        provider.name,
-        settings.base_url or DEFAULT_URL,
-        settings,
-        provider.rate_limit_wait,
-        headers={"Accept": "application/json", "Authorization": f"Bearer {key}"},
-    )
-    return ApiTransport(provider, client, settings, throttle)
+    headers = {"Authorization": f"Bearer {api_key(settings)}"}
+    return api_transport(SendGrid(), settings, throttle, DEFAULT_URL, headers)
