@@ -225,7 +225,8 @@ def test_provider_specific_checks() -> None:
 def test_429_waits_as_long_as_the_provider_says(fake: FakeApi, tmp_path: Path) -> None:
     messages = outgoing(tmp_path, people(20))
     fake.inject("429:1")
-    deliveries = transport_for(fake).send_batch(messages)
+    # a generous timeout: on a loaded machine a timed-out retry would add a third request
+    deliveries = transport_for(fake, timeout=10.0).send_batch(messages)
     first, second = fake.send_hits()
     assert first.status == 429 and second.status < 300
     # SendGrid says when the window resets as a Unix time in whole seconds: up to 1 s more.
@@ -238,7 +239,7 @@ def test_exhausted_rate_limit_headers_hold_the_next_request(fake: FakeApi, tmp_p
     if fake.name not in RATE_HEADERS:
         pytest.skip(f"{fake.name} documents no rate-limit headers on accepted requests")
     messages = outgoing(tmp_path, people(20))
-    transport = transport_for(fake)
+    transport = transport_for(fake, timeout=10.0)  # as above: no timed-out retries
     fake.inject("exhaust:1")
     transport.send_batch(messages[:10])
     transport.send_batch(messages[10:])
