@@ -22,19 +22,12 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from listonosz.campaign import Campaign, load_campaign
 from listonosz.config import Settings, TransportSettings
 from listonosz.contacts.merge import MergeResult
-from listonosz.contacts.model import Contact
 from listonosz.contacts.report import report_rows, write_report
 from listonosz.ledger import Ledger
-from listonosz.pipeline import (
-    BatchReport,
-    BatchSender,
-    MessageFactory,
-    Plan,
-    merge_audience,
-    plan_delivery,
-)
-from listonosz.render.preflight import preflight
+from listonosz.pipeline import MessageFactory, Plan, merge_audience, plan_delivery
+from listonosz.prepare import Ready, prepare_messages
 from listonosz.report import SendReport, build_report
+from listonosz.sending import BatchReport, BatchSender
 from listonosz.suppression import SuppressionList
 from listonosz.transports import Transport, make_transport
 
@@ -68,27 +61,22 @@ def artifact_key(*parts: str) -> str:
 @task(name="plan", cache_policy=NONE)
 def plan(
     factory: MessageFactory, merged: MergeResult, ledger: Ledger, transport: Transport
-) -> Plan:
-    """Who gets the message now. Before anything is claimed, every one of their messages is
-    rendered (a template error lists every recipient it hits) and the transport is checked."""
+) -> tuple[Plan, list[Ready]]:
+    """Who gets the message now, and their messages. Before anything is claimed, every one of
+    them is rendered and assembled (a template error lists every recipient it hits) and the
+    transport is checked."""
     result = plan_delivery(factory.campaign, factory.kind, merged.contacts, ledger)
-    if result.recipients:
-        preflight(
-            factory.campaign,
-            factory.kind,
-            result.recipients,
-            renderer=factory.renderer,
-            links=factory.links,
-        )
+    ready = prepare_messages(factory, result.recipients, transport.wants_mime)
+    if ready:
         transport.check()
     get_run_logger().info(
         "%d to send, %d already settled", len(result.recipients), result.already_settled
     )
-    return result
+    return result, ready
 
 
 @task(name="send-batch", cache_policy=NONE, task_run_name="send-batch-{number}")
-def send_batch(sender: BatchSender, batch: list[Contact], number: int) -> BatchReport:
+def send_batch(sender: BatchSender, batch: list[Ready], number: int) -> BatchReport:
     return sender.send(batch)
 
 
@@ -140,16 +128,17 @@ def send_campaign(
     try:
         merged = merge_contacts(campaign, settings, suppression)
         factory = MessageFactory(campaign, message, settings)
-        planned = plan(factory, merged, ledger, mailer)
+        planned, ready = plan(factory, merged, ledger, mailer)
         run_id = uuid.uuid4().hex
         lease = dt.timedelta(seconds=settings.lease_seconds)
+        size = batch_size or settings.batch_size
         with ledger.lease(run_id, interval=settings.lease_seconds / 4):
-            sender = BatchSender(factory, ledger, mailer, run_id, lease, suppression=suppression)
+            sender = BatchSender(
+                campaign.id, message, ledger, mailer, run_id, lease, suppression=suppression
+            )
             futures = [
-                send_batch.submit(sender, batch, number)
-                for number, batch in enumerate(
-                    planned.batches(batch_size or settings.batch_size), 1
-                )
+                send_batch.submit(sender, ready[start : start + size], number)
+                for number, start in enumerate(range(0, len(ready), size), 1)
             ]
             batches = [future.result() for future in futures]
         outcome = report(merged, planned, batches, ledger)

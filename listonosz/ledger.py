@@ -34,6 +34,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     case,
     create_engine,
     event,
@@ -252,14 +253,16 @@ class Ledger:
 
     def settle(self, run_id: str, outcomes: Iterable[Outcome]) -> None:
         """Record how each claimed message ended; rows claimed by another run are left alone."""
-        now = _now()
+        rows = [{"row": o.key, "to": o.status, "why": o.detail} for o in outcomes]
+        if not rows:
+            return
+        statement = (
+            update(deliveries)
+            .where(deliveries.c.key == bindparam("row"), deliveries.c.claim_token == run_id)
+            .values(status=bindparam("to"), detail=bindparam("why"), settled_at=_now())
+        )
         with self.engine.begin() as conn:
-            for outcome in outcomes:
-                conn.execute(
-                    update(deliveries)
-                    .where(deliveries.c.key == outcome.key, deliveries.c.claim_token == run_id)
-                    .values(status=outcome.status, detail=outcome.detail, settled_at=now)
-                )
+            conn.execute(statement, rows)  # one statement, executed for every row
 
     def status_counts(self, campaign: str, kind: str) -> Counter[str]:
         """How many rows of this campaign's message kind are in each status."""

@@ -8,16 +8,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from listonosz.campaign import Campaign, CampaignError
 from listonosz.config import Settings
 from listonosz.contacts.legal import newsletter_audience
 from listonosz.contacts.merge import MergeResult, SourceList, merge_lists
 from listonosz.contacts.model import Contact
-from listonosz.ledger import DEFAULT_LEASE, Ledger, Outcome, delivery_key
+from listonosz.ledger import Ledger, delivery_key
 from listonosz.links import rsvp_url, unsubscribe_url
 from listonosz.message import CommonHeaders, MessageSkeleton, PersonalHeaders
 from listonosz.render.environment import Links, MessageRenderer, RenderedMessage
@@ -63,9 +62,6 @@ class Plan:
     already_settled: int
     without_consent: int = 0
 
-    def batches(self, size: int) -> list[list[Contact]]:
-        return [self.recipients[i : i + size] for i in range(0, len(self.recipients), size)]
-
 
 def plan_delivery(
     campaign: Campaign, kind: str, audience: Sequence[Contact], ledger: Ledger
@@ -85,25 +81,6 @@ def plan_delivery(
         already_settled=len(eligible) - len(recipients),
         without_consent=len(audience) - len(eligible),
     )
-
-
-@dataclass
-class BatchReport:
-    """What sending did: counts per status, resends of messages a crash left in flight, rows
-    another live run holds, and every failure with its reason."""
-
-    counts: Counter[str] = field(default_factory=Counter)
-    possible_duplicates: int = 0
-    held_elsewhere: int = 0
-    failures: list[str] = field(default_factory=list)
-    refused_addresses: list[str] = field(default_factory=list)
-
-    def add(self, other: BatchReport) -> None:
-        self.counts.update(other.counts)
-        self.possible_duplicates += other.possible_duplicates
-        self.held_elsewhere += other.held_elsewhere
-        self.failures.extend(other.failures)
-        self.refused_addresses.extend(other.refused_addresses)
 
 
 def message_id(key: str, domain: str) -> str:
@@ -128,11 +105,19 @@ class MessageFactory:
     Everything per kind (compiled templates, header skeleton, DKIM key) is prepared once.
     """
 
-    def __init__(self, campaign: Campaign, kind: str, settings: Settings) -> None:
+    def __init__(
+        self,
+        campaign: Campaign,
+        kind: str,
+        settings: Settings,
+        now: dt.datetime | None = None,
+    ) -> None:
         self.campaign = campaign
         self.kind = kind
+        self.settings = settings
+        self.now = now or dt.datetime.now(dt.UTC)  # the calendar's DTSTAMP and the Date header
         self.public_url = settings.public_url
-        self.renderer = MessageRenderer(campaign, kind, campaign.templates_dir)
+        self.renderer = MessageRenderer(campaign, kind, campaign.templates_dir, now=self.now)
         self.skeleton = MessageSkeleton(common_headers(campaign, kind))
         self.signer = DkimSigner(settings.dkim) if settings.dkim else None
         self._secret = settings.signing_secret()
@@ -215,68 +200,6 @@ class MessageFactory:
             return self.campaign.sender.email
         local, domain = bounce.rsplit("@", 1)
         return f"{local}+{key}@{domain}"
-
-
-class BatchSender:
-    """Sends batches of one message kind: render, claim, assemble, send, settle.
-
-    Rows are claimed ``claim_chunk`` at a time, just before they are sent, and settled right
-    after; a crash leaves at most one chunk per sending task in flight.
-    """
-
-    def __init__(
-        self,
-        factory: MessageFactory,
-        ledger: Ledger,
-        transport: Transport,
-        run_id: str,
-        lease: dt.timedelta = DEFAULT_LEASE,
-        claim_chunk: int = 20,
-        suppression: SuppressionList | None = None,
-    ) -> None:
-        self.factory = factory
-        self.suppression = suppression
-        self.ledger = ledger
-        self.transport = transport
-        self.run_id = run_id
-        self.lease = lease
-        self.claim_chunk = claim_chunk
-
-    def send(self, batch: Sequence[Contact]) -> BatchReport:
-        """Send one batch; every message is rendered before the first row is claimed."""
-        prepared = [self.factory.prepare(contact) for contact in batch]
-        report = BatchReport()
-        for start in range(0, len(prepared), self.claim_chunk):
-            report.add(self._send_chunk(prepared[start : start + self.claim_chunk]))
-        return report
-
-    def _send_chunk(self, chunk: Sequence[Prepared]) -> BatchReport:
-        factory = self.factory
-        claims = self.ledger.claim(
-            factory.campaign.id,
-            factory.kind,
-            [(p.email, p.groups, p.personal.message_id) for p in chunk],
-            self.run_id,
-            self.lease,
-        )
-        won = {claim.key for claim in claims}
-        date = dt.datetime.now(dt.UTC)
-        mime = self.transport.wants_mime
-        outgoing = [factory.outgoing(p, date, mime) for p in chunk if p.key in won]
-        deliveries = self.transport.send_batch(outgoing)
-        self.ledger.settle(self.run_id, [Outcome(d.key, d.status, d.detail) for d in deliveries])
-        email_of = {p.key: p.email for p in chunk}
-        refused = [d for d in deliveries if d.suppress]
-        if refused and self.suppression is not None:
-            for delivery in refused:
-                self.suppression.add(email_of[delivery.key], "hard_bounce", delivery.detail)
-        return BatchReport(
-            counts=Counter(d.status for d in deliveries),
-            possible_duplicates=sum(claim.resent for claim in claims),
-            held_elsewhere=len(chunk) - len(claims),
-            failures=[f"{email_of[d.key]}: {d.detail}" for d in deliveries if d.status != "sent"],
-            refused_addresses=[email_of[d.key] for d in deliveries if d.suppress],
-        )
 
 
 def common_headers(campaign: Campaign, kind: str) -> CommonHeaders:

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from listonosz.contacts.groups import group_label
 from listonosz.contacts.merge import MergeResult
 from listonosz.ledger import DEFERRED, FAILED, SENDING, SENT, Ledger
-from listonosz.pipeline import BatchReport, Plan
+from listonosz.pipeline import Plan
+from listonosz.sending import BatchReport
 
 
 @dataclass

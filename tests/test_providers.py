@@ -23,7 +23,9 @@ from listonosz.campaign import load_campaign
 from listonosz.config import Settings, TransportSettings
 from listonosz.contacts.model import Contact
 from listonosz.ledger import Ledger
-from listonosz.pipeline import BatchSender, MessageFactory, merge_audience
+from listonosz.pipeline import MessageFactory, merge_audience
+from listonosz.prepare import prepare_messages
+from listonosz.sending import BatchSender
 from listonosz.transports import make_transport
 from listonosz.transports.base import Outgoing, TransportUnavailable
 from listonosz.transports.http import (
@@ -332,14 +334,17 @@ def test_a_fault_storm_ends_with_everyone_sent_once_or_failed_with_a_reason(
     fake.inject(*rng.choices(["429:0.2", "500", "503", "timeout", "none"], k=60))
     transport = transport_for(fake, timeout=0.3, retries=2)
     ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
-    sender = BatchSender(factory(tmp_path), ledger, transport, run_id="run-0")
+    # Small chunks: many requests, so the storm's faults spread over many of them.
+    sender = BatchSender(
+        CAMPAIGN_ID, "invitation", ledger, transport, run_id="run-0", claim_chunk=20
+    )
     for run in range(8):
         settled = ledger.settled_emails(CAMPAIGN_ID, "invitation")
         remaining = [c for c in contacts if c.email not in settled]
         if not remaining:
             break
         sender.run_id = f"run-{run}"
-        sender.send(remaining)
+        sender.send(prepare_messages(factory(tmp_path), remaining, mime=False))
     transport.close()
 
     assert ledger.status_counts(CAMPAIGN_ID, "invitation") == {
@@ -367,7 +372,8 @@ def test_the_api_key_never_shows_in_logs_errors_details_or_the_ledger(
     transport = transport_for(fake, timeout=0.3)
     transport.check()
     ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
-    report = BatchSender(factory(tmp_path), ledger, transport, run_id="run-1").send(contacts)
+    sender = BatchSender(CAMPAIGN_ID, "invitation", ledger, transport, run_id="run-1")
+    report = sender.send(prepare_messages(factory(tmp_path), contacts, mime=False))
     errors = []
     closed = f"http://127.0.0.1:{free_port()}"
     for wrong in (

@@ -18,13 +18,17 @@ from listonosz.campaign import load_campaign
 from listonosz.config import DkimSettings, Settings, TransportSettings
 from listonosz.contacts.model import Contact
 from listonosz.ledger import Ledger
-from listonosz.pipeline import BatchSender, MessageFactory
+from listonosz.pipeline import MessageFactory
+from listonosz.prepare import Ready, prepare_messages
+from listonosz.sending import BatchSender
 from listonosz.suppression import SuppressionList
 from listonosz.transports import Outgoing
 from listonosz.transports.base import TransportUnavailable
 from listonosz.transports.smtp import SmtpTransport, blames_the_address
 from tests.conftest import CAMPAIGN, free_port
 from tests.smtp_servers import Mailbox, faulty_sink, self_signed_certificate, tls_auth_server
+
+CAMPAIGN_ID = "ekonomia-spoleczna-2016"
 
 USER, PASSWORD = "zaproszenia@rops-bialystok.example", "not-a-real-password-123"
 
@@ -46,7 +50,11 @@ def _factory(tmp_path: Path, **settings: object) -> MessageFactory:
 
 def _sender(tmp_path: Path, transport: SmtpTransport) -> BatchSender:
     ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
-    return BatchSender(_factory(tmp_path), ledger, transport, run_id="run-1")
+    return BatchSender(CAMPAIGN_ID, "invitation", ledger, transport, run_id="run-1")
+
+
+def _ready(tmp_path: Path, contacts: list[Contact]) -> list[Ready]:
+    return prepare_messages(_factory(tmp_path), contacts, mime=True)
 
 
 def _contacts(count: int) -> list[Contact]:
@@ -70,7 +78,7 @@ def test_starttls_with_auth(tmp_path: Path, certificate: tuple[Path, Path]) -> N
         )
         transport = SmtpTransport(settings, tls_context=_client_context(certificate[0]))
         transport.check()
-        report = _sender(tmp_path, transport).send(_contacts(12))
+        report = _sender(tmp_path, transport).send(_ready(tmp_path, _contacts(12)))
         transport.close()
     finally:
         server.stop()
@@ -184,20 +192,19 @@ def test_faults_never_lose_or_repeat_anyone(tmp_path: Path, seed: int) -> None:
             remaining = [
                 c
                 for c in people
-                if c.email
-                not in sender.ledger.settled_emails(sender.factory.campaign.id, "invitation")
+                if c.email not in sender.ledger.settled_emails(sender.campaign_id, "invitation")
             ]
             if not remaining:
                 break
             sender.run_id = f"run-{runs}"
-            sender.send(remaining)
+            sender.send(_ready(tmp_path, remaining))
             runs += 1
         transport.close()
     finally:
         server.stop()
     assert {"452", "451", "421", "drop", "550"} <= set(handler.faults)
 
-    counts = sender.ledger.status_counts(sender.factory.campaign.id, "invitation")
+    counts = sender.ledger.status_counts(sender.campaign_id, "invitation")
     unknown = {c.email for c in people if handler.unknown(c.email)}
     assert counts == {"sent": len(people) - len(unknown), "failed": len(unknown)}
     received = [recipient for recipient, _ in mailbox.received]
@@ -229,7 +236,7 @@ def test_refused_addresses_go_on_the_suppression_list(tmp_path: Path) -> None:
         transport = SmtpTransport(TransportSettings(port=port))
         sender = _sender(tmp_path, transport)
         sender.suppression = suppression
-        report = sender.send(people)
+        report = sender.send(_ready(tmp_path, people))
         transport.close()
         entries = {entry.email: entry.reason for entry in suppression.entries()}
     finally:

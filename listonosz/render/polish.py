@@ -63,6 +63,7 @@ def plural_form(count: int, one: str, few: str, many: str) -> str:
     return {"one": one, "few": few}.get(category, many)
 
 
+@lru_cache(maxsize=1024)
 def plural_pl(count: int, one: str, few: str, many: str) -> str:
     """The count and its noun: ``1 miejsce``, ``3 miejsca``, ``1 200 miejsc`` (NBSP grouping)."""
     number = format_decimal(count, locale=LOCALE)

@@ -83,27 +83,41 @@ def preflight(
     except RenderError as exc:
         raise PreflightError(kind, [exc.failure], len(recipients)) from None
     links_of = links or (lambda _contact: PREFLIGHT_LINKS)
-    failures: list[RenderFailure] = []
-    checked = 0
+    failures = cross_check(renderer, recipients[:CROSS_CHECKED], links_of)
     for contact in recipients:
-        contact_links = links_of(contact)
         try:
-            rendered = renderer.render(contact, contact_links)
+            renderer.render(contact, links_of(contact))
         except RenderError as exc:
             failures.append(exc.failure)
-            continue
-        if renderer.inlined is not None and checked < CROSS_CHECKED:
-            checked += 1
-            if rendered != renderer.render_per_message(contact, contact_links):
-                failures.append(
-                    RenderFailure(
-                        contact.email,
-                        renderer.html_name,
-                        None,
-                        "the message compiled once differs from premailer run on this message "
-                        "(a bug in Listonosz: please report it with this template)",
-                    )
-                )
     if failures:
         raise PreflightError(kind, failures, len(recipients))
     return PreflightReport(kind, len(recipients), renderer.inline_note)
+
+
+def cross_check(
+    renderer: MessageRenderer, sample: Sequence[Contact], links_of: Callable[[Contact], Links]
+) -> list[RenderFailure]:
+    """The sample's messages compiled once must equal premailer run on each; else a failure.
+
+    Recipients whose message cannot be rendered at all are left to the caller's full pass.
+    """
+    if renderer.inlined is None:
+        return []
+    failures = []
+    for contact in sample:
+        links = links_of(contact)
+        try:
+            same = renderer.render(contact, links) == renderer.render_per_message(contact, links)
+        except RenderError:
+            continue
+        if not same:
+            failures.append(
+                RenderFailure(
+                    contact.email,
+                    renderer.html_name,
+                    None,
+                    "the message compiled once differs from premailer run on this message "
+                    "(a bug in Listonosz: please report it with this template)",
+                )
+            )
+    return failures

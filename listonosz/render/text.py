@@ -55,6 +55,7 @@ _GLUE = "\u2063"  # invisible separator: glues an orphan to the next word while 
 
 
 @lru_cache(maxsize=1024)
+@lru_cache(maxsize=4096)  # paragraphs of the campaign's own text repeat in every message
 def wrap_pl(text: str, width: int = WIDTH, indent: str = "", first: str = "") -> str:
     """Wrap a paragraph at ``width`` without breaking words, addresses or hyphenated names,
     without leaving a one-letter word at the end of a line or a dash at the start of one."""

@@ -62,6 +62,8 @@ class Transport(Protocol):
 
     #: True: give me ``Outgoing.data`` (MIME bytes); False: give me ``Outgoing.parts``.
     wants_mime: bool
+    #: How many rows to claim in the ledger per ``send_batch`` call.
+    claim_chunk: int
 
     def check(self) -> None:
         """Fail now, with a clear error, if no message could be sent (wrong host, password)."""

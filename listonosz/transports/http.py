@@ -253,6 +253,7 @@ class ApiTransport:
     """A ``Transport`` over a mail API: provider-sized requests, one Delivery per message."""
 
     wants_mime = False
+    claim_chunk = 100  # messages per request: few requests, little in flight
 
     def __init__(
         self,

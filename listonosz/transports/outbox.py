@@ -12,6 +12,7 @@ class OutboxTransport:
     """Writes ``<ledger key>.eml`` files; a resend overwrites, so each message appears once."""
 
     wants_mime = True
+    claim_chunk = 100
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder

@@ -55,6 +55,7 @@ class SmtpTransport:
     """Sends batches over up to ``pool_size`` connections kept open between batches."""
 
     wants_mime = True
+    claim_chunk = 20
 
     def __init__(
         self,

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
 from email.utils import parseaddr
+from functools import lru_cache
 
 import uvicorn
 from starlette.applications import Starlette
@@ -49,6 +50,7 @@ def valid_address(address: str) -> bool:
     return bool(_ADDRESS.match(address))
 
 
+@lru_cache(maxsize=65_536)  # the same sender on every message, each recipient checked twice
 def split_address(value: str) -> tuple[str, str]:
     """``Name <addr>`` (RFC 2047 names decoded) as (name, address)."""
     name, address = parseaddr(value)

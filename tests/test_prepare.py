@@ -1,0 +1,63 @@
+"""Preparing in worker processes gives the same messages as preparing in this one, and a
+template error found in a worker still names every recipient it hits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+
+from listonosz.campaign import Campaign, load_campaign
+from listonosz.config import Settings
+from listonosz.contacts.model import Contact
+from listonosz.pipeline import MessageFactory, merge_audience
+from listonosz.prepare import prepare_messages
+from listonosz.render.preflight import PreflightError
+from tests.conftest import CAMPAIGN, REPO
+
+NOW = dt.datetime(2016, 8, 20, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def campaign(tmp_path: Path) -> Campaign:
+    shutil.copytree(REPO / "templates", tmp_path / "templates")
+    return load_campaign(CAMPAIGN).model_copy(update={"base_dir": tmp_path})
+
+
+@pytest.fixture
+def audience() -> list[Contact]:
+    return merge_audience(load_campaign(CAMPAIGN)).contacts
+
+
+@pytest.mark.parametrize("mime", [True, False], ids=["mime", "parts"])
+def test_workers_make_the_same_messages_in_the_same_order(
+    campaign: Campaign,
+    audience: list[Contact],
+    tmp_path: Path,
+    mime: bool,
+) -> None:
+    factory = MessageFactory(campaign, "invitation", Settings(var_dir=tmp_path), now=NOW)
+    here = prepare_messages(factory, audience, mime, workers=1)
+    there = prepare_messages(factory, audience, mime, workers=2)
+    assert [r.email for r in there] == [c.email for c in audience]
+    assert [r.outgoing() for r in there] == [r.outgoing() for r in here]
+    assert there == here  # keys, Message-IDs and packed bytes too
+
+
+def test_a_failure_in_a_worker_lists_every_recipient_it_hits(
+    campaign: Campaign, audience: list[Contact], tmp_path: Path
+) -> None:
+    template = campaign.templates_dir / "invitation.html.j2"
+    source = template.read_text(encoding="utf-8")
+    anchor = "<p>{{ salutation }},</p>"
+    broken = '{% if contact is in_group("media") %}<p>{{ contact.nickname }}</p>{% endif %}'
+    template.write_text(source.replace(anchor, f"{anchor}\n{broken}", 1), encoding="utf-8")
+    factory = MessageFactory(campaign, "invitation", Settings(var_dir=tmp_path), now=NOW)
+    with pytest.raises(PreflightError) as caught:
+        prepare_messages(factory, audience, mime=True, workers=2)
+    journalists = sorted(c.email for c in audience if "media" in c.groups)
+    assert len(journalists) == 9
+    assert sorted(f.recipient for f in caught.value.failures) == journalists
+    assert {f.problem for f in caught.value.failures} == {"Contact has no attribute 'nickname'"}
