@@ -3,7 +3,8 @@
 The flow reads like the job's table of contents; the work is in ``listonosz``. Parameters
 carry no secrets: settings (SMTP passwords, token secret) come from the worker's environment.
 The ledger and the transport's connection pool are opened once per flow run and shared by
-the batch tasks, which run in threads of this process.
+the batch tasks, which run in threads of this process. Big inputs (the audience, the prepared
+messages) are passed ``quote``d: Prefect would otherwise walk every contact looking for futures.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 
 from listonosz.campaign import Campaign, load_campaign
 from listonosz.config import Settings, TransportSettings
@@ -128,7 +130,7 @@ def send_campaign(
     try:
         merged = merge_contacts(campaign, settings, suppression)
         factory = MessageFactory(campaign, message, settings)
-        planned, ready = plan(factory, merged, ledger, mailer)
+        planned, ready = plan(factory, quote(merged), ledger, mailer)
         run_id = uuid.uuid4().hex
         lease = dt.timedelta(seconds=settings.lease_seconds)
         size = batch_size or settings.batch_size
@@ -137,11 +139,11 @@ def send_campaign(
                 campaign.id, message, ledger, mailer, run_id, lease, suppression=suppression
             )
             futures = [
-                send_batch.submit(sender, ready[start : start + size], number)
+                send_batch.submit(sender, quote(ready[start : start + size]), number)
                 for number, start in enumerate(range(0, len(ready), size), 1)
             ]
             batches = [future.result() for future in futures]
-        outcome = report(merged, planned, batches, ledger)
+        outcome = report(quote(merged), quote(planned), batches, ledger)
     finally:
         mailer.close()
         ledger.close()

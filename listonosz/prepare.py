@@ -110,17 +110,20 @@ def _in_workers(
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     processes = []
     try:
-        for start in range(0, len(recipients), share):
-            process = subprocess.Popen(
-                [sys.executable, "-c", "from listonosz.prepare import serve; serve()"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                env=environment,
+        for _ in range(0, len(recipients), share):  # all start (and import) at once
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", "from listonosz.prepare import serve; serve()"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    env=environment,
+                )
             )
-            processes.append(process)
+        for number, process in enumerate(processes):
             assert process.stdin is not None
             with process.stdin:
-                pickle.dump((setup, recipients[start : start + share]), process.stdin, PROTOCOL)
+                job = (setup, recipients[number * share : (number + 1) * share])
+                pickle.dump(job, process.stdin, PROTOCOL)
         return [_result_of(process) for process in processes]
     finally:
         for process in processes:
