@@ -8,6 +8,7 @@ the API key never shows up where people look.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import random
@@ -484,3 +485,20 @@ def test_an_account_refusal_defers_everyone_without_splitting(tmp_path: Path) ->
         assert len(api.send_hits()) == 1
     assert {d.status for d in deliveries} == {"deferred"}
     assert "Domain not found" in deliveries[0].detail
+
+
+def test_a_message_that_holds_our_tag_goes_alone_and_the_rest_stay_factored(
+    tmp_path: Path,
+) -> None:
+    messages = seminar(tmp_path)[:30]
+    odd = messages[7]
+    assert odd.parts is not None
+    text = odd.parts.text.replace("Z wyrazami", "Kod -lz0- Z wyrazami")  # a token can hold it
+    messages[7] = dataclasses.replace(odd, parts=dataclasses.replace(odd.parts, text=text))
+    requests = SendGrid().requests(messages)
+    assert sorted(len(r.messages) for r in requests) == [1, 29]
+    assert next(r for r in requests if len(r.messages) == 1).messages == (messages[7],)
+    with FAKES["sendgrid"]() as api:
+        deliveries = transport_for(api).send_batch(messages)
+        assert_arrived_as_rendered(api, messages)
+    assert {d.status for d in deliveries} == {"sent"}

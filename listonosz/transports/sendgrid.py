@@ -65,12 +65,19 @@ class SendGrid:
         return out
 
     def batch(self, run: list[Outgoing]) -> list[ApiRequest]:
-        """One factored request, plus a request per message that does not fit it."""
+        """One factored request, plus a request per message that does not fit it (or holds
+        text that looks like our substitution tags, which a token can by chance)."""
+        clashing = [m for m in run if holds_a_tag(m)]
+        run = [m for m in run if not holds_a_tag(m)]
+        singles = [self.request([m], None, None) for m in clashing]
+        if len(run) <= 1:
+            return singles + [self.request([m], None, None) for m in run]
+        return singles + self.factored(run)
+
+    def factored(self, run: list[Outgoing]) -> list[ApiRequest]:
+        """The run's bodies as one template with substitutions, when SendGrid's limits allow."""
         texts = [m.parts.text for m in run if m.parts]
         htmls = [m.parts.html for m in run if m.parts]
-        everything = [*texts, *htmls, *(m.parts.subject for m in run if m.parts)]
-        if len(run) == 1 or any("-lz" in t for t in everything):
-            return [self.request([m], None, None) for m in run]
         try:
             text, html = skeleton(texts), skeleton(htmls)
         except SkeletonError:
@@ -87,7 +94,8 @@ class SendGrid:
             )
             <= SUBSTITUTION_BYTES
         ]
-        alone = [m for i, m in enumerate(run) if i not in set(fits)]
+        fitting = set(fits)
+        alone = [m for i, m in enumerate(run) if i not in fitting]
         out = [self.request([run[i] for i in fits], text, html, fits)] if fits else []
         return out + [self.request([m], None, None) for m in alone]
 
@@ -188,6 +196,12 @@ def address(email: str, name: str) -> dict[str, str]:
     if "," in name or ";" in name:
         name = f'"{quote(name)}"'
     return {"email": email, "name": name}
+
+
+def holds_a_tag(message: Outgoing) -> bool:
+    """Whether the message's own text contains ``-lz``, the start of our substitution tags."""
+    parts = message.parts
+    return parts is not None and any("-lz" in t for t in (parts.text, parts.html, parts.subject))
 
 
 def campaign(message: Outgoing) -> str:
