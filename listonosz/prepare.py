@@ -72,13 +72,21 @@ def prepare_messages(
     recipients on, none below. A few recipients are also rendered with premailer run per
     message, to prove the template compiled once gives identical bytes.
     """
-    failures = cross_check(factory.renderer, recipients[:CROSS_CHECKED], factory.links)
     if workers is None:
         workers = (os.cpu_count() or 1) if len(recipients) >= PARALLEL_FROM else 1
-    if workers > 1 and len(recipients) > 1:
-        results = _in_workers(factory, recipients, mime, workers)
-    else:
-        results = [_prepare_chunk(factory, recipients, mime)]
+    processes = _start_workers(min(workers, len(recipients))) if workers > 1 else []
+    try:
+        # While the workers start up, check the sample against premailer run per message.
+        failures = cross_check(factory.renderer, recipients[:CROSS_CHECKED], factory.links)
+        if processes:
+            results = _in_workers(processes, factory, recipients, mime)
+        else:
+            results = [_prepare_chunk(factory, recipients, mime)]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
     ready: list[Ready] = []
     for chunk_ready, chunk_failures in results:
         ready.extend(chunk_ready)
@@ -100,36 +108,36 @@ def _prepare_chunk(
     return ready, failures
 
 
-def _in_workers(
-    factory: MessageFactory, recipients: Sequence[Contact], mime: bool, workers: int
-) -> list[tuple[list[Ready], list[RenderFailure]]]:
-    """Each worker (a fresh interpreter, never a fork of this threaded process) prepares one
-    contiguous share of the recipients; the shares come back in order."""
-    share = -(-len(recipients) // workers)
-    setup = (factory.campaign, factory.kind, factory.settings, factory.now, mime)
+def _start_workers(count: int) -> list[subprocess.Popen[bytes]]:
+    """Fresh interpreters (never forks of this threaded process), importing while we go on."""
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    processes = []
-    try:
-        for _ in range(0, len(recipients), share):  # all start (and import) at once
-            processes.append(
-                subprocess.Popen(
-                    [sys.executable, "-c", "from listonosz.prepare import serve; serve()"],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    env=environment,
-                )
-            )
-        for number, process in enumerate(processes):
-            assert process.stdin is not None
-            with process.stdin:
-                job = (setup, recipients[number * share : (number + 1) * share])
-                pickle.dump(job, process.stdin, PROTOCOL)
-        return [_result_of(process) for process in processes]
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-            process.wait()
+    return [
+        subprocess.Popen(
+            [sys.executable, "-c", "from listonosz.prepare import serve; serve()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=environment,
+        )
+        for _ in range(count)
+    ]
+
+
+def _in_workers(
+    processes: list[subprocess.Popen[bytes]],
+    factory: MessageFactory,
+    recipients: Sequence[Contact],
+    mime: bool,
+) -> list[tuple[list[Ready], list[RenderFailure]]]:
+    """Each worker prepares one contiguous share of the recipients; the shares come back in
+    order."""
+    share = -(-len(recipients) // len(processes))
+    setup = (factory.campaign, factory.kind, factory.settings, factory.now, mime)
+    for number, process in enumerate(processes):
+        assert process.stdin is not None
+        with process.stdin:
+            job = (setup, recipients[number * share : (number + 1) * share])
+            pickle.dump(job, process.stdin, PROTOCOL)
+    return [_result_of(process) for process in processes]
 
 
 def _result_of(process: subprocess.Popen[bytes]) -> tuple[list[Ready], list[RenderFailure]]:

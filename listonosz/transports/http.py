@@ -23,7 +23,6 @@ import logging
 import random
 import threading
 import time
-from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -523,9 +522,6 @@ def align(ref: list[str], lines: list[str]) -> list[tuple[str, int, int, int]]:
         tail += 1
     i_end, j_end = n - tail, m - tail
     ops: list[tuple[str, int, int, int]] = [("equal", 0, head, 0)] if head else []
-    positions: dict[str, list[int]] = {}
-    for j in range(head, j_end):
-        positions.setdefault(lines[j], []).append(j)
     i = j = head
     while i < i_end and j < j_end:
         if ref[i] == lines[j]:
@@ -534,19 +530,7 @@ def align(ref: list[str], lines: list[str]) -> list[tuple[str, int, int, int]]:
                 i, j = i + 1, j + 1
             ops.append(("equal", start_i, i, start_j))
             continue
-        best: tuple[int, int] | None = None
-        for di in range(min(WINDOW, i_end - i)):
-            if best and di >= sum(best):
-                break
-            found = positions.get(ref[i + di], ())
-            for k in range(bisect_left(found, j), len(found)):
-                dj = found[k] - j
-                if dj >= WINDOW or (best and di + dj >= sum(best)):
-                    break
-                ni, nj = i + di + 1, j + dj + 1
-                if ni >= i_end or nj >= j_end or ref[ni] == lines[nj]:
-                    best = (di, dj)
-                    break
+        best = _resync(ref, lines, i, j, i_end, j_end)
         if best is None:
             break
         ops.append(("differ", i, i + best[0], j))
@@ -556,6 +540,30 @@ def align(ref: list[str], lines: list[str]) -> list[tuple[str, int, int, int]]:
     if tail:
         ops.append(("equal", i_end, n, j_end))
     return ops
+
+
+def _resync(
+    ref: list[str], lines: list[str], i: int, j: int, i_end: int, j_end: int
+) -> tuple[int, int] | None:
+    """The nearest ``(di, dj)`` (smallest sum, within ``WINDOW``) where ``ref[i + di]`` and
+    ``lines[j + dj]`` agree, and so do the lines after them (or one text ends there)."""
+    best: tuple[int, int] | None = None
+    for di in range(min(WINDOW, i_end - i)):
+        if best and di >= sum(best):
+            break
+        target, k = ref[i + di], j
+        limit = min(j + WINDOW, j_end, j + sum(best) - di if best else j_end)
+        while k < limit:
+            try:
+                k = lines.index(target, k, limit)  # a C scan: no index of every line needed
+            except ValueError:
+                break
+            ni, nj = i + di + 1, k + 1
+            if ni >= i_end or nj >= j_end or ref[ni] == lines[nj]:
+                best = (di, k - j)
+                break
+            k += 1
+    return best
 
 
 def _holes(dirty_line: list[bool], dirty_gap: list[bool]) -> list[tuple[int, int]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Sequence
 from email.utils import formataddr
+from functools import lru_cache
 
 import httpx
 
@@ -63,8 +64,8 @@ class Postmark:
         parts = message.parts
         assert parts is not None, "HTTP transports take message parts"
         body: dict[str, object] = {
-            "From": formataddr((parts.from_name, parts.from_email)),
-            "To": formataddr((parts.to_name, parts.to_email)),
+            "From": address(parts.from_name, parts.from_email),
+            "To": address(parts.to_name, parts.to_email),
             "Subject": parts.subject,
             "TextBody": parts.text,
             "HtmlBody": parts.html,
@@ -104,6 +105,12 @@ class Postmark:
 
     def rate_limit_wait(self, response: httpx.Response) -> float | None:
         return None  # none documented
+
+
+@lru_cache(maxsize=4096)  # the sender is the same on every message
+def address(name: str, email: str) -> str:
+    """``Name <address>``, the name RFC 2047-encoded when it is not ASCII."""
+    return formataddr((name, email))
 
 
 def metadata(message: Outgoing) -> dict[str, str]:
