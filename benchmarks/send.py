@@ -16,7 +16,7 @@ With ``--transport NAME`` (postmark, sendgrid, mailgun, brevo) the same flow sen
 provider's local fake instead (tests/providers, in its own process, answering every request after
 20 ms) and prints messages per second; the target is ≥ 2,000. ``--claim-chunk N`` patches the
 flow's BatchSender to claim N rows at a time — a benchmark-only experiment, labelled as such in
-the output; the real flow claims 20.
+the output; the real flow claims what one API request takes (500).
 """
 
 from __future__ import annotations
@@ -224,8 +224,8 @@ class FakeApi:
 
 
 def transport_alone(name: str, url: str, campaign_path: Path, count: int) -> float:
-    """Messages per second of the transport alone: prebuilt message parts, 20 a call (as the
-    flow claims them), 4 threads (as the flow's task runner) — the ceiling the flow could reach."""
+    """Messages per second of the transport alone: prebuilt message parts, as many a call as the
+    flow claims at once, 4 threads (as the flow's task runner) — the ceiling of the send phase."""
     import datetime as dt
     from concurrent.futures import ThreadPoolExecutor
 
@@ -249,7 +249,8 @@ def transport_alone(name: str, url: str, campaign_path: Path, count: int) -> flo
         kind=name, api_key=API_KEY, base_url=url, domain="rops-bialystok.example"
     )
     transport = make_transport(settings, Path("unused"))
-    chunks = [messages[i : i + 20] for i in range(0, len(messages), 20)]
+    size = transport.claim_chunk
+    chunks = [messages[i : i + size] for i in range(0, len(messages), size)]
     start = time.perf_counter()
     with ThreadPoolExecutor(4) as pool:
         results = [d for batch in pool.map(transport.send_batch, chunks) for d in batch]
@@ -284,13 +285,13 @@ def measure_provider(
     from tests.providers.server import API_KEY
 
     os.environ[f"{prefix}API_KEY"] = API_KEY  # the key the fakes accept
-    label = "the flow as it is (claim_chunk 20)"
+    label = "the flow as it is (claims as many rows as one API request takes: 500)"
     if claim_chunk:
         import flows.campaign
-        from listonosz.pipeline import BatchSender
+        from listonosz.sending import BatchSender
 
         flows.campaign.BatchSender = functools.partial(BatchSender, claim_chunk=claim_chunk)
-        label = f"BENCHMARK-ONLY PATCH: claim_chunk {claim_chunk} (the real flow claims 20)"
+        label = f"BENCHMARK-ONLY PATCH: claim_chunk {claim_chunk} (the real flow claims 500)"
     from prefect import flow
 
     flow(name="warm-up")(lambda: None)()  # start Prefect's local server before timing

@@ -67,8 +67,11 @@ class SendGrid:
     def batch(self, run: list[Outgoing]) -> list[ApiRequest]:
         """One factored request, plus a request per message that does not fit it (or holds
         text that looks like our substitution tags, which a token can by chance)."""
-        clashing = [m for m in run if holds_a_tag(m)]
-        run = [m for m in run if not holds_a_tag(m)]
+        clashing: list[Outgoing] = []
+        factorable: list[Outgoing] = []
+        for message in run:
+            (clashing if holds_a_tag(message) else factorable).append(message)
+        run = factorable
         singles = [self.request([m], None, None) for m in clashing]
         if len(run) <= 1:
             return singles + [self.request([m], None, None) for m in run]
