@@ -514,9 +514,7 @@ def align(ref: list[str], lines: list[str]) -> list[tuple[str, int, int, int]]:
     keeps the holes small. Linear in practice, unlike difflib's longest-match search.
     """
     n, m = len(ref), len(lines)
-    head = 0
-    while head < n and head < m and ref[head] == lines[head]:
-        head += 1
+    head = _agreeing(ref, lines, 0, 0, n, m)
     tail = 0
     while tail < n - head and tail < m - head and ref[n - 1 - tail] == lines[m - 1 - tail]:
         tail += 1
@@ -525,10 +523,9 @@ def align(ref: list[str], lines: list[str]) -> list[tuple[str, int, int, int]]:
     i = j = head
     while i < i_end and j < j_end:
         if ref[i] == lines[j]:
-            start_i, start_j = i, j
-            while i < i_end and j < j_end and ref[i] == lines[j]:
-                i, j = i + 1, j + 1
-            ops.append(("equal", start_i, i, start_j))
+            run = _agreeing(ref, lines, i, j, i_end, j_end)
+            ops.append(("equal", i, i + run, j))
+            i, j = i + run, j + run
             continue
         best = _resync(ref, lines, i, j, i_end, j_end)
         if best is None:
@@ -542,11 +539,37 @@ def align(ref: list[str], lines: list[str]) -> list[tuple[str, int, int, int]]:
     return ops
 
 
+def _agreeing(ref: list[str], lines: list[str], i: int, j: int, i_end: int, j_end: int) -> int:
+    """How many lines from ``ref[i]`` and ``lines[j]`` on are equal: compared in growing
+    slices (in C), then line by line inside the slice that differs."""
+    limit, done, step = min(i_end - i, j_end - j), 0, 8
+    while done < limit:
+        size = min(step, limit - done)
+        if ref[i + done : i + done + size] == lines[j + done : j + done + size]:
+            done, step = done + size, step * 2
+            continue
+        while ref[i + done] == lines[j + done]:
+            done += 1
+        return done
+    return limit
+
+
 def _resync(
     ref: list[str], lines: list[str], i: int, j: int, i_end: int, j_end: int
 ) -> tuple[int, int] | None:
     """The nearest ``(di, dj)`` (smallest sum, within ``WINDOW``) where ``ref[i + di]`` and
     ``lines[j + dj]`` agree, and so do the lines after them (or one text ends there)."""
+    # The common case first: one line replaced by one, with nothing nearer than (1, 1).
+    one_replaced = (
+        i + 1 < i_end
+        and j + 1 < j_end
+        and ref[i + 1] == lines[j + 1]
+        and ref[i] != lines[j + 1]
+        and ref[i + 1] != lines[j]
+        and (i + 2 >= i_end or j + 2 >= j_end or ref[i + 2] == lines[j + 2])
+    )
+    if one_replaced:
+        return (1, 1)
     best: tuple[int, int] | None = None
     for di in range(min(WINDOW, i_end - i)):
         if best and di >= sum(best):
