@@ -23,6 +23,7 @@ import logging
 import random
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -153,6 +154,24 @@ class Gate:
             self._sleep(remaining)
 
 
+def form_data(fields: Sequence[tuple[str, tuple[str | None, bytes, str]]]) -> tuple[bytes, str]:
+    """A ``multipart/form-data`` body (RFC 7578) in one piece, and its Content-Type.
+
+    httpx would stream it a field at a time: thousands of writes for a batch of 500 recipients.
+    Field names and file names are ours and plain ASCII.
+    """
+    boundary = uuid.uuid4().hex
+    out = []
+    for name, (filename, data, content_type) in fields:
+        disposition = f'form-data; name="{name}"'
+        if filename:
+            disposition += f'; filename="{filename}"'
+        head = f"--{boundary}\r\nContent-Disposition: {disposition}\r\n"
+        out += (f"{head}Content-Type: {content_type}\r\n\r\n".encode("ascii"), data, b"\r\n")
+    out.append(f"--{boundary}--\r\n".encode("ascii"))
+    return b"".join(out), f"multipart/form-data; boundary={boundary}"
+
+
 class ApiClient:
     """One ``httpx.Client`` for one provider: reused connections, retries, rate-limit waits.
 
@@ -209,6 +228,8 @@ class ApiClient:
         if request.json is not None:
             content = orjson.dumps(request.json)
             headers["Content-Type"] = "application/json"
+        elif request.files is not None:
+            content, headers["Content-Type"] = form_data(request.files)
         trouble, tries = "not sent", self.retries + 1
         for attempt in range(tries):
             self.gate.wait()
@@ -217,7 +238,6 @@ class ApiClient:
                     request.method,
                     request.path,
                     content=content,
-                    files=request.files,
                     headers=headers,
                 )
             except httpx.TimeoutException:
