@@ -6,9 +6,10 @@ nothing is claimed or sent. Otherwise each message is kept, compressed, in the f
 transport takes (MIME bytes, signed when DKIM is on, or the parts HTTP APIs take), so sending
 is only claim, send and settle.
 
-Large audiences are prepared in worker processes, one per core: rendering then uses every
+Large audiences are prepared in worker processes too, one per core: rendering then uses every
 core, and the sending threads never compete with it for the interpreter lock. A worker is a
-fresh interpreter (``serve``) fed over a pipe, never a fork: the flow's process has threads.
+fresh interpreter (``serve``) fed chunks over a pipe, never a fork: the flow's process has
+threads. This process renders as well, from the first moment, while the workers start up.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 import traceback
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,6 +34,8 @@ from listonosz.transports.base import Outgoing
 
 #: From this many recipients on, worker processes pay for their start-up (about a second).
 PARALLEL_FROM = 2_000
+#: Recipients per job: big enough to be cheap to hand over, small enough to share out evenly.
+CHUNK = 500
 PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
@@ -68,18 +73,18 @@ def prepare_messages(
 ) -> list[Ready]:
     """Every recipient's message, in order; :class:`PreflightError` lists every failure.
 
-    ``workers``: processes to render in; by default one per core from :data:`PARALLEL_FROM`
-    recipients on, none below. A few recipients are also rendered with premailer run per
-    message, to prove the template compiled once gives identical bytes.
+    ``workers``: processes rendering besides this one; by default one for every other core from
+    :data:`PARALLEL_FROM` recipients on, none below. A few recipients are also rendered with
+    premailer run per message, to prove the template compiled once gives identical bytes.
     """
-    if workers is None:
-        workers = (os.cpu_count() or 1) if len(recipients) >= PARALLEL_FROM else 1
-    processes = _start_workers(min(workers, len(recipients))) if workers > 1 else []
+    if workers is None:  # this process renders too: one worker for every other core
+        workers = (os.cpu_count() or 1) - 1 if len(recipients) >= PARALLEL_FROM else 0
+    processes = _start_workers(min(workers, len(recipients) // CHUNK))
     try:
         # While the workers start up, check the sample against premailer run per message.
         failures = cross_check(factory.renderer, recipients[:CROSS_CHECKED], factory.links)
         if processes:
-            results = _in_workers(processes, factory, recipients, mime)
+            results = _together(processes, factory, recipients, mime)
         else:
             results = [_prepare_chunk(factory, recipients, mime)]
     finally:
@@ -122,25 +127,54 @@ def _start_workers(count: int) -> list[subprocess.Popen[bytes]]:
     ]
 
 
-def _in_workers(
+def _together(
     processes: list[subprocess.Popen[bytes]],
     factory: MessageFactory,
     recipients: Sequence[Contact],
     mime: bool,
 ) -> list[tuple[list[Ready], list[RenderFailure]]]:
-    """Each worker prepares one contiguous share of the recipients; the shares come back in
-    order."""
-    share = -(-len(recipients) // len(processes))
+    """This process and the workers draw chunks from one queue: this one from the front, at
+    once; each worker (fed by a thread of ours) from the back, once it has started up. The
+    chunks come back in order."""
+    queue = deque(enumerate(recipients[i : i + CHUNK] for i in range(0, len(recipients), CHUNK)))
+    results: dict[int, tuple[list[Ready], list[RenderFailure]]] = {}
+    trouble: list[BaseException] = []
     setup = (factory.campaign, factory.kind, factory.settings, factory.now, mime)
-    for number, process in enumerate(processes):
-        assert process.stdin is not None
-        with process.stdin:
-            job = (setup, recipients[number * share : (number + 1) * share])
-            pickle.dump(job, process.stdin, PROTOCOL)
-    return [_result_of(process) for process in processes]
+
+    def feed(process: subprocess.Popen[bytes]) -> None:
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            with process.stdin:
+                pickle.dump(setup, process.stdin, PROTOCOL)
+                while not trouble:
+                    try:
+                        number, chunk = queue.pop()
+                    except IndexError:
+                        return
+                    pickle.dump(chunk, process.stdin, PROTOCOL)
+                    process.stdin.flush()
+                    results[number] = _answer_of(process)
+        except BaseException as exc:  # raised again by the caller's thread
+            trouble.append(exc)
+
+    feeders = [threading.Thread(target=feed, args=(p,), daemon=True) for p in processes]
+    for feeder in feeders:
+        feeder.start()
+    try:
+        while not trouble and queue:
+            number, chunk = queue.popleft()
+            results[number] = _prepare_chunk(factory, chunk, mime)
+    except BaseException as exc:
+        trouble.append(exc)  # the feeders stop too
+        raise
+    for feeder in feeders:
+        feeder.join()
+    if trouble:
+        raise trouble[0]
+    return [results[number] for number in sorted(results)]
 
 
-def _result_of(process: subprocess.Popen[bytes]) -> tuple[list[Ready], list[RenderFailure]]:
+def _answer_of(process: subprocess.Popen[bytes]) -> tuple[list[Ready], list[RenderFailure]]:
     assert process.stdout is not None
     try:
         outcome, value = pickle.load(process.stdout)
@@ -153,14 +187,22 @@ def _result_of(process: subprocess.Popen[bytes]) -> tuple[list[Ready], list[Rend
 
 
 def serve() -> None:
-    """A worker's life: read the setup and its recipients, answer their messages, exit."""
-    stdout = sys.stdout.buffer
-    sys.stdout = sys.stderr  # stray prints must not corrupt the answer
-    try:
-        (campaign, kind, settings, now, mime), contacts = pickle.load(sys.stdin.buffer)
-        factory = MessageFactory(campaign, kind, settings, now=now)
-        answer: tuple[str, object] = ("ok", _prepare_chunk(factory, contacts, mime))
-    except BaseException:  # everything goes back to the parent, which raises
-        answer = ("error", traceback.format_exc())
-    pickle.dump(answer, stdout, PROTOCOL)
-    stdout.flush()
+    """A worker's life: read the setup, then answer chunks of recipients until the pipe ends."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # stray prints must not corrupt the answers
+    factory, mime = None, False
+    while True:
+        try:
+            if factory is None:
+                campaign, kind, settings, now, mime = pickle.load(stdin)
+                factory = MessageFactory(campaign, kind, settings, now=now)
+                continue
+            contacts = pickle.load(stdin)
+        except EOFError:
+            return
+        try:
+            answer: tuple[str, object] = ("ok", _prepare_chunk(factory, contacts, mime))
+        except BaseException:  # everything goes back to the parent, which raises
+            answer = ("error", traceback.format_exc())
+        pickle.dump(answer, stdout, PROTOCOL)
+        stdout.flush()

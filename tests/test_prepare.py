@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
+from listonosz import prepare
 from listonosz.campaign import Campaign, load_campaign
 from listonosz.config import Settings
 from listonosz.contacts.model import Contact
@@ -31,23 +33,42 @@ def audience() -> list[Contact]:
     return merge_audience(load_campaign(CAMPAIGN)).contacts
 
 
+@pytest.fixture
+def slow_here(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Chunks of 10, and this process slowed down, so the workers surely take some chunks;
+    returns the list of chunk sizes this process prepared itself."""
+    monkeypatch.setattr(prepare, "CHUNK", 10)
+    here, real = [], prepare._prepare_chunk
+
+    def slowly(factory: MessageFactory, contacts: list[Contact], mime: bool) -> object:
+        here.append(len(contacts))
+        time.sleep(0.4)
+        return real(factory, contacts, mime)
+
+    monkeypatch.setattr(prepare, "_prepare_chunk", slowly)
+    return here
+
+
 @pytest.mark.parametrize("mime", [True, False], ids=["mime", "parts"])
 def test_workers_make_the_same_messages_in_the_same_order(
     campaign: Campaign,
     audience: list[Contact],
     tmp_path: Path,
+    slow_here: list[int],
     mime: bool,
 ) -> None:
     factory = MessageFactory(campaign, "invitation", Settings(var_dir=tmp_path), now=NOW)
-    here = prepare_messages(factory, audience, mime, workers=1)
+    here = prepare_messages(factory, audience, mime, workers=0)
+    slow_here.clear()
     there = prepare_messages(factory, audience, mime, workers=2)
+    assert 0 < sum(slow_here) < len(audience)  # we prepared some chunks, the workers the rest
     assert [r.email for r in there] == [c.email for c in audience]
     assert [r.outgoing() for r in there] == [r.outgoing() for r in here]
     assert there == here  # keys, Message-IDs and packed bytes too
 
 
 def test_a_failure_in_a_worker_lists_every_recipient_it_hits(
-    campaign: Campaign, audience: list[Contact], tmp_path: Path
+    campaign: Campaign, audience: list[Contact], tmp_path: Path, slow_here: list[int]
 ) -> None:
     template = campaign.templates_dir / "invitation.html.j2"
     source = template.read_text(encoding="utf-8")
