@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from listonosz.render.text import html_to_text, wrap_pl
+import random
+import textwrap
+
+from listonosz.render.text import fill, html_to_text, wrap_pl
 
 
 def page(body: str) -> str:
@@ -69,3 +72,23 @@ def test_wrap_keeps_one_letter_words_numbers_and_addresses_together() -> None:
         assert line.split()[-1] not in {"w", "i", "z", "7", "2016", "tel.", "85", "740"}, line
     assert any("ekonomia.spoleczna@rops-bialystok.example" in line for line in lines)
     assert any("tel. 85 740 00 00" in line for line in lines)
+
+
+def test_fill_wraps_exactly_as_textwrap_does() -> None:
+    """The fast line filling gives textwrap's lines (no long-word or hyphen breaks) every time."""
+    rng = random.Random(2016)
+    letters = "abcąęłó-–.\u2063"
+    for _ in range(3000):
+        sizes = rng.choices([1, 2, 3, 5, 8, 13, 30, 80], k=rng.randint(0, 40))
+        text = " ".join("".join(rng.choices(letters, k=size)) for size in sizes)
+        width = rng.choice([10, 20, 40, 72, 100])
+        first, indent = rng.choice(["", "  ", "* "]), rng.choice(["", "  "])
+        expected = textwrap.wrap(
+            text,
+            width,
+            initial_indent=first or indent,
+            subsequent_indent=indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        assert fill(text, width, first or indent, indent) == expected, (text, width)
