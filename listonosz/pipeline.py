@@ -1,6 +1,8 @@
-"""Plan → render → send → record: the one loop every campaign and follow-up goes through.
+"""Who gets which message, and how one message is built: audience, plan, render, assemble.
 
-Prefect flows call these functions; so can anything else. Nothing here imports Prefect.
+:mod:`listonosz.prepare` builds every message of a run with :class:`MessageFactory`, and
+:mod:`listonosz.sending` claims, sends and settles them. Prefect flows call these; so can
+anything else. Nothing here imports Prefect.
 """
 
 from __future__ import annotations

@@ -204,5 +204,8 @@ def serve() -> None:
             answer: tuple[str, object] = ("ok", _prepare_chunk(factory, contacts, mime))
         except BaseException:  # everything goes back to the parent, which raises
             answer = ("error", traceback.format_exc())
-        pickle.dump(answer, stdout, PROTOCOL)
-        stdout.flush()
+        try:
+            pickle.dump(answer, stdout, PROTOCOL)
+            stdout.flush()
+        except BrokenPipeError:  # the parent is gone (killed mid-run): so is our work
+            return
