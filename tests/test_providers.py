@@ -34,9 +34,9 @@ from listonosz.transports.http import (
     groups,
     retry_after,
     shared_parts,
-    skeleton,
 )
 from listonosz.transports.sendgrid import SendGrid
+from listonosz.transports.skeleton import skeleton
 from listonosz.transports.smtp import SmtpTransport
 from tests.conftest import CAMPAIGN, free_port
 from tests.providers import API_KEY, FAKES, FakeApi

@@ -24,17 +24,15 @@ from listonosz.transports.http import (
     ApiRequest,
     ApiTransport,
     Refusal,
-    Skeleton,
-    SkeletonError,
     api_key,
     api_transport,
     chunks,
     groups,
     shared_parts,
     short,
-    skeleton,
     split_headers,
 )
+from listonosz.transports.skeleton import Skeleton, SkeletonError, skeleton
 
 REGION_URLS = {"us": "https://api.mailgun.net", "eu": "https://api.eu.mailgun.net"}
 BATCH_LIMIT = 1000

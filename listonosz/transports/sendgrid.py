@@ -25,17 +25,15 @@ from listonosz.transports.http import (
     ApiRequest,
     ApiTransport,
     Refusal,
-    Skeleton,
-    SkeletonError,
     api_key,
     api_transport,
     chunks,
     groups,
     shared_parts,
     short,
-    skeleton,
     split_headers,
 )
+from listonosz.transports.skeleton import Skeleton, SkeletonError, skeleton
 
 DEFAULT_URL = "https://api.sendgrid.com"  # EU regional subusers: https://api.eu.sendgrid.com
 BATCH_LIMIT = 1000

@@ -1,0 +1,238 @@
+"""Factoring rendered bodies that differ in a few places into one template and its holes.
+
+SendGrid and Mailgun take one body for a whole batch request, with per-recipient values
+substituted into it; Listonosz renders every message itself, so a batch's bodies are factored
+back into shared ``pieces`` and each message's ``values``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+
+class SkeletonError(ValueError):
+    """Factoring went wrong; callers send the messages unfactored instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class Skeleton:
+    """Texts that differ in a few places: shared ``pieces`` around holes, and each text's
+    ``values`` for the holes. ``pieces[0] + values[i][0] + pieces[1] + …`` is text ``i``."""
+
+    pieces: tuple[str, ...]
+    values: tuple[tuple[str, ...], ...]
+
+    def template(self, tag: Callable[[int], str]) -> str:
+        """The shared text with ``tag(n)`` in hole ``n``."""
+        out = [self.pieces[0]]
+        for number, piece in enumerate(self.pieces[1:]):
+            out += (tag(number), piece)
+        return "".join(out)
+
+    def text(self, index: int) -> str:
+        out = [self.pieces[0]]
+        for value, piece in zip(self.values[index], self.pieces[1:], strict=True):
+            out += (value, piece)
+        return "".join(out)
+
+
+def skeleton(texts: Sequence[str]) -> Skeleton:
+    """Factor texts line by line against the first one.
+
+    A ref line that every text keeps (aligned by difflib) is shared; each run of other lines
+    between two shared lines is a hole, narrowed to the characters where the texts differ. Each
+    text is rebuilt from the result and compared, so a wrong factoring can never be sent.
+    """
+    ref = texts[0].splitlines(keepends=True)
+    count = len(ref)
+    dirty_line = [False] * count
+    dirty_gap = [False] * (count + 1)  # something inserted before ref line n
+    maps: list[tuple[list[str], list[int]] | None] = [None]
+    for text in texts[1:]:
+        lines = text.splitlines(keepends=True)
+        if lines == ref:
+            maps.append(None)
+            continue
+        where = [-1] * count
+        for tag, i1, i2, j1 in align(ref, lines):
+            if tag == "equal":
+                where[i1:i2] = range(j1, j1 + i2 - i1)
+            elif i1 == i2:
+                dirty_gap[i1] = True
+            else:
+                dirty_line[i1:i2] = [True] * (i2 - i1)
+        maps.append((lines, where))
+    holes = _holes(dirty_line, dirty_gap)
+    pieces, values = _cut(ref, maps, holes)
+    pieces, values = _narrow(pieces, values)
+    result = Skeleton(tuple(pieces), tuple(tuple(v) for v in values))
+    for index, text in enumerate(texts):
+        if result.text(index) != text:
+            raise SkeletonError("the factored text does not rebuild every message")
+    return result
+
+
+#: How far ahead ``align`` looks for the lines where two texts agree again.
+WINDOW = 80
+
+
+def align(ref: list[str], lines: list[str]) -> list[tuple[str, int, int, int]]:
+    """A monotone matching of two line lists: ``("equal", i1, i2, j1)`` runs and
+    ``("differ", i1, i2, j1)`` gaps (``i`` in ``ref``, ``j`` in ``lines``).
+
+    Texts rendered from one template agree almost everywhere, so after the common head and tail
+    the rest is walked once, re-synchronising at the nearest pair of lines that agree twice in
+    a row. Any monotone matching is correct (``skeleton`` rebuilds every text); a close one only
+    keeps the holes small. Linear in practice, unlike difflib's longest-match search.
+    """
+    n, m = len(ref), len(lines)
+    head = _agreeing(ref, lines, 0, 0, n, m)
+    tail = 0
+    while tail < n - head and tail < m - head and ref[n - 1 - tail] == lines[m - 1 - tail]:
+        tail += 1
+    i_end, j_end = n - tail, m - tail
+    ops: list[tuple[str, int, int, int]] = [("equal", 0, head, 0)] if head else []
+    i = j = head
+    while i < i_end and j < j_end:
+        if ref[i] == lines[j]:
+            run = _agreeing(ref, lines, i, j, i_end, j_end)
+            ops.append(("equal", i, i + run, j))
+            i, j = i + run, j + run
+            continue
+        best = _resync(ref, lines, i, j, i_end, j_end)
+        if best is None:
+            break
+        ops.append(("differ", i, i + best[0], j))
+        i, j = i + best[0], j + best[1]
+    if i < i_end or j < j_end:
+        ops.append(("differ", i, i_end, j))
+    if tail:
+        ops.append(("equal", i_end, n, j_end))
+    return ops
+
+
+def _agreeing(ref: list[str], lines: list[str], i: int, j: int, i_end: int, j_end: int) -> int:
+    """How many lines from ``ref[i]`` and ``lines[j]`` on are equal: compared in growing
+    slices (in C), then line by line inside the slice that differs."""
+    limit, done, step = min(i_end - i, j_end - j), 0, 8
+    while done < limit:
+        size = min(step, limit - done)
+        if ref[i + done : i + done + size] == lines[j + done : j + done + size]:
+            done, step = done + size, step * 2
+            continue
+        while ref[i + done] == lines[j + done]:
+            done += 1
+        return done
+    return limit
+
+
+def _resync(
+    ref: list[str], lines: list[str], i: int, j: int, i_end: int, j_end: int
+) -> tuple[int, int] | None:
+    """The nearest ``(di, dj)`` (smallest sum, within ``WINDOW``) where ``ref[i + di]`` and
+    ``lines[j + dj]`` agree, and so do the lines after them (or one text ends there)."""
+    # The common case first: one line replaced by one, with nothing nearer than (1, 1).
+    one_replaced = (
+        i + 1 < i_end
+        and j + 1 < j_end
+        and ref[i + 1] == lines[j + 1]
+        and ref[i] != lines[j + 1]
+        and ref[i + 1] != lines[j]
+        and (i + 2 >= i_end or j + 2 >= j_end or ref[i + 2] == lines[j + 2])
+    )
+    if one_replaced:
+        return (1, 1)
+    best: tuple[int, int] | None = None
+    for di in range(min(WINDOW, i_end - i)):
+        if best and di >= sum(best):
+            break
+        target, k = ref[i + di], j
+        limit = min(j + WINDOW, j_end, j + sum(best) - di if best else j_end)
+        while k < limit:
+            try:
+                k = lines.index(target, k, limit)  # a C scan: no index of every line needed
+            except ValueError:
+                break
+            ni, nj = i + di + 1, k + 1
+            if ni >= i_end or nj >= j_end or ref[ni] == lines[nj]:
+                best = (di, k - j)
+                break
+            k += 1
+    return best
+
+
+def _holes(dirty_line: list[bool], dirty_gap: list[bool]) -> list[tuple[int, int]]:
+    """Ref line ranges between consecutive shared lines that hold a difference."""
+    count = len(dirty_line)
+    clean = [-1, *(i for i in range(count) if not dirty_line[i]), count]
+    holes = []
+    for before, after in itertools.pairwise(clean):
+        start, end = before + 1, after
+        if start < end or any(dirty_gap[start : end + 1]):
+            holes.append((start, end))
+    return holes
+
+
+def _cut(
+    ref: list[str],
+    maps: list[tuple[list[str], list[int]] | None],
+    holes: list[tuple[int, int]],
+) -> tuple[list[str], list[list[str]]]:
+    pieces, previous = [], 0
+    for start, end in holes:
+        pieces.append("".join(ref[previous:start]))
+        previous = end
+    pieces.append("".join(ref[previous:]))
+    values = []
+    for mapping in maps:
+        if mapping is None:
+            values.append(["".join(ref[start:end]) for start, end in holes])
+            continue
+        lines, where = mapping
+        mine = []
+        for start, end in holes:
+            low = where[start - 1] + 1 if start else 0
+            high = where[end] if end < len(ref) else len(lines)
+            mine.append("".join(lines[low:high]))
+        values.append(mine)
+    return pieces, values
+
+
+def common_prefix(texts: Sequence[str]) -> str:
+    """The longest string every text starts with (character by character)."""
+    if not texts:
+        return ""
+    low, high = min(texts), max(texts)  # the extremes bound every other text
+    for index, char in enumerate(low):
+        if char != high[index]:
+            return low[:index]
+    return low
+
+
+def _narrow(pieces: list[str], values: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+    """Move what every text shares at the edges of a hole into the pieces around it."""
+    for hole in range(len(pieces) - 1):
+        column = [row[hole] for row in values]
+        head = common_prefix(column)
+        column = [v[len(head) :] for v in column]
+        tail = common_prefix([v[::-1] for v in column])[::-1]
+        if tail:
+            column = [v[: -len(tail)] for v in column]
+        pieces[hole] += head
+        pieces[hole + 1] = tail + pieces[hole + 1]
+        for row, value in zip(values, column, strict=True):
+            row[hole] = value
+    keep = [h for h in range(len(pieces) - 1) if len({row[h] for row in values}) > 1]
+    if len(keep) < len(pieces) - 1:  # holes every text fills alike become shared text
+        merged, new_values = [pieces[0]], [[] for _ in values]
+        for hole in range(len(pieces) - 1):
+            if hole in keep:
+                merged.append(pieces[hole + 1])
+                for row, new in zip(values, new_values, strict=True):
+                    new.append(row[hole])
+            else:
+                merged[-1] += values[0][hole] + pieces[hole + 1]
+        return merged, new_values
+    return pieces, values
