@@ -6,10 +6,11 @@ nothing is claimed or sent. Otherwise each message is kept, compressed, in the f
 transport takes (MIME bytes, signed when DKIM is on, or the parts HTTP APIs take), so sending
 is only claim, send and settle.
 
-Large audiences are prepared in worker processes too, one per core: rendering then uses every
-core, and the sending threads never compete with it for the interpreter lock. A worker is a
-fresh interpreter (``serve``) fed chunks over a pipe, never a fork: the flow's process has
-threads. This process renders as well, from the first moment, while the workers start up.
+Large audiences are prepared in worker processes too, one for every other core: rendering
+then uses every core, and the sending threads never compete with it for the interpreter lock.
+A worker is a fresh interpreter (``serve``) fed chunks over a pipe, never a fork: the flow's
+process has threads. This process renders as well, from the first moment, while the workers
+start up.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from listonosz.render.diagnostics import RenderError, RenderFailure
 from listonosz.render.preflight import CROSS_CHECKED, PreflightError, cross_check
 from listonosz.transports.base import Outgoing
 
-#: From this many recipients on, worker processes pay for their start-up (about a second).
+#: From this many recipients on, worker processes pay for their start-up (about half a second).
 PARALLEL_FROM = 2_000
 #: Recipients per job: big enough to be cheap to hand over, small enough to share out evenly.
 CHUNK = 500
@@ -148,10 +149,10 @@ def _together(
                 pickle.dump(setup, process.stdin, PROTOCOL)
                 while not trouble:
                     try:
-                        number, chunk = queue.pop()
+                        number, contacts = queue.pop()
                     except IndexError:
                         return
-                    pickle.dump(chunk, process.stdin, PROTOCOL)
+                    pickle.dump(contacts, process.stdin, PROTOCOL)
                     process.stdin.flush()
                     results[number] = _answer_of(process)
         except BaseException as exc:  # raised again by the caller's thread
@@ -162,8 +163,8 @@ def _together(
         feeder.start()
     try:
         while not trouble and queue:
-            number, chunk = queue.popleft()
-            results[number] = _prepare_chunk(factory, chunk, mime)
+            number, contacts = queue.popleft()
+            results[number] = _prepare_chunk(factory, contacts, mime)
     except BaseException as exc:
         trouble.append(exc)  # the feeders stop too
         raise

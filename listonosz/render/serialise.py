@@ -44,13 +44,10 @@ def plain_value(value: object) -> str:
 
 def text_html(value: object) -> Markup:
     """A value in element content, as lxml serialises it."""
-    if type(value) is str:  # most values; the campaign's own repeat in every message
-        return _text_html(value)
-    text = plain_value(value)
-    return Markup(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+    return _text_html(value if type(value) is str else plain_value(value))
 
 
-@lru_cache(maxsize=16_384)
+@lru_cache(maxsize=16_384)  # the campaign's own values repeat in every message
 def _text_html(text: str) -> Markup:
     plain_value(text)  # raises NeedsFullInlining for control characters
     return Markup(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))

@@ -28,6 +28,7 @@ from listonosz.transports.http import (
     api_transport,
     chunks,
     groups,
+    set_apart,
     shared_parts,
     short,
     split_headers,
@@ -60,8 +61,9 @@ class Mailgun:
         out = []
         for group in groups(messages, shared_parts):
             for run in chunks(group, BATCH_LIMIT, BATCH_BYTES, distinct=True):
-                if any("%recipient." in text for m in run for text in texts_of(m)):
-                    out += [self.plain(m) for m in run]
+                alone, run = set_apart(run, holds_a_variable)
+                out += [self.plain(m) for m in alone]
+                if not run:
                     continue
                 try:
                     out.append(self.request(run))
@@ -153,6 +155,11 @@ class Mailgun:
 
     def rate_limit_wait(self, response: httpx.Response) -> float | None:
         return None  # Mailgun asks to retry "as defined in the response": Retry-After
+
+
+def holds_a_variable(message: Outgoing) -> bool:
+    """Whether the message's own text holds ``%recipient.``, Mailgun's substitution syntax."""
+    return any("%recipient." in text for text in texts_of(message))
 
 
 def texts_of(message: Outgoing) -> tuple[str, ...]:

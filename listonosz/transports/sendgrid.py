@@ -29,6 +29,7 @@ from listonosz.transports.http import (
     api_transport,
     chunks,
     groups,
+    set_apart,
     shared_parts,
     short,
     split_headers,
@@ -40,7 +41,7 @@ BATCH_LIMIT = 1000
 BATCH_BYTES = 25 * 1024 * 1024  # SendGrid's limit is 30 MB for the whole message
 SUBSTITUTION_BYTES = 10_000
 SUBSTITUTION_COUNT = 100
-TAG = "-lz{}-"
+TAG = "%lz{}%"  # "%" is in no signed token (base64url), nor in "%XX" URL escapes with "l"
 
 
 class SendGrid:
@@ -64,12 +65,8 @@ class SendGrid:
 
     def batch(self, run: list[Outgoing]) -> list[ApiRequest]:
         """One factored request, plus a request per message that does not fit it (or holds
-        text that looks like our substitution tags, which a token can by chance)."""
-        clashing: list[Outgoing] = []
-        factorable: list[Outgoing] = []
-        for message in run:
-            (clashing if holds_a_tag(message) else factorable).append(message)
-        run = factorable
+        text that looks like our substitution tags)."""
+        clashing, run = set_apart(run, holds_a_tag)
         singles = [self.request([m], None, None) for m in clashing]
         if len(run) <= 1:
             return singles + [self.request([m], None, None) for m in run]
@@ -200,9 +197,9 @@ def address(email: str, name: str) -> dict[str, str]:
 
 
 def holds_a_tag(message: Outgoing) -> bool:
-    """Whether the message's own text contains ``-lz``, the start of our substitution tags."""
+    """Whether the message's own text contains ``%lz``, the start of our substitution tags."""
     parts = message.parts
-    return parts is not None and any("-lz" in t for t in (parts.text, parts.html, parts.subject))
+    return parts is not None and any("%lz" in t for t in (parts.text, parts.html, parts.subject))
 
 
 def campaign(message: Outgoing) -> str:
