@@ -36,7 +36,6 @@ from listonosz.transports.http import (
     shared_parts,
 )
 from listonosz.transports.sendgrid import SendGrid
-from listonosz.transports.skeleton import skeleton
 from listonosz.transports.smtp import SmtpTransport
 from tests.conftest import CAMPAIGN, free_port
 from tests.providers import API_KEY, FAKES, FakeApi
@@ -437,31 +436,6 @@ def test_rate_per_minute_spaces_messages(tmp_path: Path) -> None:
         transport.send_batch(messages[1:])
         first, second = api.send_hits()
     assert second.at - first.at >= 0.15  # two tokens for the second batch, burst of one
-
-
-def test_skeleton_rebuilds_every_variant_and_keeps_holes_small() -> None:
-    rng = random.Random(7)
-    words = ["<td>", "</tr>", "", "Szanowni Państwo,", "ekonomia", "społeczna", "</table>"]
-    base = [" ".join(rng.choices(words, k=4)) + "\n" for _ in range(80)]
-    texts = ["".join(base)]
-    for _ in range(40):
-        lines = list(base)
-        for _ in range(rng.randint(0, 4)):
-            at = rng.randrange(len(lines))
-            edit = rng.choice(["replace", "insert", "delete", "inline"])
-            if edit == "replace":
-                lines[at] = f"osobiste {rng.random()}\n"
-            elif edit == "insert":
-                lines[at:at] = [f"wstawka {rng.random()}\n"] * rng.randint(1, 5)
-            elif edit == "delete":
-                del lines[at]
-            else:
-                lines[at] = lines[at].rstrip("\n") + f" {rng.randint(0, 9)}\n"
-        texts.append("".join(lines))
-    factored = skeleton(texts)
-    assert [factored.text(i) for i in range(len(texts))] == texts
-    shared = sum(len(p) for p in factored.pieces)
-    assert shared > 0.5 * len(texts[0])  # most of the text is shared, not substituted
 
 
 def test_the_shared_body_of_a_batch_holds_no_recipient_address(tmp_path: Path) -> None:

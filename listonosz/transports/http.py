@@ -457,18 +457,6 @@ def groups(messages: Sequence[Outgoing], shared: Callable[[Outgoing], Any]) -> l
     return list(by_key.values())
 
 
-def set_apart(
-    messages: Sequence[Outgoing], clashes: Callable[[Outgoing], bool]
-) -> tuple[list[Outgoing], list[Outgoing]]:
-    """(The messages that must go alone, the rest), each in order: a message whose own text
-    holds the provider's substitution syntax cannot share a factored body; the others can."""
-    alone: list[Outgoing] = []
-    rest: list[Outgoing] = []
-    for message in messages:
-        (alone if clashes(message) else rest).append(message)
-    return alone, rest
-
-
 def shared_parts(message: Outgoing) -> tuple[object, ...]:
     """What every message of a shared-body batch request must have in common."""
     parts = message.parts

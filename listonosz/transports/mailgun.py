@@ -3,7 +3,7 @@
 Batch sending gives every ``to`` address its own message when ``recipient-variables`` are sent:
 ``%recipient.NAME%`` anywhere in the subject, bodies, ``h:`` headers and ``v:`` variables takes
 that recipient's value. Listonosz renders every message itself, so the batch's bodies are factored
-(``http.skeleton``) into one template and per-recipient values. Mailgun answers one message ``id``
+(``skeleton``) into one template and per-recipient values. Mailgun answers one message ``id``
 for the call; a 400 (``{"message": "…"}``) does not say which recipient is at fault, so the shared
 transport splits the call until the one to blame is alone. ``v:ledger-key`` carries the ledger key
 into every event; note that ``v:`` variables reach the recipient in ``X-Mailgun-Variables``, so
@@ -28,17 +28,17 @@ from listonosz.transports.http import (
     api_transport,
     chunks,
     groups,
-    set_apart,
     shared_parts,
     short,
     split_headers,
 )
-from listonosz.transports.skeleton import Skeleton, SkeletonError, skeleton
+from listonosz.transports.skeleton import Bodies, Skeleton, SkeletonError, factor_bodies
 
 REGION_URLS = {"us": "https://api.mailgun.net", "eu": "https://api.eu.mailgun.net"}
 BATCH_LIMIT = 1000
 BATCH_BYTES = 20 * 1024 * 1024  # Mailgun's limit is 25 MB for the message
 VARIABLE = "%recipient.{}%"
+VARIABLE_START = "%recipient."  # a message holding this goes alone
 
 
 class Mailgun:
@@ -61,25 +61,21 @@ class Mailgun:
         out = []
         for group in groups(messages, shared_parts):
             for run in chunks(group, BATCH_LIMIT, BATCH_BYTES, distinct=True):
-                alone, run = set_apart(run, holds_a_variable)
-                out += [self.plain(m) for m in alone]
-                if not run:
-                    continue
                 try:
-                    out.append(self.request(run))
+                    alone, bodies = factor_bodies(run, VARIABLE_START, own_texts)
                 except SkeletonError:
-                    out += [self.plain(m) for m in run]
+                    alone, bodies = run, None
+                if bodies:
+                    out.append(self.request(bodies))
+                out += [self.plain(m) for m in alone]
         return out
 
-    def request(self, run: list[Outgoing]) -> ApiRequest:
+    def request(self, bodies: Bodies) -> ApiRequest:
         """One batch call: factored bodies, per-recipient values in recipient-variables."""
+        run, text, html = bodies.messages, bodies.text, bodies.html
         parts = [m.parts for m in run if m.parts]
-        assert len(parts) == len(run), "HTTP transports take message parts"
         first = parts[0]
-        texts = [p.text for p in parts]
-        htmls = [p.html for p in parts]
         subjects = [p.subject for p in parts]
-        text, html = skeleton(texts), skeleton(htmls)
         common, personal = split_headers(run)
         variables: dict[str, dict[str, str]] = {}
         for index, (message, p) in enumerate(zip(run, parts, strict=True)):
@@ -157,14 +153,10 @@ class Mailgun:
         return None  # Mailgun asks to retry "as defined in the response": Retry-After
 
 
-def holds_a_variable(message: Outgoing) -> bool:
-    """Whether the message's own text holds ``%recipient.``, Mailgun's substitution syntax."""
-    return any("%recipient." in text for text in texts_of(message))
-
-
-def texts_of(message: Outgoing) -> tuple[str, ...]:
+def own_texts(message: Outgoing) -> tuple[str, ...]:
+    """What a recipient's variables carry besides the substituted bodies."""
     p = message.parts
-    return (p.text, p.html, p.subject, *p.headers.values()) if p else ()
+    return (p.subject, *p.headers.values()) if p else ()
 
 
 def template(factored: Skeleton, prefix: str) -> str:

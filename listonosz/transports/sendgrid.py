@@ -2,7 +2,7 @@
 
 A request has one ``content``; each personalization is one recipient with its own subject,
 headers (Message-ID, List-Unsubscribe), ``substitutions`` and ``custom_args``. Listonosz renders
-every message itself, so the batch's bodies are factored (``http.skeleton``) into one template
+every message itself, so the batch's bodies are factored (``skeleton``) into one template
 and per-recipient substitution values; a message whose values would pass SendGrid's limit of
 10,000 bytes per personalization goes in a request of its own. SendGrid answers 202 with one
 ``X-Message-Id`` for the request; a 400 names the offending field, e.g.
@@ -29,12 +29,11 @@ from listonosz.transports.http import (
     api_transport,
     chunks,
     groups,
-    set_apart,
     shared_parts,
     short,
     split_headers,
 )
-from listonosz.transports.skeleton import Skeleton, SkeletonError, skeleton
+from listonosz.transports.skeleton import Bodies, Skeleton, SkeletonError, factor_bodies
 
 DEFAULT_URL = "https://api.sendgrid.com"  # EU regional subusers: https://api.eu.sendgrid.com
 BATCH_LIMIT = 1000
@@ -42,6 +41,7 @@ BATCH_BYTES = 25 * 1024 * 1024  # SendGrid's limit is 30 MB for the whole messag
 SUBSTITUTION_BYTES = 10_000
 SUBSTITUTION_COUNT = 100
 TAG = "%lz{}%"  # "%" is in no signed token (base64url), nor in "%XX" URL escapes with "l"
+TAG_START = "%lz"  # a message holding this goes alone: SendGrid might substitute into it
 
 
 class SendGrid:
@@ -66,31 +66,24 @@ class SendGrid:
     def batch(self, run: list[Outgoing]) -> list[ApiRequest]:
         """One factored request, plus a request per message that does not fit it (or holds
         text that looks like our substitution tags)."""
-        clashing, run = set_apart(run, holds_a_tag)
-        singles = [self.request([m], None, None) for m in clashing]
-        if len(run) <= 1:
-            return singles + [self.request([m], None, None) for m in run]
-        return singles + self.factored(run)
-
-    def factored(self, run: list[Outgoing]) -> list[ApiRequest]:
-        """The run's bodies as one template with substitutions, when SendGrid's limits allow."""
-        texts = [m.parts.text for m in run if m.parts]
-        htmls = [m.parts.html for m in run if m.parts]
         try:
-            text, html = skeleton(texts), skeleton(htmls)
+            alone, bodies = factor_bodies(run, TAG_START, subject)
         except SkeletonError:
-            return [self.request([m], None, None) for m in run]
+            alone, bodies = run, None
+        singles = [self.request([m], None, None) for m in alone]
+        return self.factored(bodies) + singles if bodies else singles
+
+    def factored(self, bodies: Bodies) -> list[ApiRequest]:
+        """The bodies as one template with substitutions, as far as SendGrid's limits allow."""
+        run, text, html = bodies.messages, bodies.text, bodies.html
         holes = len(text.pieces) + len(html.pieces) - 2
         if holes > SUBSTITUTION_COUNT:
             return [self.request([m], None, None) for m in run]
+        budget = SUBSTITUTION_BYTES - sum(len(TAG.format(n)) for n in range(holes))
         fits = [
             i
-            for i in range(len(run))
-            if sum(
-                len(TAG.format(n).encode()) + len(v.encode())
-                for n, v in enumerate((*text.values[i], *html.values[i]))
-            )
-            <= SUBSTITUTION_BYTES
+            for i, (own_text, own_html) in enumerate(zip(text.values, html.values, strict=True))
+            if len("".join((*own_text, *own_html)).encode()) <= budget
         ]
         fitting = set(fits)
         alone = [m for i, m in enumerate(run) if i not in fitting]
@@ -196,10 +189,9 @@ def address(email: str, name: str) -> dict[str, str]:
     return {"email": email, "name": name}
 
 
-def holds_a_tag(message: Outgoing) -> bool:
-    """Whether the message's own text contains ``%lz``, the start of our substitution tags."""
-    parts = message.parts
-    return parts is not None and any("%lz" in t for t in (parts.text, parts.html, parts.subject))
+def subject(message: Outgoing) -> tuple[str, ...]:
+    """What a personalization carries besides the substituted bodies, as text."""
+    return (message.parts.subject,) if message.parts else ()
 
 
 def campaign(message: Outgoing) -> str:

@@ -8,8 +8,10 @@ back into shared ``pieces`` and each message's ``values``.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+
+from listonosz.transports.base import Outgoing
 
 
 class SkeletonError(ValueError):
@@ -32,18 +34,121 @@ class Skeleton:
         return "".join(out)
 
     def text(self, index: int) -> str:
-        out = [self.pieces[0]]
-        for value, piece in zip(self.values[index], self.pieces[1:], strict=True):
-            out += (value, piece)
-        return "".join(out)
+        return _interleave(self.pieces, self.values[index])
+
+    def holding(self, needle: str) -> set[int]:
+        """Indexes of the texts that contain ``needle``, found without rebuilding them: only
+        the edges of each piece can take part in a match across a hole."""
+        if any(needle in piece for piece in self.pieces):
+            return set(range(len(self.values)))
+        keep = len(needle) - 1
+        edges = [p if len(p) <= 2 * keep else f"{p[:keep]}\0{p[-keep:]}" for p in self.pieces]
+        return {i for i, row in enumerate(self.values) if needle in _interleave(edges, row)}
+
+
+def _interleave(pieces: Sequence[str], values: Sequence[str]) -> str:
+    out = [pieces[0]]
+    for value, piece in zip(values, pieces[1:], strict=True):
+        out += (value, piece)
+    return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Bodies:
+    """Messages whose text and HTML bodies are factored alike, for one batch request."""
+
+    messages: list[Outgoing]
+    text: Skeleton
+    html: Skeleton
+
+
+def factor_bodies(
+    run: list[Outgoing], syntax: str, own: Callable[[Outgoing], Iterable[str]]
+) -> tuple[list[Outgoing], Bodies | None]:
+    """(The messages that must go alone, the others' factored bodies, or None when fewer than
+    two are left). A message whose text holds the provider's substitution ``syntax`` (in its
+    bodies, or in the ``own`` strings it is sent with) cannot share a substituted body.
+    Raises ``SkeletonError`` when factoring fails."""
+    alone: list[Outgoing] = []
+    while len(run) > 1:
+        parts = [m.parts for m in run if m.parts]
+        assert len(parts) == len(run), "HTTP transports take message parts"
+        text, html = skeleton([p.text for p in parts]), skeleton([p.html for p in parts])
+        clashing = text.holding(syntax) | html.holding(syntax)
+        clashing |= {i for i, m in enumerate(run) if any(syntax in s for s in own(m))}
+        if not clashing:
+            return alone, Bodies(run, text, html)
+        alone += [m for i, m in enumerate(run) if i in clashing]
+        run = [m for i, m in enumerate(run) if i not in clashing]
+    return alone + run, None
+
+
+#: How many texts of a batch are factored in full; the others are fitted to their shape.
+SAMPLE = 8
+#: How many texts that do not fit may widen the sample before all are factored in full.
+WIDENINGS = 4
 
 
 def skeleton(texts: Sequence[str]) -> Skeleton:
+    """Factor texts into shared pieces and holes, and verify that every text rebuilds.
+
+    A sample spread over the batch is aligned line by line (``factor``); every other text is
+    then cut along the sample's pieces by plain substring search (``fit``), which is far
+    cheaper. A text that does not fit joins the sample and the shape is found again; after
+    ``WIDENINGS`` of those, every text is aligned. Any cut that rebuilds the texts is correct,
+    and each text is rebuilt from the result and compared, so a wrong one can never be sent.
+    """
+    result = _fitted(texts) if len(texts) > 2 * SAMPLE else None
+    result = result or factor(texts)
+    for index, text in enumerate(texts):
+        if result.text(index) != text:
+            raise SkeletonError("the factored text does not rebuild every message")
+    return result
+
+
+def _fitted(texts: Sequence[str]) -> Skeleton | None:
+    """The sample's shape with every text's values, or None when too many texts do not fit."""
+    step = len(texts) // SAMPLE
+    picked = list(range(0, step * SAMPLE, step))
+    for _ in range(WIDENINGS + 1):
+        pieces = factor([texts[i] for i in picked]).pieces
+        values = []
+        for index, text in enumerate(texts):
+            row = fit(pieces, text)
+            if row is None:
+                picked.append(index)
+                break
+            values.append(row)
+        else:
+            return Skeleton(pieces, tuple(values))
+    return None
+
+
+def fit(pieces: Sequence[str], text: str) -> tuple[str, ...] | None:
+    """The hole values that make ``text`` out of ``pieces``, each piece found at its first
+    place after the one before (any such cut rebuilds the text), or None if it has none."""
+    first, last = pieces[0], pieces[-1]
+    if len(pieces) == 1:
+        return () if text == first else None
+    end = len(text) - len(last)
+    if end < len(first) or not text.startswith(first) or not text.endswith(last):
+        return None
+    row, start = [], len(first)
+    for piece in pieces[1:-1]:
+        found = text.find(piece, start, end)
+        if found < 0:
+            return None
+        row.append(text[start:found])
+        start = found + len(piece)
+    row.append(text[start:end])
+    return tuple(row)
+
+
+def factor(texts: Sequence[str]) -> Skeleton:
     """Factor texts line by line against the first one.
 
-    A ref line that every text keeps (aligned by difflib) is shared; each run of other lines
-    between two shared lines is a hole, narrowed to the characters where the texts differ. Each
-    text is rebuilt from the result and compared, so a wrong factoring can never be sent.
+    A ref line that every text keeps (aligned by ``align``) is shared; each run of other lines
+    between two shared lines is a hole, narrowed to the characters where the texts differ.
     """
     ref = texts[0].splitlines(keepends=True)
     count = len(ref)
@@ -67,11 +172,7 @@ def skeleton(texts: Sequence[str]) -> Skeleton:
     holes = _holes(dirty_line, dirty_gap)
     pieces, values = _cut(ref, maps, holes)
     pieces, values = _narrow(pieces, values)
-    result = Skeleton(tuple(pieces), tuple(tuple(v) for v in values))
-    for index, text in enumerate(texts):
-        if result.text(index) != text:
-            raise SkeletonError("the factored text does not rebuild every message")
-    return result
+    return Skeleton(tuple(pieces), tuple(tuple(v) for v in values))
 
 
 #: How far ahead ``align`` looks for the lines where two texts agree again.
