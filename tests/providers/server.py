@@ -50,11 +50,24 @@ def valid_address(address: str) -> bool:
     return bool(_ADDRESS.match(address))
 
 
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+"  # RFC 5322 atext, with the dots of obs-phrase
+#: ``atom atom <local@domain>`` or a bare ``local@domain``, single-spaced: the shapes
+#: ``formataddr`` writes, whose parse is plain; anything else goes through ``parseaddr``.
+_PLAIN = re.compile(rf"(?:({_ATEXT}(?: {_ATEXT})*) <({_ATEXT}@{_ATEXT})>|({_ATEXT}@{_ATEXT}))")
+
+
 @lru_cache(maxsize=65_536)  # the same sender on every message, each recipient checked twice
 def split_address(value: str) -> tuple[str, str]:
-    """``Name <addr>`` (RFC 2047 names decoded) as (name, address)."""
-    name, address = parseaddr(value)
-    return str(make_header(decode_header(name))) if name else "", address
+    """``Name <addr>`` (RFC 2047 names decoded) as (name, address), as ``parseaddr`` reads it."""
+    plain = _PLAIN.fullmatch(value)
+    if plain:
+        name, address, bare = plain.groups()
+        name, address = (name, address) if address else ("", bare)
+    else:
+        name, address = parseaddr(value)
+    if "=?" not in name:
+        return name, address
+    return str(make_header(decode_header(name))), address
 
 
 @dataclass
