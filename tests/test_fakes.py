@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from email.header import decode_header, make_header
 from email.utils import formataddr, parseaddr
 
@@ -15,7 +14,6 @@ def parsed(value: str) -> tuple[str, str]:
 
 
 def test_the_quick_path_reads_addresses_as_parseaddr_does() -> None:
-    rng = random.Random(5)
     names = [
         "", "Anna Nowak", "Łukasz Wiśniewski", "J. Kowalski", "Wójt Gminy, Urząd",
         'Prezes "Zarządu"', "Jan  Kowalski", " Ewa", "a@b", "Dyrektor (ROPS)", "Zofia;Nowak",
@@ -23,7 +21,6 @@ def test_the_quick_path_reads_addresses_as_parseaddr_does() -> None:
     addresses = ["osoba.1@gmina1.example.pl", "a+b@x.example", "zła@ex.pl", "bez-domeny"]
     values = [formataddr((n, a)) for n in names for a in addresses if a.isascii()]
     values += [f"{name} <{address}>" for name in names for address in addresses]
-    values += addresses + ["", "<>", "Anna <a@b.pl> x", "a@b.pl, c@d.pl"]
-    rng.shuffle(values)
+    values += [*addresses, "", "<>", "Anna <a@b.pl> x", "a@b.pl, c@d.pl"]
     for value in values:
         assert split_address(value) == parsed(value), value
