@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import lz4.frame
 
 from listonosz.contacts.model import Contact
+from listonosz.packing import by_fields
 from listonosz.pipeline import MessageFactory
 from listonosz.render.diagnostics import RenderError, RenderFailure
 from listonosz.render.preflight import CROSS_CHECKED, PreflightError, cross_check
@@ -49,6 +50,8 @@ class Ready:
     groups: str
     message_id: str
     packed: bytes
+
+    __reduce__ = by_fields
 
     def outgoing(self) -> Outgoing:
         """The message as its transport takes it."""

@@ -4,6 +4,7 @@ template error found in a worker still names every recipient it hits."""
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 import shutil
 import time
 from pathlib import Path
@@ -82,3 +83,16 @@ def test_a_failure_in_a_worker_lists_every_recipient_it_hits(
     assert len(journalists) == 9
     assert sorted(f.recipient for f in caught.value.failures) == journalists
     assert {f.problem for f in caught.value.failures} == {"Contact has no attribute 'nickname'"}
+
+
+def test_a_prepared_message_unpacks_to_exactly_what_the_factory_made(
+    campaign: Campaign, audience: list[Contact], tmp_path: Path
+) -> None:
+    factory = MessageFactory(campaign, "invitation", Settings(var_dir=tmp_path), now=NOW)
+    contact = audience[0]
+    for mime in (True, False):
+        (ready,) = prepare_messages(factory, [contact], mime, workers=0)
+        made = factory.outgoing(factory.prepare(contact), NOW, mime)
+        assert ready.outgoing() == made
+        assert made.parts is None or made.parts.attachments  # the calendar entry comes along
+        assert pickle.loads(pickle.dumps(ready)) == ready

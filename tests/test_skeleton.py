@@ -100,3 +100,14 @@ def test_holding_finds_a_needle_wherever_it_lies_even_across_a_hole() -> None:
         factored = Skeleton(pieces, values)
         expected = {i for i in range(len(values)) if "%lz" in factored.text(i)}
         assert factored.holding("%lz") == expected, (pieces, values)
+
+
+def test_the_probing_search_finds_what_str_find_finds() -> None:
+    rng = random.Random(13)
+    motifs = ["a" * module.PROBE, "ab", "ł", "a" * (module.PROBE + 5) + "b"]
+    for _ in range(20_000):
+        text = "".join(rng.choices(motifs, k=rng.randint(0, 12)))
+        low = rng.randint(0, len(text))
+        piece = text[low : rng.randint(low, len(text))] + rng.choice(["", "b", "ł"])
+        start, end = rng.randint(0, len(text)), rng.randint(0, len(text) + 3)
+        assert module._find(text, piece, start, end) == text.find(piece, start, end)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from listonosz.packing import by_fields
+
 
 @dataclass(frozen=True, slots=True)
 class Links:
@@ -21,6 +23,8 @@ class Attachment:
     filename: str  # plain ASCII
     content_type: str  # full value, e.g. 'text/calendar; charset="utf-8"; method=PUBLISH'
     data: bytes
+
+    __reduce__ = by_fields
 
 
 @dataclass(frozen=True, slots=True)

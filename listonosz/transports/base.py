@@ -9,6 +9,7 @@ from typing import Protocol
 from listonosz.errors import ListonoszError
 from listonosz.ledger import Status
 from listonosz.message import Attachment
+from listonosz.packing import by_fields
 
 
 class TransportUnavailable(ListonoszError):
@@ -34,6 +35,8 @@ class MessageParts:
     reply_to: str | None = None
     attachments: tuple[Attachment, ...] = ()
 
+    __reduce__ = by_fields
+
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
@@ -45,6 +48,8 @@ class Outgoing:
     rcpt_to: str
     data: bytes = b""
     parts: MessageParts | None = None
+
+    __reduce__ = by_fields
 
 
 @dataclass(frozen=True, slots=True)

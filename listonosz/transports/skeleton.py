@@ -135,13 +135,28 @@ def fit(pieces: Sequence[str], text: str) -> tuple[str, ...] | None:
         return None
     row, start = [], len(first)
     for piece in pieces[1:-1]:
-        found = text.find(piece, start, end)
+        found = _find(text, piece, start, end)
         if found < 0:
             return None
         row.append(text[start:found])
         start = found + len(piece)
     row.append(text[start:end])
     return tuple(row)
+
+
+#: How much of a piece ``_find`` searches for before comparing the whole piece.
+PROBE = 32
+
+
+def _find(text: str, piece: str, start: int, end: int) -> int:
+    """``text.find(piece, start, end)``, without preparing a search for all of a long piece:
+    ``str.find`` first analyses its whole needle, and pieces run to kilobytes."""
+    probe = piece[:PROBE]
+    while True:
+        found = text.find(probe, start, end)
+        if found < 0 or text.startswith(piece, found, end):
+            return found
+        start = found + 1
 
 
 def factor(texts: Sequence[str]) -> Skeleton:
