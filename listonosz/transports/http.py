@@ -190,7 +190,7 @@ class ApiClient:
         rng: random.Random | None = None,
     ) -> None:
         self.name = name
-        self._secret = settings.api_key.get_secret_value() if settings.api_key else ""
+        self._secret = api_key(settings)
         self.retries = settings.retries
         self.backoff = settings.retry_backoff
         self.timeout = settings.timeout
@@ -283,7 +283,7 @@ class ApiTransport:
         self.provider = provider
         self.client = client
         self.redact = client.redact
-        self._has_key = settings.api_key is not None and bool(settings.api_key.get_secret_value())
+        self._has_key = bool(api_key(settings))
         bucket = (
             TokenBucket.per_minute(settings.rate_per_minute) if settings.rate_per_minute else None
         )

@@ -42,7 +42,9 @@ class Skeleton:
         if any(needle in piece for piece in self.pieces):
             return set(range(len(self.values)))
         keep = len(needle) - 1
-        edges = [p if len(p) <= 2 * keep else f"{p[:keep]}\0{p[-keep:]}" for p in self.pieces]
+        edges = [
+            p if len(p) <= 2 * keep else f"{p[:keep]}\0{p[len(p) - keep :]}" for p in self.pieces
+        ]
         return {i for i, row in enumerate(self.values) if needle in _interleave(edges, row)}
 
 
