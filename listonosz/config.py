@@ -105,7 +105,7 @@ class Settings(BaseSettings):
         gt=0,
         description="a run silent this long is taken for dead and its in-flight rows resent",
     )
-    batch_size: int = Field(default=500, ge=1, le=10_000)
+    batch_size: int = Field(default=1000, ge=1, le=10_000)
     concurrency: int = Field(default=4, ge=1, le=64)
 
     @classmethod
