@@ -9,15 +9,21 @@ messages) are passed ``quote``d: Prefect would otherwise walk every contact look
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_client, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
+from prefect.context import FlowRunContext
+from prefect.futures import PrefectFuture, wait
+from prefect.states import Cancelled, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
@@ -30,6 +36,7 @@ from listonosz.pipeline import MessageFactory, Plan, merge_audience, plan_delive
 from listonosz.prepare import Ready, prepare_messages
 from listonosz.report import SendReport, build_report
 from listonosz.sending import BatchReport, BatchSender
+from listonosz.stopping import CANCELLED, Stop, graceful_signals
 from listonosz.suppression import SuppressionList
 from listonosz.transports import Transport, make_transport
 
@@ -79,14 +86,18 @@ def plan(
 
 @task(name="send-batch", cache_policy=NONE, task_run_name="send-batch-{number}")
 def send_batch(sender: BatchSender, batch: list[Ready], number: int) -> BatchReport:
-    return sender.send(batch)
+    try:
+        return sender.send(batch)
+    except BaseException:
+        sender.stop.request(CANCELLED, "a batch failed")  # the others claim nothing more
+        raise
 
 
 @task(name="report", cache_policy=NONE)
 def report(
-    merged: MergeResult, planned: Plan, batches: list[BatchReport], ledger: Ledger
+    merged: MergeResult, planned: Plan, batches: list[BatchReport], ledger: Ledger, stop: Stop
 ) -> SendReport:
-    result = build_report(merged, planned, batches, ledger)
+    result = build_report(merged, planned, batches, ledger, stop)
     key = artifact_key(planned.campaign_id, planned.kind)
     create_table_artifact(table=result.groups, key=key, description="Per stakeholder group.")
     create_markdown_artifact(markdown=f"```\n{result.summary()}\n```", key=f"{key}-summary")
@@ -103,14 +114,74 @@ def prefect_throttle(settings: TransportSettings) -> Callable[[], None] | None:
     return lambda: rate_limit(name, occupy=1)
 
 
+@contextmanager
+def stop_when_cancelled(stop: Stop, every: float = 2.0) -> Iterator[None]:
+    """While inside, a cancellation of this flow run in Prefect (UI, API) requests ``stop``.
+
+    A worker's cancellation also arrives as SIGTERM; a run started from the CLI learns of a
+    cancellation only by asking, every ``every`` seconds.
+    """
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        yield
+        return
+    flow_run_id = context.flow_run.id
+    done = threading.Event()
+
+    def watch() -> None:
+        with get_client(sync_client=True) as client:
+            while not done.wait(every):
+                try:
+                    state = client.read_flow_run(flow_run_id).state
+                except Exception:  # the API is busy or gone: ask again
+                    continue
+                if state is not None and (state.is_cancelling() or state.is_cancelled()):
+                    stop.request(CANCELLED, "cancelled in Prefect")
+                    return
+
+    # In Prefect's context (which says where its API is), as the task runner's threads are.
+    context_copy = contextvars.copy_context()
+    watcher = threading.Thread(target=context_copy.run, args=(watch,), name="cancel-watch")
+    watcher.daemon = True
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join(timeout=every + 5)
+
+
+def send_all(sender: BatchSender, ready: list[Ready], size: int) -> list[BatchReport]:
+    """One send-batch task per ``size`` messages; returns once every one of them has ended.
+
+    If anything goes wrong here, the batches still running are asked to stop and are waited
+    for: the run's lease must not end while one of its threads still sends.
+    """
+    futures: list[PrefectFuture[BatchReport]] = []
+    try:
+        for number, start in enumerate(range(0, len(ready), size), 1):
+            batch = quote(ready[start : start + size])
+            futures.append(send_batch.submit(sender, batch, number))
+        wait(futures)
+    except BaseException:
+        sender.stop.request(CANCELLED, "the flow failed")
+        wait(futures)
+        raise
+    return [future.result() for future in futures]
+
+
 @flow(name="send-campaign", task_runner=ThreadPoolTaskRunner(max_workers=4))
 def send_campaign(
     campaign_path: str,
     message: str = "invitation",
     batch_size: int | None = None,
     transport: str | None = None,
-) -> dict[str, Any]:
+) -> dict[str, Any] | State:
     """Send one message kind of a campaign to everyone in its audience who has not had it.
+
+    Ctrl-C, SIGTERM, a cancellation in Prefect or ``listonosz pause`` stop it cleanly: nothing
+    more is claimed, what is in flight is settled, and the run ends Cancelled with a line
+    saying how many were sent and how many wait for the next run.
 
     Args:
         campaign_path: The campaign file, relative to the project directory.
@@ -124,36 +195,56 @@ def send_campaign(
         campaign = campaign.model_copy(update={"transport": transport})
     transport_settings = settings.transport_settings(campaign.transport)
     outbox = settings.outbox_path(transport_settings)
-    mailer = make_transport(transport_settings, outbox, prefect_throttle(transport_settings))
-    ledger = Ledger(settings.ledger_url_for(transport_settings))
+    stop = Stop()
+    mailer = make_transport(transport_settings, outbox, prefect_throttle(transport_settings), stop)
+    ledger_url = settings.ledger_url_for(transport_settings)
+    ledger = Ledger(ledger_url)
+    # Pauses live in the real ledger, which a dry run does not record into.
+    control = (
+        ledger
+        if ledger_url == settings.resolved_ledger_url
+        else Ledger(settings.resolved_ledger_url)
+    )
     suppression = SuppressionList(settings.resolved_ledger_url)  # people, dry run or not
     try:
-        merged = merge_contacts(campaign, settings, suppression)
-        factory = MessageFactory(campaign, message, settings)
-        planned, ready = plan(factory, quote(merged), ledger, mailer)
-        run_id = uuid.uuid4().hex
-        lease = dt.timedelta(seconds=settings.lease_seconds)
-        size = batch_size or settings.batch_size
-        with ledger.lease(run_id, interval=settings.lease_seconds / 4):
-            sender = BatchSender(
-                campaign.id, message, ledger, mailer, run_id, lease, suppression=suppression
-            )
-            futures = [
-                send_batch.submit(sender, quote(ready[start : start + size]), number)
-                for number, start in enumerate(range(0, len(ready), size), 1)
-            ]
-            batches = [future.result() for future in futures]
-        outcome = report(quote(merged), quote(planned), batches, ledger)
+        with graceful_signals(stop), stop_when_cancelled(stop):
+            merged = merge_contacts(campaign, settings, suppression)
+            factory = MessageFactory(campaign, message, settings)
+            planned, ready = plan(factory, quote(merged), ledger, mailer)
+            run_id = uuid.uuid4().hex
+            lease = dt.timedelta(seconds=settings.lease_seconds)
+            with ledger.lease(run_id, interval=settings.lease_seconds / 4):
+                sender = BatchSender(
+                    campaign.id,
+                    message,
+                    ledger,
+                    mailer,
+                    run_id,
+                    lease,
+                    suppression=suppression,
+                    stop=stop,
+                    paused=lambda: control.paused(campaign.id, message) is not None,
+                )
+                batches = send_all(sender, ready, batch_size or settings.batch_size)
+            outcome = report(quote(merged), quote(planned), batches, ledger, stop)
     finally:
         mailer.close()
         ledger.close()
+        control.close()
         suppression.close()
-    get_run_logger().info(
+    logger = get_run_logger()
+    logger.info(
         "Sent %d, already settled %d", outcome.this_run.get("sent", 0), outcome.already_sent
     )
-    return {
+    result = {
         "summary": outcome.summary(),
         "sent": outcome.this_run.get("sent", 0),
         "nothing_to_send": outcome.nothing_to_send,
         "possible_duplicates": outcome.possible_duplicates_ever,
+        "stopped": outcome.stopped,
+        "stop_line": outcome.stop_line(),
     }
+    if outcome.stopped:
+        logger.warning("%s", outcome.stop_line())
+        return Cancelled(message=outcome.stop_line(), data=result)
+    return result

@@ -6,9 +6,11 @@ jobs call the core directly.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +21,7 @@ from listonosz.cli_contacts import contacts_app, suppress_app
 from listonosz.cli_preview import preview
 from listonosz.config import Settings
 from listonosz.errors import ListonoszError
+from listonosz.ledger import ALL_KINDS, Ledger
 
 app = typer.Typer(
     help="Listonosz: invitations and newsletters for events, sent exactly once.",
@@ -68,13 +71,109 @@ def send(
     _quiet_local_prefect()
     from flows.campaign import send_campaign
 
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # until the flow takes signals itself
     try:
-        result = send_campaign(
-            str(campaign), message, batch_size, "outbox" if dry_run else transport
-        )
+        with _prefect_api():
+            state = send_campaign(
+                str(campaign),
+                message,
+                batch_size,
+                "outbox" if dry_run else transport,
+                return_state=True,
+            )
+            result = state.result(raise_on_failure=not state.is_cancelled())
     except ListonoszError as exc:
         raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        typer.secho("stopped before sending began", err=True, fg=typer.colors.YELLOW)
+        raise typer.Exit(code=EXIT_STOPPED) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     typer.echo(result["summary"])
+    if result.get("stopped"):
+        typer.secho(result["stop_line"], err=True, fg=typer.colors.YELLOW)
+        raise typer.Exit(code=EXIT_STOPPED)
+
+
+#: The exit code of a send that stopped before the end (a signal, a cancellation, a pause).
+EXIT_STOPPED = 3
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    """SIGTERM before the flow runs: unwind like Ctrl-C, so the temporary server stops too."""
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _prefect_api() -> Iterator[None]:
+    """The configured Prefect API, or a temporary server of our own for this run."""
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
+        yield
+        return
+    from flows.local_server import temporary_server
+
+    with temporary_server() as url:
+        os.environ["PREFECT_API_URL"] = url  # threads that start without Prefect's context
+        try:
+            yield
+        finally:
+            del os.environ["PREFECT_API_URL"]
+
+
+@app.command()
+def pause(
+    campaign: Annotated[Path, typer.Argument(help="The campaign file.")],
+    message: Annotated[
+        str | None, typer.Option(help="Pause only this message kind; all kinds when left out.")
+    ] = None,
+) -> None:
+    """Pause a campaign: running sends stop within seconds, and no run sends until resumed."""
+    spec, ledger = _control(campaign, message)
+    try:
+        fresh = ledger.pause(spec.id, message or ALL_KINDS)
+    finally:
+        ledger.close()
+    what = f"message {message!r} of campaign {spec.id}" if message else f"campaign {spec.id}"
+    typer.echo(f"Paused {what}." if fresh else f"{what[0].upper()}{what[1:]} was already paused.")
+    typer.echo("Runs stop within seconds without sending twice; `listonosz resume` lifts it.")
+
+
+@app.command()
+def resume(
+    campaign: Annotated[Path, typer.Argument(help="The campaign file.")],
+    message: Annotated[
+        str | None, typer.Option(help="The message kind paused on its own, if it was.")
+    ] = None,
+) -> None:
+    """Lift a pause; then run `listonosz send` again to send what is still waiting."""
+    spec, ledger = _control(campaign, message)
+    try:
+        lifted = ledger.resume(spec.id, message or ALL_KINDS)
+        still = ledger.paused(spec.id, message) if message else None
+    finally:
+        ledger.close()
+    what = f"message {message!r} of campaign {spec.id}" if message else f"campaign {spec.id}"
+    if not lifted:
+        typer.echo(f"{what[0].upper()}{what[1:]} was not paused.")
+    else:
+        typer.echo(f"Resumed {what}; run `listonosz send` to send what is waiting.")
+    if still:
+        typer.echo(f"Campaign {spec.id} as a whole is still paused: resume it without --message.")
+
+
+def _control(campaign: Path, message: str | None) -> tuple[Campaign, Ledger]:
+    """The campaign (checked) and the real ledger, where pauses are kept."""
+    from listonosz.campaign import load_campaign
+
+    try:
+        spec = load_campaign(campaign)
+        if message:
+            spec.message(message)
+    except ListonoszError as exc:
+        raise _fail(str(exc)) from None
+    return spec, Ledger(Settings().resolved_ledger_url)
 
 
 def _send_samples(campaign: Campaign, transport_name: str | None, address: str) -> None:
@@ -107,7 +206,7 @@ def report(
     """Show what the ledger holds for one message kind, per stakeholder group."""
     from listonosz.campaign import load_campaign
     from listonosz.contacts.groups import group_label
-    from listonosz.ledger import DEFERRED, FAILED, SENDING, SENT, Ledger
+    from listonosz.ledger import DEFERRED, FAILED, SENDING, SENT
 
     try:
         spec = load_campaign(campaign)
@@ -118,8 +217,11 @@ def report(
     try:
         groups = ledger.group_counts(spec.id, message)
         totals = ledger.status_counts(spec.id, message)
+        paused = ledger.paused(spec.id, message)
     finally:
         ledger.close()
+    if paused:
+        typer.echo(f"paused since {paused:%Y-%m-%d %H:%M} UTC (`listonosz resume` lifts it)")
     statuses = (SENT, FAILED, DEFERRED, SENDING)
     typer.echo(f"{'group':<45}" + "".join(f"{s:>10}" for s in statuses))
     for code in sorted(groups):

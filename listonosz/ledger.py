@@ -79,6 +79,17 @@ runs = Table(
     Column("finished_at", DateTime(timezone=True)),
 )
 
+#: Campaigns (or one message kind of one: ``kind`` is ``ALL_KINDS`` for every kind) that staff
+#: paused; every run checks before each claim and stops while its campaign is paused.
+pauses = Table(
+    "pauses",
+    metadata,
+    Column("campaign", String(80), primary_key=True),
+    Column("kind", String(40), primary_key=True),
+    Column("paused_at", DateTime(timezone=True), nullable=False),
+)
+ALL_KINDS = "*"
+
 #: How long a run may go without a heartbeat before its claims count as abandoned.
 DEFAULT_LEASE = dt.timedelta(seconds=60)
 
@@ -263,6 +274,27 @@ class Ledger:
         )
         with self.engine.begin() as conn:
             conn.execute(statement, rows)  # one statement, executed for every row
+
+    def pause(self, campaign: str, kind: str = ALL_KINDS) -> bool:
+        """Pause one message kind of a campaign, or all of them; False if it already was."""
+        insert = _dialect(self.engine).insert(pauses).on_conflict_do_nothing()
+        with self.engine.begin() as conn:
+            done = conn.execute(insert, {"campaign": campaign, "kind": kind, "paused_at": _now()})
+            return done.rowcount == 1
+
+    def resume(self, campaign: str, kind: str = ALL_KINDS) -> bool:
+        """Lift a pause set with the same arguments; False if there was none."""
+        statement = pauses.delete().where(pauses.c.campaign == campaign, pauses.c.kind == kind)
+        with self.engine.begin() as conn:
+            return conn.execute(statement).rowcount > 0
+
+    def paused(self, campaign: str, kind: str) -> dt.datetime | None:
+        """Since when this message kind is paused (by itself or with its whole campaign)."""
+        query = select(func.min(pauses.c.paused_at)).where(
+            pauses.c.campaign == campaign, pauses.c.kind.in_((kind, ALL_KINDS))
+        )
+        with self.engine.connect() as conn:
+            return conn.scalar(query)
 
     def status_counts(self, campaign: str, kind: str) -> Counter[str]:
         """How many rows of this campaign's message kind are in each status."""

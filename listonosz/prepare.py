@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import threading
@@ -191,7 +192,13 @@ def _answer_of(process: subprocess.Popen[bytes]) -> tuple[list[Ready], list[Rend
 
 
 def serve() -> None:
-    """A worker's life: read the setup, then answer chunks of recipients until the pipe ends."""
+    """A worker's life: read the setup, then answer chunks of recipients until the pipe ends.
+
+    Ctrl-C and SIGTERM reach the whole process group; the parent decides, and ends the pipe
+    (or kills the worker) when it stops.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # stray prints must not corrupt the answers
     factory, mime = None, False

@@ -10,6 +10,7 @@ from listonosz.contacts.merge import MergeResult
 from listonosz.ledger import DEFERRED, FAILED, SENDING, SENT, Ledger
 from listonosz.pipeline import Plan
 from listonosz.sending import BatchReport
+from listonosz.stopping import PAUSED, Stop
 
 
 @dataclass
@@ -33,15 +34,38 @@ class SendReport:
     conflicts: int = 0
     refused_addresses: list[str] = field(default_factory=list)
     groups: list[dict[str, object]] = field(default_factory=list)
+    planned: int = 0  # recipients this run set out to send to
+    stopped: str = ""  # why the run stopped early: SIGNALLED, CANCELLED or PAUSED
+    stopped_by: str = ""  # e.g. the signal's name
 
     @property
     def nothing_to_send(self) -> bool:
-        return not self.this_run
+        return not self.this_run and not self.stopped
+
+    @property
+    def not_yet_sent(self) -> int:
+        """Recipients of this run whose message has not left (nor failed for good)."""
+        return self.planned - self.this_run.get(SENT, 0) - self.this_run.get(FAILED, 0)
+
+    def stop_line(self) -> str:
+        """One line for a run that stopped early, saying how to go on; "" for a whole run."""
+        if not self.stopped:
+            return ""
+        counts = f"{self.this_run.get(SENT, 0)} sent, {self.not_yet_sent} not yet sent"
+        if self.stopped == PAUSED:
+            return (
+                f"paused: {counts}; `listonosz resume` and run again to continue "
+                "(nobody gets the message twice)"
+            )
+        why = self.stopped_by or self.stopped
+        return f"stopped ({why}): {counts}; run again to continue (nobody gets the message twice)"
 
     def summary(self) -> str:
         """A few lines for a terminal or a log."""
         sent_now = self.this_run.get(SENT, 0)
         lines = [f"Campaign {self.campaign_id}, message {self.kind!r}: audience {self.audience}."]
+        if self.stopped:
+            lines.append(self.stop_line()[0].upper() + self.stop_line()[1:] + ".")
         if self.nothing_to_send:
             lines.append(
                 f"Nothing new to send: all {self.already_sent} recipients are already settled "
@@ -95,9 +119,14 @@ class SendReport:
 
 
 def build_report(
-    merged: MergeResult, plan: Plan, batches: list[BatchReport], ledger: Ledger
+    merged: MergeResult,
+    plan: Plan,
+    batches: list[BatchReport],
+    ledger: Ledger,
+    stop: Stop | None = None,
 ) -> SendReport:
-    """Combine the merge, the plan, every batch's outcome and the ledger into one report."""
+    """Combine the merge, the plan, every batch's outcome and the ledger into one report;
+    ``stop`` says whether (and why) the run stopped before the end."""
     total = BatchReport()
     for batch in batches:
         total.add(batch)
@@ -131,4 +160,7 @@ def build_report(
         warnings=len(merged.warnings),
         conflicts=len(merged.conflicts),
         refused_addresses=total.refused_addresses,
+        planned=len(plan.recipients),
+        stopped=stop.reason if stop else "",
+        stopped_by=stop.detail if stop else "",
     )

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from listonosz.ledger import DEFAULT_LEASE, Ledger, Outcome
 from listonosz.prepare import Ready
+from listonosz.stopping import PAUSED, Stop
 from listonosz.suppression import SuppressionList
 from listonosz.transports import Transport
+from listonosz.transports.base import NOT_SENT
 
 
 @dataclass
@@ -37,7 +39,9 @@ class BatchSender:
 
     Rows are claimed a chunk at a time (the transport's ``claim_chunk``: one request's worth
     for mail APIs, a few messages for SMTP), just before they are sent, and settled right after;
-    a crash leaves at most one chunk per sending thread in flight.
+    a crash leaves at most one chunk per sending thread in flight. Before each claim it asks
+    whether the run was told to stop (``stop``) or staff paused the campaign (``paused``): then
+    it claims nothing more, and the transport leaves unsent what it has not begun to send.
     """
 
     def __init__(
@@ -50,8 +54,12 @@ class BatchSender:
         lease: dt.timedelta = DEFAULT_LEASE,
         claim_chunk: int | None = None,
         suppression: SuppressionList | None = None,
+        stop: Stop | None = None,
+        paused: Callable[[], bool] | None = None,
     ) -> None:
         self.campaign_id = campaign_id
+        self.stop = stop or Stop()
+        self.paused = paused
         self.kind = kind
         self.suppression = suppression
         self.ledger = ledger
@@ -64,8 +72,16 @@ class BatchSender:
         """Send one batch, a claimed chunk at a time."""
         report = BatchReport()
         for start in range(0, len(batch), self.claim_chunk):
+            if self.stopping():
+                break
             report.add(self._send_chunk(batch[start : start + self.claim_chunk]))
         return report
+
+    def stopping(self) -> bool:
+        """Whether to claim nothing more: the run was asked to stop, or staff paused it."""
+        if not self.stop.requested and self.paused is not None and self.paused():
+            self.stop.request(PAUSED)
+        return self.stop.requested
 
     def _send_chunk(self, chunk: Sequence[Ready]) -> BatchReport:
         claims = self.ledger.claim(
@@ -87,6 +103,10 @@ class BatchSender:
             counts=Counter(d.status for d in deliveries),
             possible_duplicates=sum(claim.resent for claim in claims),
             held_elsewhere=len(chunk) - len(claims),
-            failures=[f"{email_of[d.key]}: {d.detail}" for d in deliveries if d.status != "sent"],
+            failures=[
+                f"{email_of[d.key]}: {d.detail}"
+                for d in deliveries
+                if d.status != "sent" and d.detail != NOT_SENT
+            ],
             refused_addresses=[email_of[d.key] for d in refused],
         )

@@ -7,8 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from listonosz.config import TransportSettings
+from listonosz.stopping import Stop
 from listonosz.transports.base import Delivery, Outgoing, Transport
 from listonosz.transports.outbox import OutboxTransport
+from listonosz.transports.ratelimit import Pace
 from listonosz.transports.smtp import SmtpTransport
 
 __all__ = ["Delivery", "Outgoing", "Transport", "make_transport"]
@@ -18,12 +20,17 @@ API_TRANSPORTS = ("postmark", "sendgrid", "mailgun", "brevo")
 
 
 def make_transport(
-    settings: TransportSettings, outbox: Path, throttle: Callable[[], None] | None = None
+    settings: TransportSettings,
+    outbox: Path,
+    throttle: Callable[[], None] | None = None,
+    stop: Stop | None = None,
 ) -> Transport:
-    """The transport a configuration describes; ``throttle`` runs before each message."""
+    """The transport a configuration describes. Before each message it checks ``stop`` (a
+    stopped run sends nothing more), keeps to ``rate_per_minute`` and runs ``throttle``."""
+    pace = Pace(settings.rate_per_minute, throttle, stop)
     if settings.kind == "outbox":
-        return OutboxTransport(outbox)
+        return OutboxTransport(outbox, pace)
     if settings.kind in API_TRANSPORTS:
         module = importlib.import_module(f"listonosz.transports.{settings.kind}")
-        return module.make(settings, throttle)
-    return SmtpTransport(settings, throttle=throttle)
+        return module.make(settings, pace)
+    return SmtpTransport(settings, pace=pace)

@@ -11,6 +11,9 @@ from listonosz.ledger import Status
 from listonosz.message import Attachment
 from listonosz.packing import by_fields
 
+#: The detail of a claimed message its run was stopped before sending: it waits as ``deferred``.
+NOT_SENT = "not sent: the run stopped before this message left"
+
 
 class TransportUnavailable(ListonoszError):
     """No message can be sent at all: the server is unreachable or refuses TLS or AUTH."""

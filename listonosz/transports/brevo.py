@@ -17,7 +17,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from email.header import Header
 
 import httpx
@@ -36,6 +36,7 @@ from listonosz.transports.http import (
     short,
     split_headers,
 )
+from listonosz.transports.ratelimit import Pace
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +180,7 @@ def error(response: httpx.Response) -> tuple[str, str]:
         return "", short(response.text)
 
 
-def make(settings: TransportSettings, throttle: Callable[[], None] | None = None) -> ApiTransport:
+def make(settings: TransportSettings, pace: Pace | None = None) -> ApiTransport:
     """A Brevo transport: the API key goes in the ``api-key`` header."""
     headers = {"api-key": api_key(settings)}
-    return api_transport(Brevo(), settings, throttle, DEFAULT_URL, headers)
+    return api_transport(Brevo(), settings, pace, DEFAULT_URL, headers)

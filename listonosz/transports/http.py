@@ -32,8 +32,9 @@ import httpx
 import orjson
 
 from listonosz.config import TransportSettings
-from listonosz.transports.base import Delivery, Outgoing, TransportUnavailable
-from listonosz.transports.ratelimit import TokenBucket
+from listonosz.stopping import Stopped
+from listonosz.transports.base import NOT_SENT, Delivery, Outgoing, TransportUnavailable
+from listonosz.transports.ratelimit import Pace
 
 log = logging.getLogger(__name__)
 
@@ -278,16 +279,13 @@ class ApiTransport:
         provider: Provider,
         client: ApiClient,
         settings: TransportSettings,
-        throttle: Callable[[], None] | None = None,
+        pace: Pace | None = None,
     ) -> None:
         self.provider = provider
         self.client = client
         self.redact = client.redact
         self._has_key = bool(api_key(settings))
-        bucket = (
-            TokenBucket.per_minute(settings.rate_per_minute) if settings.rate_per_minute else None
-        )
-        self._throttles = [t for t in (bucket.acquire if bucket else None, throttle) if t]
+        self.pace = pace or Pace(settings.rate_per_minute)
 
     @property
     def name(self) -> str:
@@ -328,18 +326,20 @@ class ApiTransport:
         if not self._has_key:
             reason = f"{self.name}: no API key configured"
             return [Delivery(m.key, "deferred", reason) for m in messages]
-        for _ in messages:
-            for throttle in self._throttles:
-                throttle()
         results: dict[str, Delivery] = {}
-        pending = deque(self.provider.requests(messages))
-        while pending:
-            request = pending.popleft()
-            done, again = self._send(request)
-            for delivery in done:
-                results[delivery.key] = delivery
-            pending.extendleft(reversed(again))
-        return [results[m.key] for m in messages]
+        try:
+            for _ in messages:
+                self.pace()
+            pending = deque(self.provider.requests(messages))
+            while pending:
+                request = pending.popleft()
+                done, again = self._send(request)
+                for delivery in done:
+                    results[delivery.key] = delivery
+                pending.extendleft(reversed(again))
+        except Stopped:  # what has no answer yet stays for the next run
+            pass
+        return [results.get(m.key) or Delivery(m.key, "deferred", NOT_SENT) for m in messages]
 
     def _send(self, request: ApiRequest) -> tuple[list[Delivery], list[ApiRequest]]:
         """Deliveries settled by one request, and requests still to send (after a split)."""
@@ -418,7 +418,7 @@ def chunks(
 def api_transport(
     provider: Provider,
     settings: TransportSettings,
-    throttle: Callable[[], None] | None,
+    pace: Pace | None,
     default_url: str,
     auth_headers: Mapping[str, str] | None = None,
     auth: tuple[str, str] | None = None,
@@ -431,8 +431,9 @@ def api_transport(
         provider.rate_limit_wait,
         headers={"Accept": "application/json", **(auth_headers or {})},
         auth=auth,
+        sleep=pace.sleep if pace else time.sleep,
     )
-    return ApiTransport(provider, client, settings, throttle)
+    return ApiTransport(provider, client, settings, pace)
 
 
 def api_key(settings: TransportSettings) -> str:

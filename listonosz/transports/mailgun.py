@@ -13,7 +13,7 @@ nothing about the person goes there. ``GET /v4/domains/{domain}`` checks the key
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from email.utils import formataddr
 
 import httpx
@@ -32,6 +32,7 @@ from listonosz.transports.http import (
     short,
     split_headers,
 )
+from listonosz.transports.ratelimit import Pace
 from listonosz.transports.skeleton import Bodies, Skeleton, SkeletonError, factor_bodies
 
 REGION_URLS = {"us": "https://api.mailgun.net", "eu": "https://api.eu.mailgun.net"}
@@ -171,9 +172,7 @@ def message_of(response: httpx.Response) -> str:
         return short(response.text)
 
 
-def make(settings: TransportSettings, throttle: Callable[[], None] | None = None) -> ApiTransport:
+def make(settings: TransportSettings, pace: Pace | None = None) -> ApiTransport:
     """A Mailgun transport: HTTP basic auth, user ``api``, the key as password."""
     url = REGION_URLS[settings.region]
-    return api_transport(
-        Mailgun(settings), settings, throttle, url, auth=("api", api_key(settings))
-    )
+    return api_transport(Mailgun(settings), settings, pace, url, auth=("api", api_key(settings)))

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from listonosz.transports.base import Delivery, Outgoing
+from listonosz.stopping import Stopped
+from listonosz.transports.base import NOT_SENT, Delivery, Outgoing
+from listonosz.transports.ratelimit import Pace
 
 
 class OutboxTransport:
@@ -14,8 +16,9 @@ class OutboxTransport:
     wants_mime = True
     claim_chunk = 100
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, pace: Pace | None = None) -> None:
         self.folder = folder
+        self.pace = pace or Pace()
 
     def check(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -27,6 +30,11 @@ class OutboxTransport:
         self.folder.mkdir(parents=True, exist_ok=True)
         results = []
         for message in messages:
+            try:
+                self.pace()
+            except Stopped:
+                results.append(Delivery(message.key, "deferred", NOT_SENT))
+                continue
             partial = self.folder / f".{message.key}.part"
             partial.write_bytes(message.data)
             partial.replace(self.folder / f"{message.key}.eml")

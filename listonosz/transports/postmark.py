@@ -10,7 +10,7 @@ one come, is honoured by the shared client.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from email.utils import formataddr
 from functools import lru_cache
 
@@ -27,6 +27,7 @@ from listonosz.transports.http import (
     chunks,
     short,
 )
+from listonosz.transports.ratelimit import Pace
 
 DEFAULT_URL = "https://api.postmarkapp.com"
 BATCH_LIMIT = 500
@@ -141,7 +142,7 @@ def error(response: httpx.Response) -> tuple[object, str]:
         return None, short(response.text)
 
 
-def make(settings: TransportSettings, throttle: Callable[[], None] | None = None) -> ApiTransport:
+def make(settings: TransportSettings, pace: Pace | None = None) -> ApiTransport:
     """A Postmark transport: the server token goes in ``X-Postmark-Server-Token``."""
     headers = {"X-Postmark-Server-Token": api_key(settings)}
-    return api_transport(Postmark(settings), settings, throttle, DEFAULT_URL, headers)
+    return api_transport(Postmark(settings), settings, pace, DEFAULT_URL, headers)

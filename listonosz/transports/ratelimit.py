@@ -1,10 +1,12 @@
-"""A token bucket: at most ``rate`` messages a second on average, bursts of up to ``burst``."""
+"""Pacing: what runs before each message leaves (a stop check, a token bucket, a shared limit)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
+
+from listonosz.stopping import Stop
 
 
 class TokenBucket:
@@ -25,8 +27,10 @@ class TokenBucket:
         self._lock = threading.Lock()
 
     @classmethod
-    def per_minute(cls, messages: float, burst: float = 1.0) -> TokenBucket:
-        return cls(messages / 60.0, burst)
+    def per_minute(
+        cls, messages: float, burst: float = 1.0, sleep: Callable[[float], None] = time.sleep
+    ) -> TokenBucket:
+        return cls(messages / 60.0, burst, sleep=sleep)
 
     def acquire(self) -> None:
         """Take one token, waiting as long as it takes for one to be there."""
@@ -40,3 +44,27 @@ class TokenBucket:
                     return
                 wait = (1 - self._tokens) / self.rate
             self._sleep(wait)
+
+
+class Pace:
+    """Runs before each message: raises :class:`~listonosz.stopping.Stopped` once the run is
+    asked to stop, else waits for the transport's token bucket and a shared limit (a Prefect
+    global concurrency limit). Its :meth:`sleep`, for retry backoffs, a stop cuts short too."""
+
+    def __init__(
+        self,
+        rate_per_minute: float | None = None,
+        shared: Callable[[], None] | None = None,
+        stop: Stop | None = None,
+    ) -> None:
+        self.stop = stop or Stop()
+        self.sleep = self.stop.sleep
+        bucket = (
+            TokenBucket.per_minute(rate_per_minute, sleep=self.sleep) if rate_per_minute else None
+        )
+        self._waits = [w for w in (bucket.acquire if bucket else None, shared) if w]
+
+    def __call__(self) -> None:
+        self.stop.check()
+        for wait in self._waits:
+            wait()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from email.utils import quote
 
 import httpx
@@ -33,6 +33,7 @@ from listonosz.transports.http import (
     short,
     split_headers,
 )
+from listonosz.transports.ratelimit import Pace
 from listonosz.transports.skeleton import Bodies, Skeleton, SkeletonError, factor_bodies
 
 DEFAULT_URL = "https://api.sendgrid.com"  # EU regional subusers: https://api.eu.sendgrid.com
@@ -207,7 +208,7 @@ def error_list(response: httpx.Response) -> list[dict[str, object]]:
     return errors if isinstance(errors, list) else [{"message": short(response.text)}]
 
 
-def make(settings: TransportSettings, throttle: Callable[[], None] | None = None) -> ApiTransport:
+def make(settings: TransportSettings, pace: Pace | None = None) -> ApiTransport:
     """A SendGrid transport: the API key goes in ``Authorization: Bearer``."""
     headers = {"Authorization": f"Bearer {api_key(settings)}"}
-    return api_transport(SendGrid(), settings, throttle, DEFAULT_URL, headers)
+    return api_transport(SendGrid(), settings, pace, DEFAULT_URL, headers)

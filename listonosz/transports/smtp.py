@@ -15,12 +15,12 @@ import re
 import smtplib
 import ssl
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from listonosz.config import TransportSettings
-from listonosz.transports.base import Delivery, Outgoing, TransportUnavailable
-from listonosz.transports.ratelimit import TokenBucket
+from listonosz.stopping import Stopped
+from listonosz.transports.base import NOT_SENT, Delivery, Outgoing, TransportUnavailable
+from listonosz.transports.ratelimit import Pace
 
 _ENHANCED = re.compile(rb"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
 #: Permanent replies that mean "this address does not exist or takes no mail": suppress it.
@@ -61,16 +61,11 @@ class SmtpTransport:
         self,
         settings: TransportSettings,
         tls_context: ssl.SSLContext | None = None,
-        throttle: Callable[[], None] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        pace: Pace | None = None,
     ) -> None:
         self.settings = settings
         self.tls_context = tls_context or ssl.create_default_context()
-        bucket = (
-            TokenBucket.per_minute(settings.rate_per_minute) if settings.rate_per_minute else None
-        )
-        self._throttles = [t for t in (bucket.acquire if bucket else None, throttle) if t]
-        self._sleep = sleep
+        self.pace = pace or Pace(settings.rate_per_minute)
         self._idle: queue.LifoQueue[smtplib.SMTP] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(settings.pool_size)
 
@@ -138,11 +133,14 @@ class SmtpTransport:
         for attempt in range(self.settings.retries + 1):
             if attempt:
                 delay = self.settings.retry_backoff * 2 ** (attempt - 1)
-                self._sleep(delay * random.uniform(0.8, 1.2))
+                try:
+                    self.pace.sleep(delay * random.uniform(0.8, 1.2))
+                except Stopped:  # the deferred stay deferred, for the next run
+                    break
             for delivery in self._send_all(pending):
                 results[delivery.key] = delivery
             pending = [m for m in pending if results[m.key].status == "deferred"]
-            if not pending:
+            if not pending or self.pace.stop.requested:
                 break
         return [results[m.key] for m in messages]
 
@@ -165,6 +163,9 @@ class SmtpTransport:
             except TransportUnavailable as exc:
                 results += [Delivery(m.key, "deferred", str(exc)) for m in messages[index:]]
                 break
+            except Stopped:
+                results += [Delivery(m.key, "deferred", NOT_SENT) for m in messages[index:]]
+                break
             except (smtplib.SMTPServerDisconnected, OSError) as exc:
                 # No answer for this message: one more try on a fresh connection.
                 key = messages[index].key
@@ -176,8 +177,7 @@ class SmtpTransport:
 
     def _send_one(self, conn: smtplib.SMTP, message: Outgoing) -> Delivery:
         """One SMTP transaction, keeping the server's own reply for the ledger."""
-        for throttle in self._throttles:
-            throttle()
+        self.pace()
         code, reply = conn.mail(message.mail_from)
         if code == 250:
             code, reply = conn.rcpt(message.rcpt_to)

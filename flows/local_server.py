@@ -1,0 +1,128 @@
+"""A temporary Prefect server for one CLI run, when no Prefect server is configured.
+
+Prefect would start one itself, but in the terminal's process group: a Ctrl-C meant for
+Listonosz killed the server too, and the run then spent minutes retrying a server that was
+gone. This one runs in a session of its own, so only Listonosz decides when it stops: after
+the run, or at once on a second Ctrl-C (see :func:`listonosz.stopping.hard_stop`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+from prefect.events.worker import EventsWorker
+from prefect.logging.handlers import APILogWorker
+from prefect.settings import (
+    PREFECT_API_URL,
+    PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+    temporary_settings,
+)
+from prefect.utilities.asyncutils import run_coro_as_sync
+
+from listonosz.errors import ListonoszError
+from listonosz.stopping import before_hard_stop
+
+
+class ServerDidNotStart(ListonoszError):
+    """The temporary Prefect server did not answer in time."""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def temporary_server() -> Iterator[str]:
+    """Prefect's API on a free loopback port while inside; yields its URL."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "prefect.server.api.server:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "error",
+            "--lifespan",
+            "on",
+        ],
+        # Prefect's own marks for a temporary server: no UI, no background services.
+        env={
+            **os.environ,
+            "PREFECT_UI_ENABLED": "0",
+            "PREFECT__SERVER_EPHEMERAL": "1",
+            "PREFECT__SERVER_FINAL": "1",
+        },
+        start_new_session=True,
+    )
+
+    def stop() -> None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        with before_hard_stop(stop):
+            _wait_until_healthy(process, url)
+            with temporary_settings(updates={PREFECT_API_URL: url}):
+                yield url
+                _drain()
+    finally:
+        stop()
+
+
+def _drain() -> None:
+    """Hand Prefect's queued logs and events to the server before it stops: otherwise they are
+    retried, at exit, against a port nobody listens on any more."""
+
+    async def drain() -> None:
+        with contextlib.suppress(RuntimeError):  # no log worker was started
+            result = APILogWorker.instance().drain()
+            if inspect.isawaitable(result):
+                await result
+        result = EventsWorker.drain_all()
+        if inspect.isawaitable(result):
+            await result
+
+    run_coro_as_sync(drain())
+
+
+def _wait_until_healthy(process: subprocess.Popen[bytes], url: str) -> None:
+    deadline = time.monotonic() + PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
+    with httpx.Client(timeout=2) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise ServerDidNotStart(
+                    f"the temporary Prefect server exited with code {process.returncode}"
+                )
+            try:
+                if client.get(f"{url}/health").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+    raise ServerDidNotStart(
+        "the temporary Prefect server did not answer in time; set "
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS higher, or PREFECT_API_URL to a server"
+    )
