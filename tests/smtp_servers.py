@@ -1,6 +1,6 @@
 """SMTP servers for tests, all real aiosmtpd servers on loopback: a TLS + AUTH server that
-demands STARTTLS before AUTH, and a faulty sink that answers 421, 451, 452 and 550 and drops
-connections in the middle of DATA."""
+demands STARTTLS before AUTH, a faulty sink that answers 421, 451, 452 and 550 at random and
+drops connections in the middle of DATA, and a scripted sink that answers each address as told."""
 
 from __future__ import annotations
 
@@ -163,6 +163,47 @@ def faulty_sink(
     mailbox: Mailbox, port: int, seed: int, fault_rate: float
 ) -> tuple[Controller, FaultyHandler]:
     handler = FaultyHandler(mailbox, seed, fault_rate)
+    controller = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=10)
+    controller.start()
+    return controller, handler
+
+
+class ScriptedHandler:
+    """Answers each recipient from a script, one entry per try, the last entry repeated:
+    ``{"a@x.pl": ["DATA 451 4.3.0 Busy", "DATA 250 2.0.0 OK"], "b@x.pl": ["RCPT 452 4.5.3 Full"]}``.
+    An entry names the command it answers; addresses not in the script are accepted."""
+
+    def __init__(self, mailbox: Mailbox, script: dict[str, list[str]]) -> None:
+        self.mailbox = mailbox
+        self.script = script
+        self.tries: Counter[str] = Counter()
+
+    def _entry(self, address: str) -> tuple[str, str]:
+        replies = self.script.get(address, ["DATA 250 2.0.0 OK stored"])
+        command, _, reply = replies[min(self.tries[address], len(replies) - 1)].partition(" ")
+        return command, reply
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        command, reply = self._entry(address)
+        if command == "RCPT":
+            self.tries[address] += 1
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        (address,) = envelope.rcpt_tos  # the transport sends one transaction per message
+        _, reply = self._entry(address)
+        self.tries[address] += 1
+        if reply.startswith("250"):
+            self.mailbox.add(address, envelope.original_content)
+        return reply
+
+
+def scripted_sink(
+    mailbox: Mailbox, port: int, script: dict[str, list[str]]
+) -> tuple[Controller, ScriptedHandler]:
+    handler = ScriptedHandler(mailbox, script)
     controller = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=10)
     controller.start()
     return controller, handler

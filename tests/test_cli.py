@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
+import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import CAMPAIGN, REPO, free_port
+from tests.conftest import CAMPAIGN, REPO, Capture, free_port
 
 LISTONOSZ = [sys.executable, "-m", "listonosz.cli"]
 
@@ -107,3 +111,50 @@ def test_test_to_sends_one_sample_of_every_kind_to_staff_only(tmp_path: Path) ->
     assert all(str(m["Subject"]).startswith("[TEST] ") for m in messages)
     assert [line.split(":")[0] for line in result.stdout.splitlines()] == kinds
     assert not (tmp_path / "var" / "ledger.sqlite").exists()  # samples leave no trace
+
+
+@pytest.mark.slow
+def test_an_address_suppressed_with_the_cli_gets_nothing_then_or_later(
+    tmp_path: Path, capture: Capture, prefect_server: str
+) -> None:
+    """`suppress add`, then `send` twice, each a process of its own: the suppressed person
+    gets nothing, everyone else exactly one message, and each summary says so."""
+    expected = json.loads((REPO / "tests" / "data" / "contacts_expected.json").read_text())
+    gone = expected["emails"][5]
+    others = len(expected["emails"]) - 1
+    env = _clean_env(
+        tmp_path,
+        LISTONOSZ_TRANSPORTS__CAPTURE__PORT=str(capture.port),
+        PREFECT_API_URL=prefect_server,  # the tests' server: no temporary one per process
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+    )
+    added = _run([*LISTONOSZ, "suppress", "add", gone.upper(), "--reason", "unsubscribed"], env)
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip() == f"suppressed (unsubscribed): {gone}"
+
+    first = _run([*LISTONOSZ, "send", str(CAMPAIGN)], env)
+    assert first.returncode == 0, first.stderr
+    assert (
+        f"Sent now: {others}; failed: 0; deferred (retried next run): 0; "
+        "already settled before this run: 0." in first.stdout.splitlines()
+    )
+    assert "Not sent to 1 on the suppression list." in first.stdout.splitlines()
+
+    second = _run([*LISTONOSZ, "send", str(CAMPAIGN)], env)
+    assert second.returncode == 0, second.stderr
+    lines = second.stdout.splitlines()
+    assert (
+        f"Nothing new to send: all {others} recipients are already settled in the ledger." in lines
+    )
+    assert "Not sent to 1 on the suppression list." in lines
+    assert not [line for line in lines if line.startswith("Left alone")]
+
+    received = Counter(
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)["To"]
+        .addresses[0]
+        .addr_spec
+        for path in capture.messages()
+    )
+    assert gone not in received
+    assert sorted(received) == sorted(set(expected["emails"]) - {gone})
+    assert set(received.values()) == {1}

@@ -9,6 +9,7 @@ import math
 import re
 import shutil
 import time
+from collections import Counter
 from pathlib import Path
 from uuid import UUID
 
@@ -47,8 +48,14 @@ def _task_run_count(flow_run_id: UUID, expected: int) -> int:
 def test_campaign_sends_once_per_person_and_never_twice(
     listonosz_env: Path, capture: Capture
 ) -> None:
+    everyone = EXPECTED["unique_valid"]
     result = send_campaign(str(CAMPAIGN), "invitation", batch_size=20)
-    assert result["sent"] == EXPECTED["unique_valid"]
+    assert result["sent"] == everyone
+    assert _summary_line(result, "Sent now") == (
+        f"Sent now: {everyone}; failed: 0; deferred (retried next run): 0; "
+        "already settled before this run: 0."
+    )
+    assert "Left alone" not in result["summary"]
 
     files = capture.messages()
     assert len(files) == EXPECTED["unique_valid"]
@@ -69,8 +76,43 @@ def test_campaign_sends_once_per_person_and_never_twice(
 
     again = send_campaign(str(CAMPAIGN), "invitation", batch_size=20)
     assert again["sent"] == 0 and again["nothing_to_send"]
-    assert "Nothing new to send" in again["summary"]
-    assert len(capture.messages()) == EXPECTED["unique_valid"]
+    assert _summary_line(again, "Nothing new") == (
+        f"Nothing new to send: all {everyone} recipients are already settled in the ledger."
+    )
+    assert "Left alone" not in again["summary"]  # settled rows are planned out, not refused
+    assert (
+        _summary_line(again, "Ledger")
+        == f"Ledger: sent {everyone}, failed 0, deferred 0, sending 0"
+    )
+    assert len(capture.messages()) == everyone
+
+
+def _summary_line(result: dict[str, object], start: str) -> str:
+    """The one line of a run's summary that starts with ``start``."""
+    (line,) = [line for line in str(result["summary"]).splitlines() if line.startswith(start)]
+    return line
+
+
+def test_a_grown_audience_gets_only_the_newcomers(
+    tmp_path: Path, listonosz_env: Path, capture: Capture
+) -> None:
+    """Journalists first, then everyone: the second run writes to the others only, reports the
+    journalists as settled before it, and nobody gets two messages."""
+    everyone, media = EXPECTED["unique_valid"], EXPECTED["per_group"]["media"]
+    first = send_campaign(str(_campaign_copy(tmp_path / "media", ["media"])), "invitation")
+    assert first["sent"] == media
+    second = send_campaign(str(_campaign_copy(tmp_path / "all", None)), "invitation")
+    assert second["sent"] == everyone - media
+    assert _summary_line(second, "Sent now") == (
+        f"Sent now: {everyone - media}; failed: 0; deferred (retried next run): 0; "
+        f"already settled before this run: {media}."
+    )
+    assert "Left alone" not in second["summary"]
+    assert "Possible duplicates" not in second["summary"]
+
+    received = Counter(_parse(path)["To"].addresses[0].addr_spec for path in capture.messages())
+    assert sorted(received) == EXPECTED["emails"]
+    assert set(received.values()) == {1}
 
 
 def test_every_message_is_well_formed(listonosz_env: Path, capture: Capture) -> None:

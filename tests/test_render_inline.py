@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import random
+import re
+from collections.abc import Callable
 from pathlib import Path
 
+import cssutils
 import markupsafe
 import premailer
 import pytest
@@ -267,3 +271,123 @@ def test_values_with_marker_characters_take_the_html_route(campaign: Campaign) -
     renderer = MessageRenderer(campaign, "newsletter", campaign.templates_dir)
     odd = Contact("odd@x.pl", "Anna\ue010", "Nowak\ue014", "Org\ue017x\ue018", "", "f")
     assert renderer.render(odd, LINKS) == renderer.render_per_message(odd, LINKS)
+
+
+def _declarations(element: etree._Element) -> dict[str, str]:
+    """An element's style attribute as property → value, in order, with #abc written #aabbcc."""
+    declarations = {}
+    for declaration in (element.get("style") or "").split(";"):
+        name, _, value = declaration.partition(":")
+        value = " ".join(value.split()).lower()
+        value = re.sub(r"#([0-9a-f])([0-9a-f])([0-9a-f])\b", r"#\1\1\2\2\3\3", value)
+        if name.strip():
+            declarations[name.strip().lower()] = value
+    return declarations
+
+
+#: Read off templates/base.html.j2 by hand: (message kind, element, declarations it must carry).
+#: Several check the cascade: a class rule beats an element rule, a rule with a class and an
+#: element beats one with a class, and an element's own style attribute beats them all.
+INLINED = [
+    ("invitation", "//body", {"margin": "0", "width": "100%", "background-color": "#eef1f5"}),
+    (
+        "invitation",
+        "//table[@class='wrapper']",
+        {"border-collapse": "collapse", "width": "100%", "background-color": "#eef1f5"},
+    ),
+    (
+        "invitation",
+        "//table[@class='container']",
+        {"width": "600px", "background-color": "#ffffff"},
+    ),
+    (
+        "invitation",
+        "//td[@class='header']",
+        {"padding": "24px 32px", "background-color": "#1f3a5f", "color": "#ffffff"},
+    ),
+    ("invitation", "//h2", {"font-size": "19px", "margin": "32px 0 12px 0", "color": "#1f3a5f"}),
+    ("invitation", "//p[@class='small']", {"font-size": "14px", "color": "#4a4f57"}),
+    (
+        "invitation",
+        "//td[@class='button']",
+        {"background-color": "#1d6b3a", "border": "2px solid #1d6b3a", "padding": "12px 20px"},
+    ),
+    (
+        "invitation",
+        "//td[@class='button']/a",
+        {"color": "#ffffff", "text-decoration": "none", "font-weight": "bold"},
+    ),
+    ("invitation", "//td[@class='button-alt']/a", {"color": "#1f3a5f", "text-decoration": "none"}),
+    ("invitation", "//td[@class='footer']/p", {"font-size": "13px", "margin": "0 0 12px 0"}),
+    (
+        "invitation",
+        "//td[@class='footer']//a",
+        {"color": "#0a4f96", "text-decoration": "underline"},
+    ),
+    ("invitation", "//table[@class='programme']//th", {"background-color": "#1f3a5f"}),
+    (
+        "invitation",
+        "//td[@class='programme-time']",
+        {"width": "56px", "white-space": "nowrap", "padding": "10px 12px", "font-weight": "bold"},
+    ),
+    (
+        "invitation",
+        "//table[@class='details']//tr[1]/td[2]",
+        {"padding": "6px 16px", "padding-top": "14px", "background-color": "#f2f4f7"},
+    ),
+    ("newsletter", "//h1", {"font-size": "24px", "line-height": "32px", "color": "#1f3a5f"}),
+    ("newsletter", "//table[@class='note']//td", {"border-left": "4px solid #9a6a12"}),
+]
+
+
+@pytest.fixture(scope="module")
+def sample_html(campaign: Campaign, audience: list[Contact]) -> Callable[[str, str], str]:
+    """The HTML of one message of a kind, by either route, to someone in local government
+    (who also gets the note for JST), rendered once per module."""
+    official = next(c for c in audience if "jst" in c.groups)
+
+    @functools.cache
+    def render(kind: str, route: str) -> str:
+        renderer = MessageRenderer(campaign, kind, campaign.templates_dir)
+        return getattr(renderer, route)(official, LINKS).html
+
+    return render
+
+
+@pytest.mark.parametrize("route", ["render", "render_per_message"])
+@pytest.mark.parametrize(("kind", "path", "expected"), INLINED)
+def test_the_stylesheet_ends_up_on_the_elements_it_selects(
+    sample_html: Callable[[str, str], str],
+    route: str,
+    kind: str,
+    path: str,
+    expected: dict[str, str],
+) -> None:
+    elements = etree.fromstring(sample_html(kind, route), etree.HTMLParser()).xpath(path)
+    assert elements, path
+    for element in elements:
+        declarations = _declarations(element)
+        assert {name: declarations.get(name) for name in expected} == expected, path
+        if "padding-top" in declarations:  # written after the shorthand, or the shorthand wins
+            names = list(declarations)
+            assert names.index("padding-top") > names.index("padding")
+
+
+@pytest.mark.parametrize("route", ["render", "render_per_message"])
+def test_media_rules_stay_in_a_style_element_with_their_importance(
+    sample_html: Callable[[str, str], str], route: str
+) -> None:
+    tree = etree.fromstring(sample_html("invitation", route), etree.HTMLParser())
+    (style,) = tree.iter("style")
+    sheet = cssutils.parseString(style.text, validate=False)
+    rules = [rule for rule in sheet.cssRules if rule.type != rule.COMMENT]
+    assert [rule.media.mediaText for rule in rules if rule.type == rule.MEDIA_RULE] == [
+        "(max-width: 599px)",
+        "(max-width: 480px)",
+    ]
+    assert len(rules) == 2  # nothing but the two @media blocks is left in <style>
+    container = next(r for r in rules[0].cssRules if r.selectorText == ".container")
+    assert container.style.getPropertyValue("width") == "100%"
+    assert container.style.getPropertyPriority("width") == "important"
+    # Their selectors still find their elements: the classes stay on the elements.
+    assert tree.xpath("//table[@class='container']") and tree.xpath("//td[@class='button-alt']")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from listonosz.contacts.model import Contact
-from listonosz.render.salutations import infer_gender, read_position, salutation
+from listonosz.render.salutations import OFFICES, infer_gender, read_position, salutation
 
 
 def person(first: str, last: str = "Nowak", position: str = "", gender: str = "") -> Contact:
@@ -109,6 +109,80 @@ def test_salutation(contact: Contact, expected: str) -> None:
 def test_there_are_at_least_fifty_cases() -> None:
     assert len(CASES) >= 50
     assert len({expected for _, expected in CASES}) >= 35
+
+
+#: One case per row of the office table, both forms where the row has both, written out by
+#: hand: (first name, position, expected salutation). Men are Jan, women Anna.
+OFFICE_ROWS = [
+    ("Jan", "Wójt Gminy Gródek", "Szanowny Panie Wójcie"),
+    ("Anna", "Wójt Gminy Gródek", "Szanowna Pani Wójt"),
+    ("Jan", "Burmistrz Hajnówki", "Szanowny Panie Burmistrzu"),
+    ("Anna", "Burmistrz Hajnówki", "Szanowna Pani Burmistrz"),
+    ("Anna", "Burmistrzyni Łap", "Szanowna Pani Burmistrz"),
+    ("Jan", "Prezydent Miasta Suwałk", "Szanowny Panie Prezydencie"),
+    ("Anna", "Prezydent Miasta Suwałk", "Szanowna Pani Prezydent"),
+    ("Jan", "Starosta Sokólski", "Szanowny Panie Starosto"),
+    ("Anna", "Starosta Sokólski", "Szanowna Pani Starosto"),
+    ("Jan", "Marszałek Województwa", "Szanowny Panie Marszałku"),
+    ("Anna", "Marszałek Województwa", "Szanowna Pani Marszałek"),
+    ("Jan", "Wojewoda Podlaski", "Szanowny Panie Wojewodo"),
+    # The vocative of the office, as with a woman who is starosta: "Pani Wojewodo".
+    ("Anna", "Wojewoda Podlaski", "Szanowna Pani Wojewodo"),
+    ("Jan", "Dyrektor ROPS", "Szanowny Panie Dyrektorze"),
+    ("Anna", "Dyrektor ROPS", "Szanowna Pani Dyrektor"),
+    ("Anna", "Dyrektorka Przedszkola", "Szanowna Pani Dyrektor"),
+    ("Jan", "Prezes Spółdzielni", "Szanowny Panie Prezesie"),
+    ("Anna", "Prezes Spółdzielni", "Szanowna Pani Prezes"),
+    ("Anna", "Prezeska Fundacji", "Szanowna Pani Prezes"),
+    ("Jan", "Kierownik OPS", "Szanowny Panie Kierowniku"),
+    ("Anna", "Kierownik OPS", "Szanowna Pani Kierownik"),
+    ("Anna", "Kierowniczka Klubu Integracji Społecznej", "Szanowna Pani Kierownik"),
+    ("Jan", "Naczelnik Wydziału Polityki Społecznej", "Szanowny Panie Naczelniku"),
+    ("Anna", "Naczelnik Wydziału Polityki Społecznej", "Szanowna Pani Naczelnik"),
+    ("Anna", "Naczelniczka Wydziału", "Szanowna Pani Naczelnik"),
+    ("Jan", "Dziekan Wydziału Ekonomii", "Szanowny Panie Dziekanie"),
+    ("Anna", "Dziekan Wydziału Ekonomii", "Szanowna Pani Dziekan"),
+    ("Jan", "Rektor Uniwersytetu", "Szanowny Panie Rektorze"),
+    ("Anna", "Rektor Uniwersytetu", "Szanowna Pani Rektor"),
+    ("Jan", "Redaktor naczelny", "Szanowny Panie Redaktorze"),
+    ("Anna", "Redaktor naczelna", "Szanowna Pani Redaktor"),
+    ("Anna", "Redaktorka działu miejskiego", "Szanowna Pani Redaktor"),
+    ("Jan", "Sekretarz Miasta", "Szanowny Panie Sekretarzu"),
+    ("Anna", "Sekretarz Województwa", "Szanowna Pani Sekretarz"),
+    ("Jan", "Skarbnik Powiatu", "Szanowny Panie Skarbniku"),
+    ("Anna", "Skarbnik Gminy", "Szanowna Pani Skarbnik"),
+    ("Jan", "Sołtys wsi Bohoniki", "Szanowny Panie Sołtysie"),
+    ("Anna", "Sołtys wsi Bohoniki", "Szanowna Pani Sołtys"),
+    ("Anna", "Sołtyska wsi Bohoniki", "Szanowna Pani Sołtys"),
+    ("Jan", "Poseł na Sejm RP", "Szanowny Panie Pośle"),
+    ("Anna", "Poseł na Sejm RP", "Szanowna Pani Poseł"),
+    ("Anna", "Posłanka na Sejm RP", "Szanowna Pani Poseł"),
+    ("Jan", "Senator RP", "Szanowny Panie Senatorze"),
+    ("Anna", "Senator RP", "Szanowna Pani Senator"),
+    ("Anna", "Senatorka RP", "Szanowna Pani Senator"),
+    ("Jan", "Komendant Miejski Policji", "Szanowny Panie Komendancie"),
+    ("Anna", "Komendant Miejski Policji", "Szanowna Pani Komendant"),
+    ("Jan", "Pastor zboru", "Szanowny Panie Pastorze"),
+    ("Jan", "Proboszcz parafii św. Rocha", "Szanowny Księże Proboszczu"),
+    ("Jan", "Wikariusz parafii", "Szanowny Księże"),
+    ("Jan", "Kapelan szpitala", "Szanowny Księże Kapelanie"),
+    ("Jan", "Biskup diecezjalny", "Szanowny Księże Biskupie"),
+    ("Jan", "Arcybiskup Metropolita Białostocki", "Szanowny Księże Arcybiskupie"),
+    ("Anna", "Przełożona zgromadzenia", "Szanowna Siostro Przełożona"),
+    ("Anna", "Siostra przełożona domu", "Szanowna Siostro Przełożona"),
+]
+
+
+@pytest.mark.parametrize(("first", "position", "expected"), OFFICE_ROWS)
+def test_every_office_row_in_both_forms(first: str, position: str, expected: str) -> None:
+    assert salutation(person(first, position=position)) == expected
+
+
+def test_every_row_of_the_office_table_has_a_case() -> None:
+    """A new row of the table needs its own hand-written case above."""
+    reached = {read_position(position).office for _, position, _ in OFFICE_ROWS}
+    missing = [office.starts for office in OFFICES if office not in reached]
+    assert missing == []
 
 
 @pytest.mark.parametrize(

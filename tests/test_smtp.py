@@ -7,6 +7,7 @@ import datetime as dt
 import email
 import email.policy
 import ssl
+import time
 from pathlib import Path
 
 import dkim
@@ -26,7 +27,13 @@ from listonosz.transports import Outgoing
 from listonosz.transports.base import TransportUnavailable
 from listonosz.transports.smtp import SmtpTransport, blames_the_address
 from tests.conftest import CAMPAIGN, free_port
-from tests.smtp_servers import Mailbox, faulty_sink, self_signed_certificate, tls_auth_server
+from tests.smtp_servers import (
+    Mailbox,
+    faulty_sink,
+    scripted_sink,
+    self_signed_certificate,
+    tls_auth_server,
+)
 
 CAMPAIGN_ID = "ekonomia-spoleczna-2016"
 
@@ -252,3 +259,42 @@ def test_a_dead_server_defers_everything_quickly(tmp_path: Path) -> None:
     message = Outgoing("k1", "a@b.pl", "c@d.pl", b"Subject: x\r\n\r\nx\r\n")
     (delivery,) = transport.send_batch([message])
     assert delivery.status == "deferred" and "cannot open an SMTP session" in delivery.detail
+
+
+def test_a_4xx_is_retried_with_backoff_then_left_deferred() -> None:
+    """451 once then 250: sent on the second try. 452 on every try: deferred after 1 + retries
+    tries, with the server's reply kept. The backoff doubles; nothing really sleeps."""
+    mailbox, port = Mailbox(), free_port()
+    script = {
+        "busy@x.pl": ["DATA 451 4.3.0 Temporary local problem", "DATA 250 2.0.0 OK stored"],
+        "full@x.pl": ["RCPT 452 4.2.2 Mailbox full, try again later"],
+    }
+    server, handler = scripted_sink(mailbox, port, script)
+    waits: list[float] = []
+    addresses = ["busy@x.pl", "full@x.pl", "ok@x.pl"]
+    messages = [
+        Outgoing(f"k{n}", "bounces@rops.example", address, b"Subject: x\r\n\r\nx\r\n")
+        for n, address in enumerate(addresses)
+    ]
+    started = time.monotonic()
+    try:
+        settings = TransportSettings(port=port, retries=2, retry_backoff=0.5)
+        transport = SmtpTransport(settings, sleep=waits.append)
+        deliveries = transport.send_batch(messages)
+        transport.close()
+    finally:
+        server.stop()
+    assert time.monotonic() - started < 1.0
+
+    assert [(d.key, d.status) for d in deliveries] == [
+        ("k0", "sent"),
+        ("k1", "deferred"),
+        ("k2", "sent"),
+    ]
+    assert deliveries[0].detail.startswith("250 2.0.0")
+    assert deliveries[1].detail == "452 4.2.2 Mailbox full, try again later"
+    assert not any(d.suppress for d in deliveries)  # a 4xx never blames the address
+    assert handler.tries == {"busy@x.pl": 2, "full@x.pl": 3, "ok@x.pl": 1}
+    assert sorted(recipient for recipient, _ in mailbox.received) == ["busy@x.pl", "ok@x.pl"]
+    assert len(waits) == 2
+    assert 0.4 <= waits[0] <= 0.6 and 0.8 <= waits[1] <= 1.2  # 0.5 s, then doubled, ±20 %
