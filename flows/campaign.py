@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -21,7 +20,7 @@ from prefect.cache_policies import NONE
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
-from listonosz.campaign import Campaign, load_campaign
+from listonosz.campaign import Campaign, open_campaign
 from listonosz.config import Settings, TransportSettings
 from listonosz.contacts.merge import MergeResult
 from listonosz.contacts.report import report_rows, write_report
@@ -113,13 +112,14 @@ def send_campaign(
     """Send one message kind of a campaign to everyone in its audience who has not had it.
 
     Args:
-        campaign_path: The campaign file, relative to the project directory.
+        campaign_path: The campaign file, relative to the project directory; it must lie in
+            the project's campaigns/ folder (anything else is refused before the run starts).
         message: The message kind to send, as declared in the campaign (e.g. invitation).
         batch_size: Recipients per task; the settings' batch_size when empty.
         transport: A transport named in listonosz.toml; the campaign's or the default when empty.
     """
     settings = Settings()
-    campaign = load_campaign(Path(campaign_path))
+    campaign = open_campaign(campaign_path, settings)
     if transport:
         campaign = campaign.model_copy(update={"transport": transport})
     transport_settings = settings.transport_settings(campaign.transport)

@@ -54,10 +54,10 @@ def send(
     ] = None,
 ) -> None:
     """Send one message kind to everyone in the audience who has not had it yet."""
-    from listonosz.campaign import load_campaign
+    from listonosz.campaign import open_campaign
 
     try:
-        spec = load_campaign(campaign)  # fail fast, before Prefect starts, on a bad file
+        spec = open_campaign(campaign, Settings())  # fail fast, before Prefect starts
         spec.message(message)
         if test_to:
             _send_samples(spec, transport, test_to)
@@ -105,16 +105,17 @@ def report(
     message: Annotated[str, typer.Option(help="Which message kind.")] = "invitation",
 ) -> None:
     """Show what the ledger holds for one message kind, per stakeholder group."""
-    from listonosz.campaign import load_campaign
+    from listonosz.campaign import open_campaign
     from listonosz.contacts.groups import group_label
     from listonosz.ledger import DEFERRED, FAILED, SENDING, SENT, Ledger
 
+    settings = Settings()
     try:
-        spec = load_campaign(campaign)
+        spec = open_campaign(campaign, settings)
         spec.message(message)
     except ListonoszError as exc:
         raise _fail(str(exc)) from None
-    ledger = Ledger(Settings().resolved_ledger_url)  # the real ledger, not a dry run's
+    ledger = Ledger(settings.resolved_ledger_url)  # the real ledger, not a dry run's
     try:
         groups = ledger.group_counts(spec.id, message)
         totals = ledger.status_counts(spec.id, message)
@@ -134,9 +135,13 @@ def _quiet_local_prefect() -> None:
     Its telemetry heartbeat competes with the run for the server's SQLite file and logs a
     harmless "database is locked" traceback, and its first start (creating its database) can
     outlast the default 20 s on a busy machine. An explicit setting in the environment wins.
+    Its database (in PREFECT_HOME) is made readable by its owner only, like var/.
     """
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    from flows.local import private_prefect_home
+
+    private_prefect_home()  # its database keeps the contacts report: owner only
 
 
 @app.command("capture-server")

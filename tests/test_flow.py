@@ -170,6 +170,7 @@ def test_task_runs_follow_batches_not_recipients(
     for number, (groups, batch_size, recipients) in enumerate(cases):
         monkeypatch.setenv("LISTONOSZ_VAR_DIR", str(tmp_path / f"var{number}"))
         path = _campaign_copy(tmp_path / f"case{number}", groups)
+        monkeypatch.setenv("LISTONOSZ_PROJECT_DIR", str(path.parents[1]))
         state = send_campaign(str(path), "invitation", batch_size, return_state=True)
         assert state.is_completed()
         assert state.result()["sent"] == recipients
@@ -218,11 +219,12 @@ def test_the_suppression_list_wins_over_every_contact_list(
 
 
 def test_a_template_error_stops_the_send_before_anything_leaves(
-    tmp_path: Path, listonosz_env: Path, capture: Capture
+    tmp_path: Path, listonosz_env: Path, capture: Capture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from listonosz.render.preflight import PreflightError
 
     path = _campaign_copy(tmp_path, None)
+    monkeypatch.setenv("LISTONOSZ_PROJECT_DIR", str(path.parents[1]))
     template = path.parents[1] / "templates" / "invitation.html.j2"
     lines = template.read_text(encoding="utf-8").splitlines(keepends=True)
     number = next(i for i, line in enumerate(lines, 1) if "{{ salutation }}" in line) + 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from listonosz.paths import private_dir, write_private
 from listonosz.transports.base import Delivery, Outgoing
 
 
@@ -18,17 +19,17 @@ class OutboxTransport:
         self.folder = folder
 
     def check(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_dir(self.folder)
 
     def close(self) -> None:
         """Nothing to close."""
 
     def send_batch(self, messages: Sequence[Outgoing]) -> list[Delivery]:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_dir(self.folder)
         results = []
         for message in messages:
             partial = self.folder / f".{message.key}.part"
-            partial.write_bytes(message.data)
+            write_private(partial, message.data)
             partial.replace(self.folder / f"{message.key}.eml")
             results.append(Delivery(message.key, "sent", f"written to {self.folder}"))
         return results
