@@ -12,7 +12,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from listonosz.paths import PRIVATE_DIR, PRIVATE_FILE, private_dir
+from listonosz.paths import PRIVATE_DIR, PRIVATE_FILE, private_dir, write_private
 
 
 def private_prefect_home() -> None:
@@ -31,6 +31,9 @@ def private_prefect_home() -> None:
     scheme, _, rest = text.partition(":///")
     if scheme.startswith("sqlite") and rest and rest != ":memory:":
         database = Path(rest.split("?", 1)[0])
+        if not database.exists():  # an empty file is an empty database: SQLite keeps its mode
+            private_dir(database.parent)
+            write_private(database, b"")
         for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
             _tighten(path, PRIVATE_FILE)
 

@@ -344,6 +344,12 @@ def test_the_local_prefect_database_is_private(tmp_path: Path) -> None:
     assert mode(home / "prefect.db") == mode(home / "prefect.db-wal") == 0o600
     assert mode(home / "memo_store.toml") == 0o644  # not its database: left alone
 
+    fresh = tmp_path / "fresh" / "prefect"
+    with temporary_settings(updates={PREFECT_HOME: str(fresh)}, restore_defaults={PREFECT_API_URL}):
+        private_prefect_home()
+    assert mode(fresh) == 0o700
+    assert mode(fresh / "prefect.db") == 0o600  # made empty here, so SQLite keeps the mode
+
 
 def test_the_sample_project_still_loads_from_the_repository(
     monkeypatch: pytest.MonkeyPatch,
