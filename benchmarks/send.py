@@ -160,6 +160,7 @@ def measure(root: Path, recipients: int, prefect_email_sample: int) -> dict[str,
     port = free_port()
     os.environ.update(
         LISTONOSZ_VAR_DIR=str(root / "var"),
+        LISTONOSZ_PROJECT_DIR=str(root),
         LISTONOSZ_TRANSPORTS__CAPTURE__PORT=str(port),
         LISTONOSZ_CONFIG=str(root / "absent.toml"),
         PREFECT_HOME=str(root / "prefect"),
@@ -270,6 +271,7 @@ def measure_provider(
     os.environ.update(
         {
             "LISTONOSZ_VAR_DIR": str(root / "var"),
+            "LISTONOSZ_PROJECT_DIR": str(root),
             "LISTONOSZ_CONFIG": str(root / "absent.toml"),
             "LISTONOSZ_TRANSPORT": "bench",
             f"{prefix}KIND": name,

@@ -15,7 +15,6 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_client, get_run_logger, task
@@ -27,7 +26,7 @@ from prefect.states import Cancelled, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
-from listonosz.campaign import Campaign, load_campaign
+from listonosz.campaign import Campaign, open_campaign
 from listonosz.config import Settings, TransportSettings
 from listonosz.contacts.merge import MergeResult
 from listonosz.contacts.report import report_rows, write_report
@@ -184,13 +183,14 @@ def send_campaign(
     saying how many were sent and how many wait for the next run.
 
     Args:
-        campaign_path: The campaign file, relative to the project directory.
+        campaign_path: The campaign file, relative to the project directory; it must lie in
+            the project's campaigns/ folder (anything else is refused before the run starts).
         message: The message kind to send, as declared in the campaign (e.g. invitation).
         batch_size: Recipients per task; the settings' batch_size when empty.
         transport: A transport named in listonosz.toml; the campaign's or the default when empty.
     """
     settings = Settings()
-    campaign = load_campaign(Path(campaign_path))
+    campaign = open_campaign(campaign_path, settings)
     if transport:
         campaign = campaign.model_copy(update={"transport": transport})
     transport_settings = settings.transport_settings(campaign.transport)

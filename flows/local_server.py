@@ -4,6 +4,10 @@ Prefect would start one itself, but in the terminal's process group: a Ctrl-C me
 Listonosz killed the server too, and the run then spent minutes retrying a server that was
 gone. This one runs in a session of its own, so only Listonosz decides when it stops: after
 the run, or at once on a second Ctrl-C (see :func:`listonosz.stopping.hard_stop`).
+
+Its database (Prefect's SQLite file in ``PREFECT_HOME``) keeps every run's artifacts, the
+contacts report among them, so it holds people's addresses: like ``var/``, it is made
+readable by its owner only.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 from prefect.events.worker import EventsWorker
@@ -29,6 +34,7 @@ from prefect.settings import (
 from prefect.utilities.asyncutils import run_coro_as_sync
 
 from listonosz.errors import ListonoszError
+from listonosz.paths import PRIVATE_DIR, PRIVATE_FILE, private_dir, write_private
 from listonosz.stopping import before_hard_stop
 
 
@@ -46,6 +52,7 @@ def _free_port() -> int:
 @contextmanager
 def temporary_server() -> Iterator[str]:
     """Prefect's API on a free loopback port while inside; yields its URL."""
+    private_prefect_home()
     port = _free_port()
     process = subprocess.Popen(
         [
@@ -126,3 +133,33 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], url: str) -> None:
         "the temporary Prefect server did not answer in time; set "
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS higher, or PREFECT_API_URL to a server"
     )
+
+
+def private_prefect_home() -> None:
+    """Make Prefect's home ``0700`` and its SQLite database ``0600``, when the run is to use
+    the temporary local server (no ``PREFECT_API_URL``) and they belong to this user."""
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    if settings.api.url:
+        return  # a server of its own: its database is someone else's to look after
+    home = Path(settings.home)
+    private_dir(home)
+    _tighten(home, PRIVATE_DIR)
+    url = settings.server.database.connection_url
+    text = url.get_secret_value() if url is not None else ""
+    scheme, _, rest = text.partition(":///")
+    if scheme.startswith("sqlite") and rest and rest != ":memory:":
+        database = Path(rest.split("?", 1)[0])
+        if not database.exists():  # an empty file is an empty database: SQLite keeps its mode
+            private_dir(database.parent)
+            write_private(database, b"")
+        for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+            _tighten(path, PRIVATE_FILE)
+
+
+def _tighten(path: Path, mode: int) -> None:
+    """chmod ``path`` if it exists and is ours; anything else is left alone."""
+    with contextlib.suppress(OSError):
+        if path.stat().st_uid == os.getuid():
+            path.chmod(mode)

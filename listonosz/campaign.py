@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,8 +19,10 @@ from pydantic import (
     model_validator,
 )
 
+from listonosz.config import Settings
 from listonosz.contacts.groups import STAKEHOLDER_GROUPS
 from listonosz.errors import ListonoszError
+from listonosz.paths import PathError, confine, within
 
 
 class CampaignError(ListonoszError, ValueError):
@@ -167,7 +170,10 @@ class Campaign(_Model):
     messages: dict[str, MessageSpec] = Field(min_length=1)
     transport: str | None = None
     templates: Path = Path("templates")
+    # Set by load_campaign, never by the file (see RESERVED): where the campaign's files may be.
     base_dir: Path = Path(".")
+    allowed_dirs: tuple[Path, ...] = ()
+    var_dir: Path | None = None
 
     def message(self, kind: str) -> MessageSpec:
         """The message spec of ``kind``, or an error listing the kinds this campaign declares."""
@@ -180,38 +186,132 @@ class Campaign(_Model):
             ) from None
 
     def source_path(self, source: Source) -> Path:
-        """A contact list's path, resolved against the campaign's base directory."""
-        return self.base_dir / source.path  # an absolute source.path stays as it is
+        """A contact list's path, resolved against the campaign's base directory (the project
+        directory); one outside it and the allowed folders, or inside var_dir, raises."""
+        return self._confined(self.base_dir / source.path, "contact source")
 
     @property
     def templates_dir(self) -> Path:
-        return self.base_dir / self.templates
+        """The templates folder, confined like contact sources; it may not hold var_dir
+        either, or a template could include the ledger or the token secret."""
+        folder = self._confined(self.base_dir / self.templates, "templates folder")
+        if self.var_dir is not None and within(self.var_dir, folder):
+            raise PathError(
+                f"templates folder {folder} holds var_dir {self.var_dir.resolve()} (the ledger "
+                "and secrets); use a folder of templates only, such as templates/"
+            )
+        return folder
+
+    def check_paths(self) -> list[str]:
+        """Every path problem of the campaign, each as ``field: reason``."""
+        problems = []
+        for number, source in enumerate(self.audience.sources):
+            try:
+                self.source_path(source)
+            except PathError as exc:
+                problems.append(f"audience.sources.{number}.path: {exc}")
+        try:
+            self.templates_dir  # noqa: B018 - checked for its error
+        except PathError as exc:
+            problems.append(f"templates: {exc}")
+        return problems
+
+    def _confined(self, path: Path, what: str) -> Path:
+        closed = (self.var_dir,) if self.var_dir is not None else ()
+        return confine(path, what, self.base_dir, self.allowed_dirs, closed)
 
 
-def load_campaign(path: str | Path, base_dir: str | Path | None = None) -> Campaign:
+#: Campaign fields that load_campaign sets and a campaign file may not.
+RESERVED = ("base_dir", "allowed_dirs", "var_dir")
+#: Fields every campaign file has: a mapping with none of them is some other file.
+REQUIRED = tuple(name for name, info in Campaign.model_fields.items() if info.is_required())
+#: Validation problems listed at most; a file with more is probably not a campaign.
+MAX_PROBLEMS = 10
+
+
+def load_campaign(
+    path: str | Path,
+    base_dir: str | Path | None = None,
+    *,
+    allowed_dirs: Iterable[Path] = (),
+    var_dir: Path | None = None,
+) -> Campaign:
     """Read and validate a campaign file; errors name the file and the offending field.
 
     Relative contact paths resolve against ``base_dir`` (default: the campaign file's parent's
-    parent when the file sits in a ``campaigns/`` folder, else its own folder).
+    parent when the file sits in a ``campaigns/`` folder, else its own folder): the project
+    directory. Contact sources and the templates folder must lie inside it or in one of
+    ``allowed_dirs``, and not inside ``var_dir``. No error shows the file's content beyond
+    the names of its fields.
     """
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(path.read_bytes().decode("utf-8"))
     except OSError as exc:
         raise CampaignError(f"{path}: cannot read campaign file: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise CampaignError(
+            f"{path}: not a campaign file: not UTF-8 text (byte {exc.start})"
+        ) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-        raise CampaignError(f"{path}{where}: not valid YAML: {exc}") from None
+        raise CampaignError(f"{path}{_yaml_problem(exc)}") from None
     if not isinstance(data, dict):
         raise CampaignError(f"{path}: a campaign file must be a mapping of fields")
+    if not any(name in data for name in REQUIRED):
+        raise CampaignError(
+            f"{path}: not a campaign file (it has none of the fields {', '.join(REQUIRED)})"
+        )
+    if reserved := [name for name in RESERVED if name in data]:
+        raise CampaignError(
+            f"{path}: {', '.join(reserved)}: set by Listonosz, not a campaign field"
+        )
     if base_dir is None:
         parent = path.resolve().parent
         base_dir = parent.parent if parent.name == "campaigns" else parent
+    fields = {"base_dir": Path(base_dir), "allowed_dirs": tuple(allowed_dirs), "var_dir": var_dir}
     try:
-        return Campaign.model_validate({**data, "base_dir": Path(base_dir)})
+        campaign = Campaign.model_validate({**data, **fields})
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        errors = exc.errors()
+        problems = [
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in errors[:MAX_PROBLEMS]
+        ]
+        if len(errors) > MAX_PROBLEMS:
+            problems.append(f"and {len(errors) - MAX_PROBLEMS} more")
+        raise CampaignError(f"{path}: {'; '.join(problems)}") from None
+    if problems := campaign.check_paths():
+        raise CampaignError(f"{path}: {'; '.join(problems)}")
+    return campaign
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """Where and what the YAML problem is, without the excerpt of the file PyYAML adds."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        what = "; ".join(part for part in (exc.context, exc.problem) if part)
+        return f"{where}: not valid YAML: {what or 'a syntax error'}"
+    if isinstance(exc, yaml.reader.ReaderError):
+        return f": not valid YAML: a character YAML does not allow at position {exc.position}"
+    return ": not valid YAML"
+
+
+def open_campaign(path: str | Path, settings: Settings) -> Campaign:
+    """The campaign at ``path`` (relative to the project directory), which must lie in the
+    project's ``campaigns/`` folder, loaded with the settings' allowed folders and var_dir.
+
+    This is how a run is given a campaign, from the command line or a Prefect form: a path
+    elsewhere is refused before the file is opened, naming the path and never its content.
+    """
+    project = settings.project_dir
+    path = project / Path(path)  # an absolute path stays as it is
+    folder = project / "campaigns"
+    if not within(path, folder):
+        resolved = path.resolve()
+        shown = str(path) if str(path) == str(resolved) else f"{path} ({resolved})"
+        raise CampaignError(
+            f"campaign file {shown} is not in the campaigns/ folder of the project directory "
+            f"{project.resolve()}; put it there, or run listonosz from the project it belongs "
+            "to (or set project_dir, LISTONOSZ_PROJECT_DIR)"
         )
-        raise CampaignError(f"{path}: {problems}") from None
+    return load_campaign(path, allowed_dirs=settings.allowed_dirs, var_dir=settings.var_dir)

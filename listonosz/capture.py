@@ -15,13 +15,15 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from listonosz.paths import private_dir, write_private
+
 
 class OutboxHandler:
     """Writes each received message to ``outbox/<time>-<n>.eml``, atomically."""
 
     def __init__(self, outbox: Path) -> None:
         self.outbox = outbox
-        self.outbox.mkdir(parents=True, exist_ok=True)
+        private_dir(self.outbox)
         self._numbers = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -30,7 +32,7 @@ class OutboxHandler:
             name = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{next(self._numbers):07d}.eml"
         partial = self.outbox / f".{name}.part"
         data = envelope.original_content or b""
-        partial.write_bytes(data if data.endswith(b"\r\n") else data + b"\r\n")
+        write_private(partial, data if data.endswith(b"\r\n") else data + b"\r\n")
         partial.rename(self.outbox / name)
         return "250 2.0.0 Message stored"
 

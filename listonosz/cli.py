@@ -57,10 +57,10 @@ def send(
     ] = None,
 ) -> None:
     """Send one message kind to everyone in the audience who has not had it yet."""
-    from listonosz.campaign import load_campaign
+    from listonosz.campaign import open_campaign
 
     try:
-        spec = load_campaign(campaign)  # fail fast, before Prefect starts, on a bad file
+        spec = open_campaign(campaign, Settings())  # fail fast, before Prefect starts
         spec.message(message)
         if test_to:
             _send_samples(spec, transport, test_to)
@@ -204,16 +204,17 @@ def report(
     message: Annotated[str, typer.Option(help="Which message kind.")] = "invitation",
 ) -> None:
     """Show what the ledger holds for one message kind, per stakeholder group."""
-    from listonosz.campaign import load_campaign
+    from listonosz.campaign import open_campaign
     from listonosz.contacts.groups import group_label
     from listonosz.ledger import DEFERRED, FAILED, SENDING, SENT
 
+    settings = Settings()
     try:
-        spec = load_campaign(campaign)
+        spec = open_campaign(campaign, settings)
         spec.message(message)
     except ListonoszError as exc:
         raise _fail(str(exc)) from None
-    ledger = Ledger(Settings().resolved_ledger_url)  # the real ledger, not a dry run's
+    ledger = Ledger(settings.resolved_ledger_url)  # the real ledger, not a dry run's
     try:
         groups = ledger.group_counts(spec.id, message)
         totals = ledger.status_counts(spec.id, message)

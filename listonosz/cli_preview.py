@@ -24,7 +24,8 @@ def preview(
     ] = False,
 ) -> None:
     """Write each recipient's message (.html, .txt, .eml) and an index.html gallery."""
-    from listonosz.campaign import load_campaign
+    from listonosz.campaign import open_campaign
+    from listonosz.config import Settings
     from listonosz.pipeline import merge_audience
     from listonosz.preview import write_previews
     from listonosz.render.preflight import preflight
@@ -39,7 +40,7 @@ def preview(
                 "or set LISTONOSZ_CHROMIUM to its path"
             )
     try:
-        spec = load_campaign(campaign)
+        spec = open_campaign(campaign, Settings())
         spec.message(message)
         audience = merge_audience(spec).contacts
         recipients = audience[:limit] if limit else audience

@@ -5,20 +5,23 @@ Nothing here is global: build a :class:`Settings` once and pass it where it is n
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
 
 from listonosz.errors import ListonoszError
+from listonosz.paths import private_dir
 
 CONFIG_FILE_ENV = "LISTONOSZ_CONFIG"
 
@@ -86,6 +89,16 @@ class Settings(BaseSettings):
     )
 
     var_dir: Path = Path("var")
+    project_dir: Path = Field(
+        default=Path("."),
+        description="The folder that holds campaigns/, contacts/ and templates/; campaign "
+        "files must lie in its campaigns/ folder.",
+    )
+    allowed_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Folders outside the project that contact lists and templates may come "
+        "from; in the environment, separated by the path separator (':' on Linux).",
+    )
     ledger_url: str | None = Field(
         default=None, description="SQLAlchemy URL; SQLite under var_dir when not set."
     )
@@ -107,6 +120,17 @@ class Settings(BaseSettings):
     )
     batch_size: int = Field(default=1000, ge=1, le=10_000)
     concurrency: int = Field(default=4, ge=1, le=64)
+
+    @field_validator("allowed_dirs", mode="before")
+    @classmethod
+    def _split_dirs(cls, value: object) -> object:
+        """``/srv/a:/srv/b`` (or a JSON list) from the environment; a list from the TOML."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part for part in text.split(os.pathsep) if part]
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -159,7 +183,7 @@ class Settings(BaseSettings):
         if self.token_secret is not None:
             return self.token_secret.get_secret_value().encode()
         path = self.var_dir / "token_secret"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:

@@ -18,7 +18,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Literal
 
@@ -44,6 +43,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+
+from listonosz.paths import private_sqlite
 
 SENDING, SENT, FAILED, DEFERRED = "sending", "sent", "failed", "deferred"
 Status = Literal["sending", "sent", "failed", "deferred"]
@@ -125,8 +126,7 @@ class Ledger:
     """Who got which message. SQLite by default; any SQLAlchemy URL (PostgreSQL) works."""
 
     def __init__(self, url: str) -> None:
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(url)  # it holds addresses: readable by its owner only
         self.engine: Engine = create_engine(url, connect_args=_connect_args(url))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)

@@ -24,6 +24,7 @@ from pathlib import Path
 from listonosz.campaign import Campaign
 from listonosz.contacts.model import Contact
 from listonosz.links import rsvp_url, unsubscribe_url
+from listonosz.paths import private_dir
 from listonosz.render.environment import MessageRenderer
 from listonosz.render.model import Links, RenderedMessage
 from listonosz.render.polish import plural_pl
@@ -108,7 +109,7 @@ def write_previews(
     """Write each contact's message and the gallery into ``out``; screenshots if ``chromium``."""
     renderer = renderer or MessageRenderer(campaign, kind, campaign.templates_dir)
     links = preview_links(campaign, kind)
-    out.mkdir(parents=True, exist_ok=True)
+    private_dir(out)  # the gallery names every recipient: a folder made here is 0700
     items: list[PreviewItem] = []
     for number, contact in enumerate(contacts, 1):
         message = renderer.render(contact, links(contact))

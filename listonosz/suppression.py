@@ -11,7 +11,6 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal, get_args
 
 from sqlalchemy import (
@@ -30,6 +29,7 @@ from sqlalchemy import (
 from listonosz.contacts.model import Contact, Suppressed
 from listonosz.contacts.normalise import normalise_email
 from listonosz.errors import ListonoszError
+from listonosz.paths import private_sqlite
 
 Reason = Literal["unsubscribed", "hard_bounce", "complaint", "erased", "manual"]
 REASONS: tuple[str, ...] = get_args(Reason)
@@ -70,8 +70,7 @@ class SuppressionList:
     """Add, remove, list, and filter audiences. Same database URL as the ledger."""
 
     def __init__(self, url: str) -> None:
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(url)  # it holds addresses: readable by its owner only
         self.engine: Engine = create_engine(url)
         suppressions.create(self.engine, checkfirst=True)
 

@@ -57,7 +57,8 @@ def test_send_names_a_broken_campaign_file_without_traceback(tmp_path: Path) -> 
     broken.parent.mkdir()
     text = CAMPAIGN.read_text(encoding="utf-8").replace("group: jst", "group: gminy")
     broken.write_text(text, encoding="utf-8")
-    result = _run([*LISTONOSZ, "send", str(broken)], _clean_env(tmp_path))
+    env = _clean_env(tmp_path, LISTONOSZ_PROJECT_DIR=str(tmp_path))
+    result = _run([*LISTONOSZ, "send", str(broken)], env)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert str(broken) in result.stderr and "unknown stakeholder group 'gminy'" in result.stderr

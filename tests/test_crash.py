@@ -53,6 +53,7 @@ def test_kill_9_at_random_points(tmp_path: Path, prefect_server: str) -> None:
         **{k: v for k, v in os.environ.items() if not k.startswith("LISTONOSZ_")},
         "PREFECT_API_URL": prefect_server,
         "LISTONOSZ_VAR_DIR": str(var),
+        "LISTONOSZ_PROJECT_DIR": str(tmp_path / "project"),
         "LISTONOSZ_TRANSPORTS__CAPTURE__PORT": str(port),
         "LISTONOSZ_LEASE_SECONDS": str(LEASE),
         "LISTONOSZ_CONFIG": str(tmp_path / "absent.toml"),

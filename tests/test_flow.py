@@ -94,14 +94,20 @@ def _summary_line(result: dict[str, object], start: str) -> str:
 
 
 def test_a_grown_audience_gets_only_the_newcomers(
-    tmp_path: Path, listonosz_env: Path, capture: Capture
+    tmp_path: Path, listonosz_env: Path, capture: Capture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Journalists first, then everyone: the second run writes to the others only, reports the
     journalists as settled before it, and nobody gets two messages."""
     everyone, media = EXPECTED["unique_valid"], EXPECTED["per_group"]["media"]
-    first = send_campaign(str(_campaign_copy(tmp_path / "media", ["media"])), "invitation")
+    narrow, wide = (
+        _campaign_copy(tmp_path / "media", ["media"]),
+        _campaign_copy(tmp_path / "all", None),
+    )
+    monkeypatch.setenv("LISTONOSZ_PROJECT_DIR", str(narrow.parents[1]))
+    first = send_campaign(str(narrow), "invitation")
     assert first["sent"] == media
-    second = send_campaign(str(_campaign_copy(tmp_path / "all", None)), "invitation")
+    monkeypatch.setenv("LISTONOSZ_PROJECT_DIR", str(wide.parents[1]))
+    second = send_campaign(str(wide), "invitation")
     assert second["sent"] == everyone - media
     assert _summary_line(second, "Sent now") == (
         f"Sent now: {everyone - media}; failed: 0; deferred (retried next run): 0; "
@@ -212,6 +218,7 @@ def test_task_runs_follow_batches_not_recipients(
     for number, (groups, batch_size, recipients) in enumerate(cases):
         monkeypatch.setenv("LISTONOSZ_VAR_DIR", str(tmp_path / f"var{number}"))
         path = _campaign_copy(tmp_path / f"case{number}", groups)
+        monkeypatch.setenv("LISTONOSZ_PROJECT_DIR", str(path.parents[1]))
         state = send_campaign(str(path), "invitation", batch_size, return_state=True)
         assert state.is_completed()
         assert state.result()["sent"] == recipients
@@ -260,11 +267,12 @@ def test_the_suppression_list_wins_over_every_contact_list(
 
 
 def test_a_template_error_stops_the_send_before_anything_leaves(
-    tmp_path: Path, listonosz_env: Path, capture: Capture
+    tmp_path: Path, listonosz_env: Path, capture: Capture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from listonosz.render.preflight import PreflightError
 
     path = _campaign_copy(tmp_path, None)
+    monkeypatch.setenv("LISTONOSZ_PROJECT_DIR", str(path.parents[1]))
     template = path.parents[1] / "templates" / "invitation.html.j2"
     lines = template.read_text(encoding="utf-8").splitlines(keepends=True)
     number = next(i for i, line in enumerate(lines, 1) if "{{ salutation }}" in line) + 1

@@ -25,6 +25,7 @@ from listonosz.sending import BatchSender
 from listonosz.suppression import SuppressionList
 from listonosz.transports import Outgoing
 from listonosz.transports.base import TransportUnavailable
+from listonosz.transports.ratelimit import Pace
 from listonosz.transports.smtp import SmtpTransport, blames_the_address
 from tests.conftest import CAMPAIGN, free_port
 from tests.smtp_servers import (
@@ -279,7 +280,7 @@ def test_a_4xx_is_retried_with_backoff_then_left_deferred() -> None:
     started = time.monotonic()
     try:
         settings = TransportSettings(port=port, retries=2, retry_backoff=0.5)
-        transport = SmtpTransport(settings, sleep=waits.append)
+        transport = SmtpTransport(settings, pace=Pace(sleep=waits.append))
         deliveries = transport.send_batch(messages)
         transport.close()
     finally:

@@ -122,14 +122,15 @@ def project(tmp_path: Path, prefect_home: Path) -> Iterator[Project]:
         },
         "PREFECT_HOME": str(prefect_home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "LISTONOSZ_PROJECT_DIR": str(campaign.parent.parent),
         "LISTONOSZ_VAR_DIR": str(var),
         "LISTONOSZ_CONFIG": str(tmp_path / "absent.toml"),
         "LISTONOSZ_TRANSPORTS__CAPTURE__PORT": str(port),
         "LISTONOSZ_TRANSPORTS__CAPTURE__RATE_PER_MINUTE": str(RATE_PER_MINUTE),
     }
+    serve = ["capture-server", "--port", str(port), "--outbox", str(outbox)]
     sink = subprocess.Popen(
-        [sys.executable, "-m", "listonosz.cli", "capture-server", "--port", str(port)]
-        + ["--outbox", str(outbox)],
+        [sys.executable, "-m", "listonosz.cli", *serve],
         env=env,
         stdout=subprocess.PIPE,
         text=True,

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from listonosz.contacts.model import Contact
+from listonosz.paths import private_dir, private_opener
 
 #: A cell starting with one of these is run as a formula by Excel or LibreOffice.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -55,9 +56,12 @@ def write_csv(
     The defaults (UTF-8 with BOM, semicolons) open correctly in Polish Excel. Missing parent
     folders are created.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     count = 0
-    with path.open("w", encoding=encoding, errors="replace", newline="") as handle:
+    # Contacts and reports hold addresses: the file is readable by its owner only.
+    with open(
+        path, "w", encoding=encoding, errors="replace", newline="", opener=private_opener
+    ) as handle:
         writer = csv.writer(handle, delimiter=delimiter, lineterminator="\r\n")
         writer.writerow([neutralise(name) for name in header])
         for row in rows:

@@ -100,9 +100,16 @@ def locate_header(
 
 
 def no_email_column(label: str, first_rows: list[list[str]]) -> ContactFileError:
-    """The error for a table none of whose first rows is a header with an e-mail column."""
+    """The error for a table none of whose first rows is a header with an e-mail column.
+
+    The header is shown only when it names other columns we know (Imię, Nazwisko …): a row
+    that does not is no header, maybe not even a contact list, and is not echoed.
+    """
     header = next((row for row in first_rows if any(c.strip() for c in row)), [])
+    expected = "expected one of E-mail, Adres e-mail, Email …, or map it with `columns:`"
+    if map_headers(header):
+        return ContactFileError(f"{label}: no e-mail column; the header is {header!r} ({expected})")
     return ContactFileError(
-        f"{label}: no e-mail column; the header is {header!r} "
-        "(expected one of E-mail, Adres e-mail, Email …, or map it with `columns:`)"
+        f"{label}: no e-mail column, and none of its first rows is a header we know "
+        f"(is it a contact list? {expected})"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from listonosz.paths import private_dir, write_private
 from listonosz.stopping import Stopped
 from listonosz.transports.base import NOT_SENT, Delivery, Outgoing
 from listonosz.transports.ratelimit import Pace
@@ -21,13 +22,13 @@ class OutboxTransport:
         self.pace = pace or Pace()
 
     def check(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_dir(self.folder)
 
     def close(self) -> None:
         """Nothing to close."""
 
     def send_batch(self, messages: Sequence[Outgoing]) -> list[Delivery]:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_dir(self.folder)
         results = []
         for message in messages:
             try:
@@ -36,7 +37,7 @@ class OutboxTransport:
                 results.append(Delivery(message.key, "deferred", NOT_SENT))
                 continue
             partial = self.folder / f".{message.key}.part"
-            partial.write_bytes(message.data)
+            write_private(partial, message.data)
             partial.replace(self.folder / f"{message.key}.eml")
             results.append(Delivery(message.key, "sent", f"written to {self.folder}"))
         return results

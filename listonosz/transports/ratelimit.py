@@ -56,9 +56,10 @@ class Pace:
         rate_per_minute: float | None = None,
         shared: Callable[[], None] | None = None,
         stop: Stop | None = None,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.stop = stop or Stop()
-        self.sleep = self.stop.sleep
+        self.sleep = sleep or self.stop.sleep  # tests pass one that records instead of waiting
         bucket = (
             TokenBucket.per_minute(rate_per_minute, sleep=self.sleep) if rate_per_minute else None
         )
