@@ -187,10 +187,12 @@ def test_overlong_fields_are_rejected_with_file_row_and_column(tmp_path: Path) -
     assert result.rejects[1].value == "p" * 60 + "… (5000 characters)"
 
 
-def test_overlong_full_name_is_rejected(tmp_path: Path) -> None:
-    result = _merge(tmp_path / "l.csv", f"E-mail;Osoba\na@wp.pl;Jan {'K' * 210}\nb@wp.pl;Jan K\n")
+@pytest.mark.parametrize(("header", "blank"), [("E-mail;Osoba", ""), ("E-mail;Imię;Osoba", ";")])
+def test_overlong_full_name_is_rejected(tmp_path: Path, header: str, blank: str) -> None:
+    rows = f"a@wp.pl;{blank}Jan {'K' * 210}\nb@wp.pl;{blank}Jan K\nc@wp.pl;{blank}{'x ' * 150}\n"
+    result = _merge(tmp_path / "l.csv", f"{header}\n{rows}")
     assert [c.email for c in result.contacts] == ["b@wp.pl"]
-    assert [(r.row, r.column) for r in result.rejects] == [(2, "Osoba")]
+    assert [(r.row, r.column) for r in result.rejects] == [(2, "Osoba"), (4, "Osoba")]
 
 
 # --- files ----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ extra columns) are visited one at a time.
 Every text field is cleaned with :func:`~listonosz.contacts.text.clean_visible` after the
 formula guard of our own CSV files is undone (:func:`~listonosz.contacts.csvout.unguard`):
 invisible formatting characters (bidirectional controls, zero-width characters, stray BOMs)
-are removed, with a warning per row, and a value longer than :data:`MAX_FIELD_CHARS` costs
+are removed, with a warning per cell, and a value longer than :data:`MAX_FIELD_CHARS` costs
 the row its place (a reject), as it is no name, organisation or position but a damaged cell.
 """
 
@@ -100,17 +100,20 @@ _CLEANERS: dict[str, Callable[[str], str]] = {
 
 
 class Caches:
-    """Cleaned values by raw value, per field, shared by every sheet of a merge; and, for the
-    raw values that had invisible characters, which ones (for the warnings)."""
+    """Cleaned values by raw value, per field, shared by every sheet of a merge; and the raw
+    values that need a second look: those that had invisible characters (which ones, for the
+    warnings) and those too long once cleaned (their length), so that clean rows cost nothing
+    more."""
 
     def __init__(self) -> None:
         self.fields: dict[str, dict[str, str]] = {name: {"": ""} for name in PERSON_FIELDS}
         self.removed: dict[str, dict[str, str]] = {name: {} for name in PERSON_FIELDS}
+        self.overlong: dict[str, dict[str, int]] = {name: {} for name in PERSON_FIELDS}
 
 
-#: How to fill one of PERSON_FIELDS: the column it is in, its cache, its cleaner, and the
-#: invisible characters found in its raw values.
-_Plan = tuple[int, dict[str, str], Callable[[str], str], dict[str, str]]
+#: How to fill one of PERSON_FIELDS: the column it is in, its cache, its cleaner, the
+#: invisible characters found in its raw values, and its raw values too long once cleaned.
+_Plan = tuple[int, dict[str, str], Callable[[str], str], dict[str, str], dict[str, int]]
 
 
 class SheetReader:
@@ -140,7 +143,7 @@ class SheetReader:
         self.width = max(index.values()) + 1
         self.plan: list[_Plan | None] = [
             (index[name], caches.fields[name], _CLEANERS.get(name, _clean_field),
-             caches.removed[name])
+             caches.removed[name], caches.overlong[name])
             if name in index
             else None
             for name in PERSON_FIELDS
@@ -150,6 +153,7 @@ class SheetReader:
         self.consent_i = index.get("consent", -1)
         self.basis_i = index.get("legal_basis", -1)
         self.extras = max(self.full_i, self.group_i, self.consent_i, self.basis_i) >= 0
+        self.split: set[int] = set()  # the rows of a chunk whose names come from a full name
         if not self.groups:
             self.extras = True  # every row must name its group
 
@@ -172,6 +176,7 @@ class SheetReader:
         """The usable rows of a chunk as records, made a column at a time."""
         rows = self._padded(rows)
         numbers = range(first, first + len(rows))
+        self.split.clear()
         columns = list(zip(*rows, strict=False))  # as many as the shortest row has: enough
         raw_emails = columns[self.email_i]
         if "\n'" in "\n" + "\n".join(raw_emails):  # one of our own files (rarely anything else)
@@ -188,7 +193,7 @@ class SheetReader:
             keep = self._check_addresses(numbers, rows, raw_emails, emails, notes)
             groups, flags = itertools.repeat(self.groups), itertools.repeat(self.basis)
             bases = itertools.repeat(BASIS_OF_FLAGS[self.basis])
-        keep = self._check_lengths(numbers, emails, values, keep)
+        keep = self._check_lengths(numbers, columns, emails, values, keep)
         self._warn_invisible(numbers, columns, emails, values, keep)
         sources = zip(map(self.prefix.__add__, map(str, numbers)))  # ("file:row",) each
         (first_name, last_name, organisation, position, gender, phone, county, municipality,
@@ -213,7 +218,7 @@ class SheetReader:
         """One field of each of ``count`` rows, cleaned (each distinct raw value once)."""
         if plan is None:
             return [""] * count
-        index, cache, clean, removed = plan
+        index, cache, clean, removed, overlong = plan
         raw = columns[index]
         cleaned = list(map(cache.get, raw))
         if None in cleaned:
@@ -221,9 +226,12 @@ class SheetReader:
                 cache.clear()
                 cache[""] = ""
                 removed.clear()
+                overlong.clear()
             for j, value in enumerate(cleaned):
                 if value is None:
-                    cleaned[j] = cache[raw[j]] = sys.intern(clean(raw[j]))
+                    value = cleaned[j] = cache[raw[j]] = sys.intern(clean(raw[j]))
+                    if len(value) > MAX_FIELD_CHARS:
+                        overlong[raw[j]] = len(value)
                     if what := invisible_in(raw[j]):
                         removed[raw[j]] = what
         return cleaned  # type: ignore[return-value]
@@ -231,6 +239,7 @@ class SheetReader:
     def _check_lengths(
         self,
         numbers: range,
+        columns: list[tuple[str, ...]],
         emails: list[str | None],
         values: list[list[str]],
         keep: list[bool] | None,
@@ -238,11 +247,17 @@ class SheetReader:
         """Reject the rows still in with a text field longer than :data:`MAX_FIELD_CHARS`
         (in the order of rows); which rows go on (None: all of them)."""
         found: dict[int, str] = {}  # row index → the first field too long
-        for field, column in zip(PERSON_FIELDS, values, strict=True):
-            if field != "gender" and max(map(len, column), default=0) > MAX_FIELD_CHARS:
-                for i, value in enumerate(column):
-                    if len(value) > MAX_FIELD_CHARS and emails[i] is not None:
-                        found.setdefault(i, field)
+        for field, plan, column in zip(PERSON_FIELDS, self.plan, values, strict=True):
+            lengths: list[int | None]
+            if self.full_i >= 0 and field in ("first_name", "last_name"):
+                lengths = list(map(len, column))  # maybe split from a full name, row by row
+            elif plan is not None and plan[4]:
+                lengths = list(map(plan[4].get, columns[plan[0]]))
+            else:
+                continue
+            for i, length in enumerate(lengths):
+                if length and length > MAX_FIELD_CHARS and emails[i] is not None:
+                    found.setdefault(i, field)
         for i in sorted(found):
             if keep is None:
                 keep = [True] * len(emails)
@@ -251,7 +266,7 @@ class SheetReader:
             keep[i] = False
             field = found[i]
             value = values[PERSON_FIELDS.index(field)][i]
-            header = self.headers.get(field) or self.headers.get("full_name", field)
+            header = self.headers["full_name"] if i in self.split else self.headers[field]
             shown = f"{value[:_SHOWN]}… ({len(value)} characters)"
             reason = (
                 f"{field} is {len(value)} characters long; at most {MAX_FIELD_CHARS} are "
@@ -344,6 +359,7 @@ class SheetReader:
             if full_i >= 0 and not first_names[i] and not last_names[i] and row[full_i].strip():
                 first, last = split_full_name(unguard(row[full_i]))
                 first_names[i], last_names[i] = fix_name_case(first), fix_name_case(last)
+                self.split.add(i)
                 if what := invisible_in(row[full_i]):
                     self._notice(number, "full_name", f"{first} {last}".strip(), _removed(what))
             if group_i >= 0 and row[group_i].strip():
