@@ -222,6 +222,13 @@ def test_excel_unicode_text_is_read(tmp_path: Path, bom: bytes, codec: str) -> N
     assert configured.contacts == result.contacts
 
 
+def test_a_bom_read_as_text_does_not_hide_the_header(tmp_path: Path) -> None:
+    path = tmp_path / "l.csv"
+    path.write_text("E-mail;Imię\na@wp.pl;Ala\n", encoding="utf-8-sig")  # configured: utf-8
+    result = merge_lists([SourceList(path, "jst", "l.csv", encoding="utf-8")])
+    assert [(c.email, c.first_name) for c in result.contacts] == [("a@wp.pl", "Ala")]
+
+
 @pytest.mark.parametrize("body", ["", ";\n ; \n"])
 def test_a_list_with_a_header_and_no_rows_is_a_warning(tmp_path: Path, body: str) -> None:
     good, empty = tmp_path / "dobra.csv", tmp_path / "pusta.csv"

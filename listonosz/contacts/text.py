@@ -27,7 +27,9 @@ _DELETE_INVISIBLE = dict.fromkeys(map(ord, INVISIBLE))
 
 
 def fold(text: str) -> str:
-    """Lower-case, strip diacritics (ł too), and drop spaces, dashes, dots and underscores."""
+    """Lower-case, strip diacritics (ł too), and drop spaces, dashes, dots, underscores and
+    invisible characters (a BOM glued to the first header)."""
+    text = text.translate(_DELETE_INVISIBLE)
     text = unicodedata.normalize("NFKD", text.strip().lower()).replace("ł", "l")
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return re.sub(r"[\s_\-.]+", "", text)
