@@ -295,6 +295,7 @@ def test_corpus_warnings(corpus: tuple[list[SourceList], MergeResult]) -> None:
             4,
             "cannot tell whether this is consent (expected tak/nie); the list's default is used",
         ),
+        ("16-header-only.csv", 0, "a header and no rows: nobody is added from this list"),
         ("19-workbook.xlsx[Notatki]", 0, "sheet skipped: no e-mail column (header ['Uwagi'])"),
     ]
 

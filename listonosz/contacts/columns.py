@@ -49,6 +49,8 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "gender": ("gender", "plec", "płeć", "sex"),
     "group": (
         "grupa",
+        "grupy",
+        "groups",  # the merged audience file we write
         "grupa interesariuszy",
         "grupa docelowa",
         "kategoria",

@@ -28,16 +28,16 @@ SAMPLE_CHARS = 64 * 1024
 
 def read_csv(path: Path, label: str, options: ReadOptions) -> Sheet:
     """Open a CSV file, find its header, and stream its rows (numbered as a spreadsheet)."""
+    configured = None
     if options.encoding:
         try:
-            encoding = canonical_encoding(options.encoding)
+            configured = canonical_encoding(options.encoding)
         except ValueError as exc:
             raise ContactFileError(f"{label}: {exc}") from None
-        how = f"{encoding} (as configured)"
-        _check_not_empty(path, label)
-    else:
-        detected = detect_encoding(path, label)
-        encoding, how = detected.encoding, f"{detected.encoding} ({detected.reason})"
+    # Read the whole file once first, whether or not the encoding is configured: it stops a
+    # damaged file before anything reads a line of it (see detect_encoding).
+    detected = detect_encoding(path, label, configured)
+    encoding, how = detected.encoding, f"{detected.encoding} ({detected.reason})"
     with path.open(encoding=encoding, errors="replace", newline="") as handle:
         sample = handle.read(SAMPLE_CHARS)
     if not sample.strip():
@@ -82,15 +82,6 @@ def _first_rows(sample: str, delimiter: str) -> list[list[str]]:
     with contextlib.suppress(csv.Error):
         rows.extend(itertools.islice(reader, HEADER_SEARCH_ROWS + 10))
     return rows
-
-
-def _check_not_empty(path: Path, label: str) -> None:
-    with path.open("rb") as handle:
-        head = handle.read(8192)
-    if not head.strip():
-        raise ContactFileError(f"{label}: the file is empty")
-    if b"\x00" in head:
-        raise ContactFileError(f"{label}: looks like a binary file, not CSV text")
 
 
 def _chunks(path: Path, label: str, encoding: str, delimiter: str, skip: int) -> Iterator[RowChunk]:

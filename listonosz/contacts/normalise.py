@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from listonosz.contacts.emails import EmailChecker
-from listonosz.contacts.text import clean_text
+from listonosz.contacts.text import clean_text, clean_visible
 
 __all__ = ["clean_text", "fix_name_case", "normalise_email", "parse_gender", "split_full_name"]
 
@@ -33,12 +33,12 @@ def fix_name_case(value: str) -> str:
 
 def parse_gender(value: str) -> str:
     """``K``/``M``/``kobieta``/``female``… → ``f``/``m``; anything else → ``""``."""
-    return _GENDER_WORDS.get(clean_text(value).lower(), "")
+    return _GENDER_WORDS.get(clean_visible(value).lower(), "")
 
 
 def split_full_name(value: str) -> tuple[str, str]:
     """``Jan Maria Kowalski`` → (``Jan Maria``, ``Kowalski``): the last word is the surname."""
-    words = clean_text(value).split(" ")
+    words = clean_visible(value).split(" ")
     if len(words) < 2:
         return "", words[0]
     return " ".join(words[:-1]), words[-1]

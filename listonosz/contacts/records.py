@@ -7,6 +7,12 @@ that loop in C (``map``, ``zip``, ``compress``), each distinct value of a column
 organisations …) is cleaned once (and interned: equal values are then one string, quick to
 compare and to pack), and only the rows that need a second look (a rejected address, a warning,
 extra columns) are visited one at a time.
+
+Every text field is cleaned with :func:`~listonosz.contacts.text.clean_visible` after the
+formula guard of our own CSV files is undone (:func:`~listonosz.contacts.csvout.unguard`):
+invisible formatting characters (bidirectional controls, zero-width characters, stray BOMs)
+are removed, with a warning per cell, and a value longer than :data:`MAX_FIELD_CHARS` costs
+the row its place (a reject), as it is no name, organisation or position but a damaged cell.
 """
 
 from __future__ import annotations
@@ -18,13 +24,14 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from listonosz.contacts.csvout import unguard
 from listonosz.contacts.emails import EmailChecker
 from listonosz.contacts.groups import parse_groups
 from listonosz.contacts.legal import CONSENT, PUBLIC_TASK, parse_consent, parse_legal_basis
 from listonosz.contacts.model import PERSON_FIELDS, Contact, Notice, Reject
 from listonosz.contacts.normalise import fix_name_case, parse_gender, split_full_name
 from listonosz.contacts.sheet import Sheet
-from listonosz.contacts.text import clean_text
+from listonosz.contacts.text import clean_visible, invisible_in
 
 #: Contact's fields in order (email, five PERSON_FIELDS, groups, sources, the other four,
 #: legal basis, origins), then the row's legal-basis flags.
@@ -59,6 +66,12 @@ BASIS_OF_FLAGS: tuple[str, ...] = tuple(legal_basis(flags) for flags in range(8)
 
 _FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
 _CACHE_LIMIT = 100_000
+#: The longest name, organisation, position or other text field a row may have, in
+#: characters after cleaning: longer is a damaged cell, and would reach To names, subjects
+#: and bodies. (Poland's longest institution names are about half of it.)
+MAX_FIELD_CHARS = 200
+#: How many characters of an overlong value a reject shows.
+_SHOWN = 60
 
 
 @dataclass
@@ -71,8 +84,12 @@ class SourceSummary:
     rejected: int = 0
 
 
+def _clean_field(raw: str) -> str:
+    return clean_visible(unguard(raw))
+
+
 def _clean_name(raw: str) -> str:
-    return fix_name_case(clean_text(raw))
+    return fix_name_case(clean_visible(unguard(raw)))
 
 
 _CLEANERS: dict[str, Callable[[str], str]] = {
@@ -83,14 +100,20 @@ _CLEANERS: dict[str, Callable[[str], str]] = {
 
 
 class Caches:
-    """Cleaned values by raw value, per field, shared by every sheet of a merge."""
+    """Cleaned values by raw value, per field, shared by every sheet of a merge; and the raw
+    values that need a second look: those that had invisible characters (which ones, for the
+    warnings) and those too long once cleaned (their length), so that clean rows cost nothing
+    more."""
 
     def __init__(self) -> None:
         self.fields: dict[str, dict[str, str]] = {name: {"": ""} for name in PERSON_FIELDS}
+        self.removed: dict[str, dict[str, str]] = {name: {} for name in PERSON_FIELDS}
+        self.overlong: dict[str, dict[str, int]] = {name: {} for name in PERSON_FIELDS}
 
 
-#: How to fill one of PERSON_FIELDS: the column it is in, its cache and its cleaner.
-_Plan = tuple[int, dict[str, str], Callable[[str], str]]
+#: How to fill one of PERSON_FIELDS: the column it is in, its cache, its cleaner, the
+#: invisible characters found in its raw values, and its raw values too long once cleaned.
+_Plan = tuple[int, dict[str, str], Callable[[str], str], dict[str, str], dict[str, int]]
 
 
 class SheetReader:
@@ -119,16 +142,18 @@ class SheetReader:
         self.email_i = index["email"]
         self.width = max(index.values()) + 1
         self.plan: list[_Plan | None] = [
-            (index[name], caches.fields[name], _CLEANERS.get(name, clean_text))
+            (index[name], caches.fields[name], _CLEANERS.get(name, _clean_field),
+             caches.removed[name], caches.overlong[name])
             if name in index
             else None
             for name in PERSON_FIELDS
-        ]
+        ]  # fmt: skip
         self.full_i = index.get("full_name", -1)
         self.group_i = index.get("group", -1)
         self.consent_i = index.get("consent", -1)
         self.basis_i = index.get("legal_basis", -1)
         self.extras = max(self.full_i, self.group_i, self.consent_i, self.basis_i) >= 0
+        self.split: set[int] = set()  # the rows of a chunk whose names come from a full name
         if not self.groups:
             self.extras = True  # every row must name its group
 
@@ -136,13 +161,26 @@ class SheetReader:
         """The usable rows, a chunk at a time; the summary's counts are final once exhausted."""
         for first, rows in self.sheet.chunks:
             yield self._records(first, rows)
+        if not self.summary.rows:
+            self.notices.append(
+                Notice(
+                    self.sheet.label,
+                    0,
+                    "",
+                    "",
+                    "a header and no rows: nobody is added from this list",
+                )
+            )
 
     def _records(self, first: int, rows: list[list[str]]) -> list[Record]:
         """The usable rows of a chunk as records, made a column at a time."""
         rows = self._padded(rows)
         numbers = range(first, first + len(rows))
+        self.split.clear()
         columns = list(zip(*rows, strict=False))  # as many as the shortest row has: enough
         raw_emails = columns[self.email_i]
+        if "\n'" in "\n" + "\n".join(raw_emails):  # one of our own files (rarely anything else)
+            raw_emails = tuple(map(unguard, raw_emails))
         verdicts = list(map(self.emails.verdict, raw_emails))
         emails, notes = list(map(_FIRST, verdicts)), list(map(_SECOND, verdicts))
         values = [self._column(columns, len(rows), plan) for plan in self.plan]
@@ -155,6 +193,8 @@ class SheetReader:
             keep = self._check_addresses(numbers, rows, raw_emails, emails, notes)
             groups, flags = itertools.repeat(self.groups), itertools.repeat(self.basis)
             bases = itertools.repeat(BASIS_OF_FLAGS[self.basis])
+        keep = self._check_lengths(numbers, columns, emails, values, keep)
+        self._warn_invisible(numbers, columns, emails, values, keep)
         sources = zip(map(self.prefix.__add__, map(str, numbers)))  # ("file:row",) each
         (first_name, last_name, organisation, position, gender, phone, county, municipality,
          salutation) = values  # fmt: skip
@@ -178,17 +218,82 @@ class SheetReader:
         """One field of each of ``count`` rows, cleaned (each distinct raw value once)."""
         if plan is None:
             return [""] * count
-        index, cache, clean = plan
+        index, cache, clean, removed, overlong = plan
         raw = columns[index]
         cleaned = list(map(cache.get, raw))
         if None in cleaned:
             if len(cache) >= _CACHE_LIMIT:
                 cache.clear()
                 cache[""] = ""
+                removed.clear()
+                overlong.clear()
             for j, value in enumerate(cleaned):
                 if value is None:
-                    cleaned[j] = cache[raw[j]] = sys.intern(clean(raw[j]))
+                    value = cleaned[j] = cache[raw[j]] = sys.intern(clean(raw[j]))
+                    if len(value) > MAX_FIELD_CHARS:
+                        overlong[raw[j]] = len(value)
+                    if what := invisible_in(raw[j]):
+                        removed[raw[j]] = what
         return cleaned  # type: ignore[return-value]
+
+    def _check_lengths(
+        self,
+        numbers: range,
+        columns: list[tuple[str, ...]],
+        emails: list[str | None],
+        values: list[list[str]],
+        keep: list[bool] | None,
+    ) -> list[bool] | None:
+        """Reject the rows still in with a text field longer than :data:`MAX_FIELD_CHARS`
+        (in the order of rows); which rows go on (None: all of them)."""
+        found: dict[int, str] = {}  # row index → the first field too long
+        for field, plan, column in zip(PERSON_FIELDS, self.plan, values, strict=True):
+            lengths: list[int | None]
+            if self.full_i >= 0 and field in ("first_name", "last_name"):
+                lengths = list(map(len, column))  # maybe split from a full name, row by row
+            elif plan is not None and plan[4]:
+                lengths = list(map(plan[4].get, columns[plan[0]]))
+            else:
+                continue
+            for i, length in enumerate(lengths):
+                if length and length > MAX_FIELD_CHARS and emails[i] is not None:
+                    found.setdefault(i, field)
+        for i in sorted(found):
+            if keep is None:
+                keep = [True] * len(emails)
+            elif not keep[i]:
+                continue
+            keep[i] = False
+            field = found[i]
+            value = values[PERSON_FIELDS.index(field)][i]
+            header = self.headers["full_name"] if i in self.split else self.headers[field]
+            shown = f"{value[:_SHOWN]}… ({len(value)} characters)"
+            reason = (
+                f"{field} is {len(value)} characters long; at most {MAX_FIELD_CHARS} are "
+                "accepted (a damaged cell?)"
+            )
+            self.summary.rejected += 1
+            self.rejects.append(Reject(self.sheet.label, numbers[i], header, shown, reason))
+        return keep
+
+    def _warn_invisible(
+        self,
+        numbers: range,
+        columns: list[tuple[str, ...]],
+        emails: list[str | None],
+        values: list[list[str]],
+        keep: list[bool] | None,
+    ) -> None:
+        """A notice for each cell of a row that goes on that had invisible characters."""
+        for field, plan, cleaned in zip(PERSON_FIELDS, self.plan, values, strict=True):
+            if plan is None or not plan[3]:
+                continue
+            found = list(map(plan[3].get, columns[plan[0]]))
+            if found.count(None) == len(found):
+                continue
+            for i, what in enumerate(found):
+                if what and emails[i] is not None and (keep is None or keep[i]):
+                    self._notice(numbers[i], field, cleaned[i], _removed(what))
 
     def _check_addresses(
         self,
@@ -252,8 +357,11 @@ class SheetReader:
             if not self._address(number, row, raw_emails[i], emails[i], notes[i]):
                 continue
             if full_i >= 0 and not first_names[i] and not last_names[i] and row[full_i].strip():
-                first, last = split_full_name(row[full_i])
+                first, last = split_full_name(unguard(row[full_i]))
                 first_names[i], last_names[i] = fix_name_case(first), fix_name_case(last)
+                self.split.add(i)
+                if what := invisible_in(row[full_i]):
+                    self._notice(number, "full_name", f"{first} {last}".strip(), _removed(what))
             if group_i >= 0 and row[group_i].strip():
                 groups[i] = self._groups(row[group_i], number) or self.groups
             if with_basis:
@@ -313,3 +421,7 @@ class SheetReader:
 
     def _notice(self, number: int, field: str, value: str, message: str) -> None:
         self.notices.append(Notice(self.sheet.label, number, self.headers[field], value, message))
+
+
+def _removed(what: str) -> str:
+    return f"removed invisible formatting characters: {what}"
