@@ -271,3 +271,43 @@ def test_the_whole_pipeline_sends_a_100000_character_first_name(tmp_path: Path, 
     data = stored.read_bytes()
     assert_lines_fit(data)
     assert_mailbox(data, "To", f"{LONG_NAME} Kowalski", TO_EMAIL)
+
+
+def _with_line(octets: int) -> bytes:
+    """A small valid message whose body has one line of ``octets`` octets."""
+    return (
+        f"From: {COMMON.from_email}\r\nTo: {TO_EMAIL}\r\nSubject: x\r\n\r\n{'y' * octets}\r\nok\r\n"
+    ).encode("ascii")
+
+
+def test_the_dry_run_fails_a_line_a_server_would_refuse(tmp_path: Path) -> None:
+    from listonosz.transports import Outgoing
+    from listonosz.transports.outbox import OutboxTransport
+
+    outbox = OutboxTransport(tmp_path)
+    results = outbox.send_batch(
+        [
+            Outgoing("fits", COMMON.from_email, TO_EMAIL, data=_with_line(998)),
+            Outgoing("long", COMMON.from_email, TO_EMAIL, data=_with_line(999)),
+            Outgoing("huge", COMMON.from_email, TO_EMAIL, data=_with_line(100_000)),
+        ]
+    )
+    assert [(r.key, r.status) for r in results] == [
+        ("fits", "sent"),
+        ("long", "failed"),
+        ("huge", "failed"),
+    ]
+    assert results[1].detail.startswith("500 line too long: line 5 has 999 octets")
+    assert "100,000 octets" in results[2].detail
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fits.eml"]
+
+
+def test_the_capture_server_refuses_a_line_a_server_would_refuse(capture) -> None:
+    import smtplib
+
+    with smtplib.SMTP("127.0.0.1", capture.port, timeout=10) as client:
+        client.sendmail(COMMON.from_email, [TO_EMAIL], _with_line(998))
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            client.sendmail(COMMON.from_email, [TO_EMAIL], _with_line(999))
+    assert refused.value.smtp_code == 500
+    assert [p.read_bytes() for p in capture.messages()] == [_with_line(998)]
