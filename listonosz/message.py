@@ -18,7 +18,8 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.utils import format_datetime
+from email.charset import Charset
+from email.utils import format_datetime, formataddr
 from functools import lru_cache
 from typing import Protocol
 
@@ -37,6 +38,7 @@ _ATOMS = re.compile(rf"{_ATEXT}(?: {_ATEXT})*")
 _QUOTABLE = re.compile(r"[\t -~]*")
 _EW_PREFIX, _EW_SUFFIX = "=?utf-8?q?", "?="
 _EW_MAX = 75
+_UTF8 = Charset("utf-8")
 
 
 class HeaderInjectionError(ListonoszError, ValueError):
@@ -189,6 +191,18 @@ def mailbox(name: str, display: str, address: str) -> str:
     if not display:
         return f"{name}: {address}{CRLF}"
     return _fold(name, [*_phrase(name, display), f"<{address}>"])
+
+
+def address_line(display: str, address: str) -> str:
+    """``Name <addr>`` as one string, for mail APIs that parse it (Postmark, Mailgun).
+
+    As ``email.utils.formataddr`` writes it, except that a name holding ``=?`` is RFC 2047
+    encoded as well: written raw, the API would decode it into some other name (one with a
+    line break, say) before it builds its own headers.
+    """
+    if "=?" in display:
+        return f"{_UTF8.header_encode(display)} <{address}>"
+    return formataddr((display, address))
 
 
 def phrase_with_id(name: str, display: str, identifier: str) -> str:
