@@ -36,6 +36,8 @@ _ATEXT = r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+"
 # Atoms separated by single spaces: a phrase written as is reads back exactly.
 _ATOMS = re.compile(rf"{_ATEXT}(?: {_ATEXT})*")
 _QUOTABLE = re.compile(r"[\t -~]*")
+# A word that even a line of its own cannot hold within 78 columns (after the fold's space).
+_LONG_WORD = re.compile(rf"[^ ]{{{MAX_HEADER_LINE - 1}}}")
 _EW_PREFIX, _EW_SUFFIX = "=?utf-8?q?", "?="
 _EW_MAX = 75
 _UTF8 = Charset("utf-8")
@@ -133,9 +135,10 @@ def encoded_words(text: str, first_room: int) -> tuple[str, ...]:
 
 def _fold(name: str, tokens: Sequence[str]) -> str:
     """``Name: tok tok`` with a CRLF SP fold wherever the next token would pass 78 columns."""
-    lines, line = [], f"{name}:"
+    start = f"{name}:"
+    lines, line = [], start
     for token in tokens:
-        if len(line) + 1 + len(token) > MAX_HEADER_LINE and line != f"{name}:":
+        if len(line) + 1 + len(token) > MAX_HEADER_LINE and line is not start:
             lines.append(line)
             line = ""
         line += f" {token}"
@@ -143,8 +146,8 @@ def _fold(name: str, tokens: Sequence[str]) -> str:
     return (CRLF).join(lines) + CRLF
 
 
-def _plain_words(value: str, first_room: int) -> list[str] | None:
-    """``value`` as words to write unencoded, or None when it must be RFC 2047 encoded.
+def _plain_words(value: str, first_room: int) -> Sequence[str] | None:
+    """Non-empty ``value`` as words to write unencoded, or None when it must be encoded.
 
     Encoded are text that is not printable ASCII, that starts or ends with a space (parsers
     drop those), that holds ``=?`` (a decoder would take it for an encoded word: RFC 2047
@@ -153,20 +156,31 @@ def _plain_words(value: str, first_room: int) -> list[str] | None:
     """
     if not value.isascii() or "=?" in value or not value.isprintable():
         return None
-    if len(value) <= first_room:  # the usual case: one line, whatever its words
-        return [value] if value[:1] != " " and value[-1:] != " " else None
-    words = value.split(" ")
-    if not words[0] or not words[-1] or len(words[0]) > first_room:
+    if value[0] == " " or value[-1] == " ":
         return None
-    return words if max(map(len, words)) <= MAX_HEADER_LINE - 2 else None
+    return _fitting(value, first_room)
+
+
+def _fitting(value: str, first_room: int) -> Sequence[str] | None:
+    """``value``'s words if each can be folded within 78 columns, else None."""
+    if len(value) <= first_room:  # the usual case: all on the first line
+        return (value,)
+    first = value.find(" ")
+    if not 0 <= first <= first_room or _LONG_WORD.search(value):
+        return None
+    return value.split(" ")
 
 
 def unstructured(name: str, value: str) -> str:
     """A text header (Subject, List-Id…): plain when it can be, else RFC 2047 encoded words."""
     _check(name, value)
     room = MAX_HEADER_LINE - len(name) - 2
-    words = _plain_words(value, room) if value else [value]
-    return _fold(name, words if words is not None else encoded_words(value, room))
+    words = _plain_words(value, room) if value else (value,)
+    if words is None:
+        words = encoded_words(value, room)
+    if len(words) == 1:  # what _fold makes of one word, sooner
+        return f"{name}: {words[0]}{CRLF}"
+    return _fold(name, words)
 
 
 def _phrase(name: str, display: str) -> Sequence[str]:
@@ -175,13 +189,13 @@ def _phrase(name: str, display: str) -> Sequence[str]:
     room = MAX_HEADER_LINE - len(name) - 2
     if display.isascii() and "=?" not in display:
         if _ATOMS.fullmatch(display):
-            words = _plain_words(display, room)
+            words = _fitting(display, room)
             if words is not None:
                 return words
         elif _QUOTABLE.fullmatch(display):
             quoted = '"' + display.replace("\\", "\\\\").replace('"', '\\"') + '"'
             if len(quoted) <= room:
-                return [quoted]
+                return (quoted,)
     return encoded_words(display, room)
 
 
@@ -190,7 +204,10 @@ def mailbox(name: str, display: str, address: str) -> str:
     address = _addr_spec(name, address)
     if not display:
         return f"{name}: {address}{CRLF}"
-    return _fold(name, [*_phrase(name, display), f"<{address}>"])
+    words = _phrase(name, display)
+    if len(words) == 1 and len(name) + len(words[0]) + len(address) + 5 <= MAX_HEADER_LINE:
+        return f"{name}: {words[0]} <{address}>{CRLF}"  # what _fold makes of it, sooner
+    return _fold(name, [*words, f"<{address}>"])
 
 
 def address_line(display: str, address: str) -> str:
