@@ -133,6 +133,14 @@ def encoded_words(text: str, first_room: int) -> tuple[str, ...]:
     return tuple(words)
 
 
+def _encoded(text: str, first_room: int) -> tuple[str, ...]:
+    """``encoded_words``, cached only for texts of ordinary length: a cache of 4,096 huge
+    names would hold gigabytes."""
+    if len(text) <= 1000:
+        return encoded_words(text, first_room)
+    return encoded_words.__wrapped__(text, first_room)
+
+
 def _fold(name: str, tokens: Sequence[str]) -> str:
     """``Name: tok tok`` with a CRLF SP fold wherever the next token would pass 78 columns."""
     start = f"{name}:"
@@ -177,7 +185,7 @@ def unstructured(name: str, value: str) -> str:
     room = MAX_HEADER_LINE - len(name) - 2
     words = _plain_words(value, room) if value else (value,)
     if words is None:
-        words = encoded_words(value, room)
+        words = _encoded(value, room)
     if len(words) == 1:  # what _fold makes of one word, sooner
         return f"{name}: {words[0]}{CRLF}"
     return _fold(name, words)
@@ -196,7 +204,7 @@ def _phrase(name: str, display: str) -> Sequence[str]:
             quoted = '"' + display.replace("\\", "\\\\").replace('"', '\\"') + '"'
             if len(quoted) <= room:
                 return (quoted,)
-    return encoded_words(display, room)
+    return _encoded(display, room)
 
 
 def mailbox(name: str, display: str, address: str) -> str:

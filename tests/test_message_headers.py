@@ -311,3 +311,15 @@ def test_the_capture_server_refuses_a_line_a_server_would_refuse(capture) -> Non
             client.sendmail(COMMON.from_email, [TO_EMAIL], _with_line(999))
     assert refused.value.smtp_code == 500
     assert [p.read_bytes() for p in capture.messages()] == [_with_line(998)]
+
+
+def test_huge_names_are_encoded_without_being_cached() -> None:
+    from listonosz.message import encoded_words
+
+    skeleton = MessageSkeleton(COMMON)
+    encoded_words.cache_clear()
+    huge = dataclasses.replace(PERSONAL, to_name="Ż" * 100_000, subject="Ż" * 100_000)
+    skeleton.build(huge, TEXT, HTML, DATE)
+    assert encoded_words.cache_info().currsize == 0
+    skeleton.build(PERSONAL, TEXT, HTML, DATE)
+    assert encoded_words.cache_info().currsize == 1  # the ordinary name (the subject is ASCII)
