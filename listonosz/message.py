@@ -41,6 +41,7 @@ _LONG_WORD = re.compile(rf"[^ ]{{{MAX_HEADER_LINE - 1}}}")
 _EW_PREFIX, _EW_SUFFIX = "=?utf-8?q?", "?="
 _EW_MAX = 75
 _UTF8 = Charset("utf-8")
+_MAX_URI = MAX_LINE - len("List-Unsubscribe: <>,")  # written whole, never folded inside
 
 
 class HeaderInjectionError(ListonoszError, ValueError):
@@ -89,11 +90,7 @@ def _check(name: str, value: str) -> str:
 
 def _uri(name: str, value: str) -> str:
     """A URI written whole on one line: ``List-Unsubscribe: <uri>,`` stays within 998 octets."""
-    if (
-        not value.isascii()
-        or any(ch in value for ch in ' <>\r\n\t"')
-        or len(value) > MAX_LINE - len(f"{name}: <>,")
-    ):
+    if not value.isascii() or any(ch in value for ch in ' <>\r\n\t"') or len(value) > _MAX_URI:
         raise HeaderInjectionError(f"header {name}: not a plain ASCII URI: {value[:200]!r}")
     return value
 
@@ -133,12 +130,8 @@ def encoded_words(text: str, first_room: int) -> tuple[str, ...]:
     return tuple(words)
 
 
-def _encoded(text: str, first_room: int) -> tuple[str, ...]:
-    """``encoded_words``, cached only for texts of ordinary length: a cache of 4,096 huge
-    names would hold gigabytes."""
-    if len(text) <= 1000:
-        return encoded_words(text, first_room)
-    return encoded_words.__wrapped__(text, first_room)
+#: Longer texts are encoded without the cache: 4,096 huge names would hold gigabytes.
+_CACHED_TEXT = 1000
 
 
 def _fold(name: str, tokens: Sequence[str]) -> str:
@@ -155,16 +148,14 @@ def _fold(name: str, tokens: Sequence[str]) -> str:
 
 
 def _plain_words(value: str, first_room: int) -> Sequence[str] | None:
-    """Non-empty ``value`` as words to write unencoded, or None when it must be encoded.
+    """Non-empty ASCII ``value`` as words to write unencoded, or None when it must be encoded.
 
-    Encoded are text that is not printable ASCII, that starts or ends with a space (parsers
+    Encoded are text that is not printable, that starts or ends with a space (parsers
     drop those), that holds ``=?`` (a decoder would take it for an encoded word: RFC 2047
     section 5 wants such text encoded), or that has a word too long to fold within 78
     columns: only encoded words can be split inside a word, and no line may pass 998 octets.
     """
-    if not value.isascii() or "=?" in value or not value.isprintable():
-        return None
-    if value[0] == " " or value[-1] == " ":
+    if "=?" in value or not value.isprintable() or value[0] == " " or value[-1] == " ":
         return None
     return _fitting(value, first_room)
 
@@ -183,9 +174,12 @@ def unstructured(name: str, value: str) -> str:
     """A text header (Subject, List-Id…): plain when it can be, else RFC 2047 encoded words."""
     _check(name, value)
     room = MAX_HEADER_LINE - len(name) - 2
-    words = _plain_words(value, room) if value else (value,)
+    if not value:
+        return f"{name}: {CRLF}"
+    words = _plain_words(value, room) if value.isascii() else None
     if words is None:
-        words = _encoded(value, room)
+        encode = encoded_words if len(value) <= _CACHED_TEXT else encoded_words.__wrapped__
+        words = encode(value, room)
     if len(words) == 1:  # what _fold makes of one word, sooner
         return f"{name}: {words[0]}{CRLF}"
     return _fold(name, words)
@@ -204,7 +198,8 @@ def _phrase(name: str, display: str) -> Sequence[str]:
             quoted = '"' + display.replace("\\", "\\\\").replace('"', '\\"') + '"'
             if len(quoted) <= room:
                 return (quoted,)
-    return _encoded(display, room)
+    encode = encoded_words if len(display) <= _CACHED_TEXT else encoded_words.__wrapped__
+    return encode(display, room)
 
 
 def mailbox(name: str, display: str, address: str) -> str:
