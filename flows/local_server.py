@@ -136,13 +136,11 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], url: str) -> None:
 
 
 def private_prefect_home() -> None:
-    """Make Prefect's home ``0700`` and its SQLite database ``0600``, when the run is to use
-    the temporary local server (no ``PREFECT_API_URL``) and they belong to this user."""
+    """Make Prefect's home ``0700`` and its SQLite database ``0600``, where they belong to
+    this user: the temporary server keeps its database there."""
     from prefect.settings import get_current_settings
 
     settings = get_current_settings()
-    if settings.api.url:
-        return  # a server of its own: its database is someone else's to look after
     home = Path(settings.home)
     private_dir(home)
     _tighten(home, PRIVATE_DIR)

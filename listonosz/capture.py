@@ -15,6 +15,7 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from listonosz.message import MAX_LINE
 from listonosz.paths import private_dir, write_private
 
 
@@ -37,9 +38,24 @@ class OutboxHandler:
         return "250 2.0.0 Message stored"
 
 
+class StrictSMTP(SMTP):
+    """Refuses a line over 998 octets with ``500 Line too long``, as RFC 5321 4.5.3.1.6 sets
+    (1,000 with its CRLF; aiosmtpd lets one more octet through), so that the capture refuses
+    what a real server would."""
+
+    line_length_limit = MAX_LINE + 2
+
+
+class CaptureController(Controller):
+    """aiosmtpd's controller, serving :class:`StrictSMTP`."""
+
+    def factory(self) -> SMTP:
+        return StrictSMTP(self.handler, **self.SMTP_kwargs)
+
+
 def start_capture_server(outbox: Path, host: str = "127.0.0.1", port: int = 8025) -> Controller:
     """Start the server in a background thread; call ``.stop()`` on the result to end it."""
-    controller = Controller(
+    controller = CaptureController(
         OutboxHandler(outbox), hostname=host, port=port, data_size_limit=50 * 1024 * 1024
     )
     controller.start()

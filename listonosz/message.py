@@ -18,21 +18,30 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.utils import format_datetime
+from email.charset import Charset
+from email.utils import format_datetime, formataddr
 from functools import lru_cache
 from typing import Protocol
 
 from listonosz.errors import ListonoszError
 
 CRLF = "\r\n"
-MAX_HEADER_LINE = 78
+MAX_HEADER_LINE = 78  # where headers are folded (RFC 5322 2.1.1 "SHOULD")
+MAX_LINE = 998  # no line may be longer, CRLF excluded (RFC 5322 2.1.1 "MUST")
 _ALT_BOUNDARY = "=_listonosz_alt"
 _MIX_BOUNDARY = "=_listonosz_mix"
 # RFC 2047 section 5(3): in a phrase only these may stand unencoded inside an encoded word.
 _Q_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
-_ATOM = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ ]*$")
+_ATEXT = r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+"
+# Atoms separated by single spaces: a phrase written as is reads back exactly.
+_ATOMS = re.compile(rf"{_ATEXT}(?: {_ATEXT})*")
+_QUOTABLE = re.compile(r"[\t -~]*")
+# A word that even a line of its own cannot hold within 78 columns (after the fold's space).
+_LONG_WORD = re.compile(rf"[^ ]{{{MAX_HEADER_LINE - 1}}}")
 _EW_PREFIX, _EW_SUFFIX = "=?utf-8?q?", "?="
 _EW_MAX = 75
+_UTF8 = Charset("utf-8")
+_MAX_URI = MAX_LINE - len("List-Unsubscribe: <>,")  # written whole, never folded inside
 
 
 class HeaderInjectionError(ListonoszError, ValueError):
@@ -80,14 +89,21 @@ def _check(name: str, value: str) -> str:
 
 
 def _uri(name: str, value: str) -> str:
-    if not value.isascii() or any(ch in value for ch in ' <>\r\n\t"'):
-        raise HeaderInjectionError(f"header {name}: not a plain ASCII URI: {value!r}")
+    """A URI written whole on one line: ``List-Unsubscribe: <uri>,`` stays within 998 octets."""
+    if not value.isascii() or any(ch in value for ch in ' <>\r\n\t"') or len(value) > _MAX_URI:
+        raise HeaderInjectionError(f"header {name}: not a plain ASCII URI: {value[:200]!r}")
     return value
 
 
 def _addr_spec(name: str, value: str) -> str:
-    if not value.isascii() or value.count("@") != 1 or any(c in value for c in ' <>\r\n\t,;"'):
-        raise HeaderInjectionError(f"header {name}: not a plain ASCII address: {value!r}")
+    """A plain address of at most 254 octets, the most SMTP carries (RFC 5321 4.5.3.1.3)."""
+    if (
+        not value.isascii()
+        or value.count("@") != 1
+        or any(c in value for c in ' <>\r\n\t,;"')
+        or len(value) > 254
+    ):
+        raise HeaderInjectionError(f"header {name}: not a plain ASCII address: {value[:300]!r}")
     return value
 
 
@@ -114,11 +130,16 @@ def encoded_words(text: str, first_room: int) -> tuple[str, ...]:
     return tuple(words)
 
 
+#: Longer texts are encoded without the cache: 4,096 huge names would hold gigabytes.
+_CACHED_TEXT = 1000
+
+
 def _fold(name: str, tokens: Sequence[str]) -> str:
     """``Name: tok tok`` with a CRLF SP fold wherever the next token would pass 78 columns."""
-    lines, line = [], f"{name}:"
+    start = f"{name}:"
+    lines, line = [], start
     for token in tokens:
-        if len(line) + 1 + len(token) > MAX_HEADER_LINE and line != f"{name}:":
+        if len(line) + 1 + len(token) > MAX_HEADER_LINE and line is not start:
             lines.append(line)
             line = ""
         line += f" {token}"
@@ -126,22 +147,59 @@ def _fold(name: str, tokens: Sequence[str]) -> str:
     return (CRLF).join(lines) + CRLF
 
 
+def _plain_words(value: str, first_room: int) -> Sequence[str] | None:
+    """Non-empty ASCII ``value`` as words to write unencoded, or None when it must be encoded.
+
+    Encoded are text that is not printable, that starts or ends with a space (parsers
+    drop those), that holds ``=?`` (a decoder would take it for an encoded word: RFC 2047
+    section 5 wants such text encoded), or that has a word too long to fold within 78
+    columns: only encoded words can be split inside a word, and no line may pass 998 octets.
+    """
+    if "=?" in value or not value.isprintable() or value[0] == " " or value[-1] == " ":
+        return None
+    return _fitting(value, first_room)
+
+
+def _fitting(value: str, first_room: int) -> Sequence[str] | None:
+    """``value``'s words if each can be folded within 78 columns, else None."""
+    if len(value) <= first_room:  # the usual case: all on the first line
+        return (value,)
+    first = value.find(" ")
+    if not 0 <= first <= first_room or _LONG_WORD.search(value):
+        return None
+    return value.split(" ")
+
+
 def unstructured(name: str, value: str) -> str:
-    """A text header (Subject, List-Id…): plain when ASCII, else RFC 2047 encoded words."""
+    """A text header (Subject, List-Id…): plain when it can be, else RFC 2047 encoded words."""
     _check(name, value)
-    if value.isascii():
-        return _fold(name, value.split(" "))
-    return _fold(name, encoded_words(value, MAX_HEADER_LINE - len(name) - 2))
+    room = MAX_HEADER_LINE - len(name) - 2
+    if not value:
+        return f"{name}: {CRLF}"
+    words = _plain_words(value, room) if value.isascii() else None
+    if words is None:
+        encode = encoded_words if len(value) <= _CACHED_TEXT else encoded_words.__wrapped__
+        words = encode(value, room)
+    if len(words) == 1:  # what _fold makes of one word, sooner
+        return f"{name}: {words[0]}{CRLF}"
+    return _fold(name, words)
 
 
-def _phrase(name: str, display: str) -> list[str]:
+def _phrase(name: str, display: str) -> Sequence[str]:
     """A display name as header tokens: atoms, a quoted string, or RFC 2047 encoded words."""
     _check(name, display)
-    if not display.isascii():
-        return list(encoded_words(display, MAX_HEADER_LINE - len(name) - 2))
-    if _ATOM.match(display):
-        return display.split(" ")
-    return ['"' + re.sub(r'(["\\])', r"\\\1", display) + '"']
+    room = MAX_HEADER_LINE - len(name) - 2
+    if display.isascii() and "=?" not in display:
+        if _ATOMS.fullmatch(display):
+            words = _fitting(display, room)
+            if words is not None:
+                return words
+        elif _QUOTABLE.fullmatch(display):
+            quoted = '"' + display.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            if len(quoted) <= room:
+                return (quoted,)
+    encode = encoded_words if len(display) <= _CACHED_TEXT else encoded_words.__wrapped__
+    return encode(display, room)
 
 
 def mailbox(name: str, display: str, address: str) -> str:
@@ -149,12 +207,27 @@ def mailbox(name: str, display: str, address: str) -> str:
     address = _addr_spec(name, address)
     if not display:
         return f"{name}: {address}{CRLF}"
-    return _fold(name, [*_phrase(name, display), f"<{address}>"])
+    words = _phrase(name, display)
+    if len(words) == 1 and len(name) + len(words[0]) + len(address) + 5 <= MAX_HEADER_LINE:
+        return f"{name}: {words[0]} <{address}>{CRLF}"  # what _fold makes of it, sooner
+    return _fold(name, [*words, f"<{address}>"])
+
+
+def address_line(display: str, address: str) -> str:
+    """``Name <addr>`` as one string, for mail APIs that parse it (Postmark, Mailgun).
+
+    As ``email.utils.formataddr`` writes it, except that a name holding ``=?`` is RFC 2047
+    encoded as well: written raw, the API would decode it into some other name (one with a
+    line break, say) before it builds its own headers.
+    """
+    if "=?" in display:
+        return f"{_UTF8.header_encode(display)} <{address}>"
+    return formataddr((display, address))
 
 
 def phrase_with_id(name: str, display: str, identifier: str) -> str:
     """``List-Id: Name <identifier>`` (RFC 2919): the name may be encoded, the id never."""
-    if not re.fullmatch(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]+", identifier):
+    if len(identifier) > 255 or not re.fullmatch(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]+", identifier):
         raise HeaderInjectionError(f"header {name}: not a plain identifier: {identifier!r}")
     return _fold(name, [*_phrase(name, display), f"<{identifier}>"])
 
@@ -177,11 +250,16 @@ def _base64_lines(data: bytes) -> bytes:
 
 
 def _attachment_part(attachment: Attachment) -> bytes:
-    filename = attachment.filename
-    if not filename.isascii() or any(c in filename for c in '"\\\r\n'):
-        raise HeaderInjectionError(f"attachment file name must be plain ASCII: {filename!r}")
+    """The part's headers stay on lines of at most 998 octets: both names are 255 at most."""
+    filename, content_type = attachment.filename, attachment.content_type
+    if not filename.isascii() or any(c in filename for c in '"\\\r\n') or len(filename) > 255:
+        raise HeaderInjectionError(
+            f"attachment file name must be plain ASCII, 255 characters at most: {filename[:300]!r}"
+        )
+    if len(content_type) > 255:
+        raise HeaderInjectionError(f"attachment content type too long: {content_type[:300]!r}")
     return (
-        f"Content-Type: {_check('Content-Type', attachment.content_type)}; "
+        f"Content-Type: {_check('Content-Type', content_type)}; "
         f'name="{filename}"{CRLF}'
         f'Content-Disposition: attachment; filename="{filename}"{CRLF}'
         f"Content-Transfer-Encoding: base64{CRLF}{CRLF}"
@@ -266,6 +344,6 @@ class MessageSkeleton:
 
 
 def _message_id(value: str) -> str:
-    if not re.fullmatch(r"<[!-;=?-~]+@[A-Za-z0-9.-]+>", value):
+    if len(value) > 255 or not re.fullmatch(r"<[!-;=?-~]+@[A-Za-z0-9.-]+>", value):
         raise HeaderInjectionError(f"not a valid Message-ID: {value!r}")
     return value

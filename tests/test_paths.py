@@ -329,7 +329,11 @@ def test_reports_dry_runs_captures_and_the_secret_are_private(tmp_path: Path) ->
 
 @pytest.mark.usefixtures("open_umask")
 def test_the_local_prefect_database_is_private(tmp_path: Path) -> None:
-    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
+    from prefect.settings import (
+        PREFECT_API_DATABASE_CONNECTION_URL,
+        PREFECT_HOME,
+        temporary_settings,
+    )
 
     from flows.local_server import private_prefect_home
 
@@ -338,14 +342,18 @@ def test_the_local_prefect_database_is_private(tmp_path: Path) -> None:
     for name in ("prefect.db", "prefect.db-wal", "memo_store.toml"):
         (home / name).touch()
         (home / name).chmod(0o644)
-    with temporary_settings(updates={PREFECT_HOME: str(home)}, restore_defaults={PREFECT_API_URL}):
+    with temporary_settings(
+        updates={PREFECT_HOME: str(home)}, restore_defaults={PREFECT_API_DATABASE_CONNECTION_URL}
+    ):
         private_prefect_home()
     assert mode(home) == 0o700
     assert mode(home / "prefect.db") == mode(home / "prefect.db-wal") == 0o600
     assert mode(home / "memo_store.toml") == 0o644  # not its database: left alone
 
     fresh = tmp_path / "fresh" / "prefect"
-    with temporary_settings(updates={PREFECT_HOME: str(fresh)}, restore_defaults={PREFECT_API_URL}):
+    with temporary_settings(
+        updates={PREFECT_HOME: str(fresh)}, restore_defaults={PREFECT_API_DATABASE_CONNECTION_URL}
+    ):
         private_prefect_home()
     assert mode(fresh) == 0o700
     assert mode(fresh / "prefect.db") == 0o600  # made empty here, so SQLite keeps the mode

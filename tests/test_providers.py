@@ -481,3 +481,18 @@ def test_a_message_that_holds_substitution_syntax_goes_alone_and_the_rest_stay_f
         deliveries = transport.send_batch(messages)
         assert_arrived_as_rendered(api, messages)
     assert {d.status for d in deliveries} == {"sent"}
+
+
+def test_a_name_that_looks_like_an_encoded_word_reaches_the_provider_as_written(
+    fake: FakeApi, tmp_path: Path
+) -> None:
+    # Postmark and Mailgun parse ``Name <addr>``: a raw "=?…?=" name would be decoded there.
+    look_alike = "=?utf-8?q?Jan=0D=0ABcc=3A_victim=40evil-example?="
+    contacts = [Contact("jan@gmina-lapy.example.pl", look_alike, groups=("jst",)), *people(3)]
+    messages = outgoing(tmp_path, contacts)
+    transport = transport_for(fake)
+    deliveries = transport.send_batch(messages)
+    transport.close()
+    assert {d.status for d in deliveries} == {"sent"}
+    names = {r.to: r.to_name for r in fake.received}
+    assert names == {c.email: c.full_name for c in contacts}

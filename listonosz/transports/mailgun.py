@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from email.utils import formataddr
 
 import httpx
 
 from listonosz.config import TransportSettings
+from listonosz.message import address_line
 from listonosz.transports.base import Delivery, Outgoing, TransportUnavailable
 from listonosz.transports.http import (
     ApiRequest,
@@ -86,8 +86,8 @@ class Mailgun:
             mine |= {f"x{n}": personal[index].get(name, "") for n, name in enumerate(personal[0])}
             variables[p.to_email] = mine
         data: dict[str, str | list[str]] = {
-            "from": formataddr((first.from_name, first.from_email)),
-            "to": [formataddr((p.to_name, p.to_email)) for p in parts],
+            "from": address_line(first.from_name, first.from_email),
+            "to": [address_line(p.to_name, p.to_email) for p in parts],
             "subject": VARIABLE.format("subject") if len(set(subjects)) > 1 else first.subject,
             "text": template(text, "t"),
             "html": template(html, "h"),
@@ -111,8 +111,8 @@ class Mailgun:
         p = message.parts
         assert p is not None
         data: dict[str, str | list[str]] = {
-            "from": formataddr((p.from_name, p.from_email)),
-            "to": formataddr((p.to_name, p.to_email)),
+            "from": address_line(p.from_name, p.from_email),
+            "to": address_line(p.to_name, p.to_email),
             "subject": p.subject,
             "text": p.text,
             "html": p.html,

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from email.utils import formataddr
 from functools import lru_cache
 
 import httpx
 
 from listonosz.config import TransportSettings
+from listonosz.message import address_line
 from listonosz.transports.base import Delivery, Outgoing
 from listonosz.transports.http import (
     ApiRequest,
@@ -110,8 +110,8 @@ class Postmark:
 
 @lru_cache(maxsize=4096)  # the sender is the same on every message
 def address(name: str, email: str) -> str:
-    """``Name <address>``, the name RFC 2047-encoded when it is not ASCII."""
-    return formataddr((name, email))
+    """``Name <address>``, the name RFC 2047-encoded when it is not ASCII or holds ``=?``."""
+    return address_line(name, email)
 
 
 def metadata(message: Outgoing) -> dict[str, str]:
