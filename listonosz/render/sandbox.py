@@ -328,10 +328,14 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
         return "".join(parts)
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        """No underscore names, no Python internals, no mutation, no pydantic model API."""
         model = obj if isinstance(obj, type) else type(obj)
-        if attr in _PYDANTIC_API and issubclass(model, BaseModel):
-            if attr not in model.model_fields:
-                return False
+        if (
+            attr in _PYDANTIC_API
+            and issubclass(model, BaseModel)
+            and attr not in model.model_fields
+        ):
+            return False
         return super().is_safe_attribute(obj, attr, value)
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
