@@ -22,7 +22,8 @@ import functools
 import re
 import string
 import time
-from collections.abc import Callable, Iterable, Iterator, Sized
+import types
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from jinja2 import Template, nodes, pass_context
@@ -48,6 +49,8 @@ LOOP_FILTER = "_lz_loop"
 SIZED_FILTER = "_lz_sized"
 _TIME_CHECK_EVERY = 64  # loop iterations between two looks at the clock
 _PYDANTIC_API = frozenset(dir(BaseModel))
+_METHODS = (types.MethodType, types.BuiltinMethodType)
+_SIZED = (str, bytes, list, tuple, dict, set, frozenset)  # concrete: an ABC check is slow
 
 
 class SandboxLimit(SecurityError):
@@ -116,7 +119,7 @@ def _too_big(what: str, size: int, unit: str, limit: int = MAX_SIZE) -> SandboxL
 
 def sized(value: Any) -> Any:
     """``value``, unless it is a string or collection longer than :data:`MAX_SIZE`."""
-    if isinstance(value, Sized) and not isinstance(value, range) and len(value) > MAX_SIZE:
+    if isinstance(value, _SIZED) and len(value) > MAX_SIZE:
         text = isinstance(value, str)
         raise _too_big(
             "a text" if text else "a list", len(value), "characters" if text else "items"
@@ -174,7 +177,7 @@ def _check_repeat(left: Any, right: Any) -> None:
             raise _too_big("a product", bits, "bits", MAX_BITS)
         return
     for seq, times in ((left, right), (right, left)):
-        if isinstance(seq, Sized) and isinstance(times, int) and len(seq) * times > MAX_SIZE:
+        if isinstance(seq, _SIZED) and isinstance(times, int) and len(seq) * times > MAX_SIZE:
             raise _too_big("a repetition", len(seq) * times, "characters or items")
 
 
@@ -186,7 +189,7 @@ def _check_power(base: Any, exponent: Any) -> None:
 
 
 def _length(value: Any) -> int:
-    return len(value) if isinstance(value, Sized) else len(str(value))
+    return len(value) if isinstance(value, _SIZED) else len(str(value))
 
 
 def _lines(text: Any) -> int:
@@ -225,7 +228,7 @@ def _wrap(text: Any, width: int = 72, indent: str = "", first: str = "", *_: Any
 
 
 def _join(value: Any, d: Any = "", *_: Any, **__: Any) -> int:
-    return (len(value) if isinstance(value, Sized) else 0) * (_length(d) + 1)
+    return (len(value) if isinstance(value, (*_SIZED, range)) else 0) * (_length(d) + 1)
 
 
 def _format(value: Any, *_: Any, **__: Any) -> int:
@@ -282,7 +285,7 @@ def _check_call(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None
             raise SandboxLimit(f"the number {value:,} is over the limit of {MAX_SIZE:,}")
     owner = getattr(obj, "__self__", None)
     if isinstance(owner, str) and getattr(obj, "__name__", "") in ("join", "replace") and args:
-        if obj.__name__ == "join" and isinstance(args[0], Sized):
+        if obj.__name__ == "join" and isinstance(args[0], _SIZED):
             if len(args[0]) * (len(owner) + 1) > MAX_SIZE:
                 raise _too_big("a join", len(args[0]) * (len(owner) + 1), "characters")
         elif obj.__name__ == "replace" and len(args) > 1:
@@ -309,6 +312,7 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
     def __init__(self, *args: Any, render_seconds: float = RENDER_SECONDS, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.render_seconds = render_seconds
+        self._safe_attributes: dict[tuple[type, str], bool] = {}  # allowed ones
         self.globals["range"] = bounded_range
         self.globals.pop("lipsum", None)  # placeholder text: no use in mail, and unbounded
         self.filters = {name: guarded_filter(name, f) for name, f in self.filters.items()}
@@ -326,6 +330,34 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
         if size > MAX_SIZE:
             raise _too_big("an output", size, "characters")
         return "".join(parts)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """``obj.attribute`` if the sandbox allows it. Templates read many attributes, so what
+        Jinja decides from the type and the name alone is remembered per type and name."""
+        try:
+            value = getattr(obj, attribute)
+        except AttributeError:
+            return super().getattr(obj, attribute)  # an item, or undefined
+        if self._safe_attributes.get((type(obj), attribute)) and not isinstance(value, _METHODS):
+            return value
+        return self._checked_attribute(obj, attribute, value)
+
+    def _checked_attribute(self, obj: Any, attribute: str, value: Any) -> Any:
+        if isinstance(obj, type) or isinstance(value, _METHODS):
+            return super().getattr(obj, attribute)  # classes and methods: every check each time
+        if not self.is_safe_attribute(obj, attribute, value):
+            return self.unsafe_undefined(obj, attribute)
+        self._safe_attributes[type(obj), attribute] = True
+        return value
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        """``obj[argument]``, else the attribute of that name through :meth:`getattr`."""
+        try:
+            return obj[argument]
+        except (TypeError, LookupError):
+            if isinstance(argument, str):
+                return self.getattr(obj, argument)
+        return self.undefined(obj=obj, name=argument)
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         """No underscore names, no Python internals, no mutation, no pydantic model API."""
