@@ -104,6 +104,8 @@ def test_an_environment_secret_is_refused_and_never_shown(
         )
     with pytest.raises(PreflightError) as failed:
         preflight(campaign, "invitation", audience, templates)
+    # The sample the preflight renders twice first must not hide the refusal itself.
+    assert f"{name}: refused by the template sandbox: access to attribute" in str(failed.value)
     assert SECRET not in str(failed.value)
 
 

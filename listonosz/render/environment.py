@@ -210,6 +210,8 @@ class MessageRenderer:
         """Once the sandbox refused this message kind, the others fail at once: a template
         that ran out of time would otherwise take that long for every recipient."""
         if (first := self.refused) is not None:
+            if contact.email == first.recipient:
+                raise RenderError(first)
             problem = f"not rendered: the template sandbox refused it for {first.recipient}"
             raise RenderError(RenderFailure(contact.email, first.template, first.line, problem))
 
