@@ -13,6 +13,7 @@ from listonosz.contacts.model import Contact
 from listonosz.pipeline import merge_audience
 from listonosz.render.environment import MessageRenderer, RenderError, make_environment
 from listonosz.render.preflight import PREFLIGHT_LINKS, PreflightError, preflight
+from listonosz.render.sandbox import TemplateSandbox
 from tests.conftest import CAMPAIGN, REPO
 
 SECRET_VARIABLE = "LISTONOSZ_TRANSPORTS__X__PASSWORD"
@@ -195,3 +196,11 @@ def test_ordinary_jinja_still_works() -> None:
         " {{ [3, 1, 2] | sort | join(',') }} {{ {'a': 1}.a }} {{ 'x' ~ 1 }} {{ 'Ala' | center(7) }}"
     )
     assert env.from_string(source).render() == "3 1 1024 abab 00042    1 1,2,3 1 x1   Ala  "
+
+
+def test_the_templates_compiled_once_run_in_the_sandbox_too(campaign: Campaign) -> None:
+    renderer = MessageRenderer(campaign, "we_missed_you", REPO / "templates")
+    assert renderer.inlined is not None and renderer.inlined.text is not None
+    for template in (renderer.inlined.template, renderer.inlined.text):
+        assert isinstance(template.environment, TemplateSandbox)
+        assert template.environment.render_seconds == renderer.render_seconds

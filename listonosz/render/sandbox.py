@@ -107,10 +107,9 @@ class message_budget:
 
 def _current() -> _Budget:
     budget = _budget.get()
-    if budget is None:  # rendered outside Template.render (generate, stream): a fresh budget
-        budget = _Budget(RENDER_SECONDS)
-        _budget.set(budget)
-    return budget
+    # Outside Template.render (generate, stream): a budget of its own for this loop or call,
+    # never left behind in the context, where it would run out for every later message.
+    return budget if budget is not None else _Budget(RENDER_SECONDS)
 
 
 def _too_big(what: str, size: int, unit: str, limit: int = MAX_SIZE) -> SandboxLimit:
