@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     )
     batch_size: int = Field(default=1000, ge=1, le=10_000)
     concurrency: int = Field(default=4, ge=1, le=64)
+    render_seconds: float = Field(
+        default=2.0, gt=0, le=600, description="most time one message's templates may take"
+    )
 
     @field_validator("allowed_dirs", mode="before")
     @classmethod

@@ -119,7 +119,13 @@ class MessageFactory:
         self.settings = settings
         self.now = now or dt.datetime.now(dt.UTC)  # the calendar's DTSTAMP and the Date header
         self.public_url = settings.public_url
-        self.renderer = MessageRenderer(campaign, kind, campaign.templates_dir, now=self.now)
+        self.renderer = MessageRenderer(
+            campaign,
+            kind,
+            campaign.templates_dir,
+            now=self.now,
+            render_seconds=settings.render_seconds,
+        )
         self.skeleton = MessageSkeleton(common_headers(campaign, kind))
         self.signer = DkimSigner(settings.dkim) if settings.dkim else None
         self._secret = settings.signing_secret()

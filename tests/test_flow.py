@@ -293,3 +293,55 @@ def test_a_template_error_stops_the_send_before_anything_leaves(
         assert ledger.status_counts("ekonomia-spoleczna-2016", "invitation") == {}
     finally:
         ledger.close()
+
+
+@pytest.mark.parametrize(
+    ("subject", "problem"),
+    [
+        (
+            "{{ cycler.__init__.__globals__.os.popen('touch RAN').read() }}",
+            "access to attribute '__init__' of 'Cycler' is not allowed in templates",
+        ),
+        (
+            "{{ cycler.__init__.__globals__.os.environ.LISTONOSZ_TRANSPORTS__X__PASSWORD }}",
+            "access to attribute '__init__' of 'Cycler' is not allowed in templates",
+        ),
+        (
+            "{% for i in range(10**9) %}{{ i }}{% endfor %}",
+            "range() of 1,000,000,000 numbers is over the limit of 10,000",
+        ),
+    ],
+)
+def test_a_hostile_subject_is_refused_before_anything_is_claimed(
+    tmp_path: Path,
+    listonosz_env: Path,
+    capture: Capture,
+    monkeypatch: pytest.MonkeyPatch,
+    subject: str,
+    problem: str,
+) -> None:
+    """Whoever edits a campaign gets a clear error, never the worker's shell or secrets."""
+    from listonosz.render.preflight import PreflightError
+
+    secret = "fake-smtp-password-0b7d42"
+    monkeypatch.setenv("LISTONOSZ_TRANSPORTS__X__PASSWORD", secret)
+    monkeypatch.chdir(tmp_path)  # where `touch RAN` would leave its file
+    path = _campaign_copy(tmp_path, ["media"])
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["messages"]["invitation"]["subject"] = subject
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+    started = time.monotonic()
+    with pytest.raises(PreflightError) as error:
+        send_campaign(str(path), "invitation")
+    assert time.monotonic() - started < 60
+    message = str(error.value)
+    assert f"subject:1: refused by the template sandbox: {problem}" in message
+    assert "nothing is sent" in message and secret not in message
+    assert not (tmp_path / "RAN").exists()
+    assert capture.messages() == []
+    ledger = Ledger(f"sqlite:///{listonosz_env / 'ledger.sqlite'}")
+    try:
+        assert ledger.status_counts("ekonomia-spoleczna-2016", "invitation") == {}
+    finally:
+        ledger.close()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jinja2 import TemplateSyntaxError, UndefinedError
+from jinja2.exceptions import SecurityError
 
 from listonosz.errors import ListonoszError
 
@@ -20,6 +21,7 @@ class RenderFailure:
     template: str  # e.g. "invitation.html.j2", or "subject"
     line: int | None
     problem: str  # e.g. "'contact' has no attribute 'nickname'"
+    refused: bool = False  # the template sandbox refused it (not the recipient's data)
 
     @property
     def where(self) -> str:
@@ -55,6 +57,10 @@ def describe(
             line = frame.lineno
             if frame.filename != "<template>":
                 template = _relative(frame.filename, templates_dir)
+    if isinstance(exc, SecurityError):
+        return RenderFailure(
+            recipient, template, line, f"refused by the template sandbox: {exc}", True
+        )
     problem = (
         _plain(str(exc)) if isinstance(exc, UndefinedError) else f"{type(exc).__name__}: {exc}"
     )

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from jinja2 import (
-    Environment,
     FileSystemLoader,
     StrictUndefined,
     Template,
@@ -32,6 +31,7 @@ from listonosz.render.polish import (
     weekday_pl,
 )
 from listonosz.render.salutations import salutation
+from listonosz.render.sandbox import RENDER_SECONDS, TemplateSandbox, message_budget
 from listonosz.render.serialise import NeedsFullInlining
 from listonosz.render.source import UnsupportedTemplate
 from listonosz.render.text import html_to_text, wrap_pl
@@ -63,15 +63,22 @@ def in_group(contact: Contact, *groups: str) -> bool:
     return any(group in contact.groups for group in groups)
 
 
-def make_environment(templates_dir: Path) -> Environment:
-    """Strict (a missing variable is an error), HTML autoescaped, with the Polish filters."""
-    env = Environment(
+def make_environment(
+    templates_dir: Path, render_seconds: float = RENDER_SECONDS
+) -> TemplateSandbox:
+    """Strict (a missing variable is an error), HTML autoescaped, with the Polish filters.
+
+    Templates are written by campaign authors, so they run in the template sandbox
+    (:mod:`listonosz.render.sandbox`): no Python internals, bounded loops, sizes and time.
+    """
+    env = TemplateSandbox(
         loader=FileSystemLoader(templates_dir),
         undefined=StrictUndefined,
         autoescape=_autoescape,
         keep_trailing_newline=True,
+        render_seconds=render_seconds,
     )
-    env.filters.update(
+    env.add_filters(
         date_pl=date_pl,
         time_pl=time_pl,
         weekday_pl=weekday_pl,
@@ -99,17 +106,20 @@ class MessageRenderer:
         *,
         now: dt.datetime | None = None,
         inline_once: bool = True,
+        render_seconds: float = RENDER_SECONDS,
     ) -> None:
         spec = campaign.message(kind)
         self.campaign = campaign
         self.kind = kind
         self.templates_dir = Path(templates_dir)
-        self.env = make_environment(self.templates_dir)
+        self.render_seconds = render_seconds
+        self.env = make_environment(self.templates_dir, render_seconds)
         self.html_name = f"{spec.template}.html.j2"
         self.text_name = f"{spec.template}.txt.j2"
         self._subject = self._compile(lambda: self.env.from_string(spec.subject), "subject")
         self._html = self._compile(lambda: self.env.get_template(self.html_name), self.html_name)
         self._text = self._optional(self.text_name)
+        self.refused: RenderFailure | None = None  # the sandbox's first refusal, if any
         self.inlined: InlinedTemplate | None = None
         self.inline_note = "per message: switched off"
         if inline_once:
@@ -161,6 +171,15 @@ class MessageRenderer:
 
     def render(self, contact: Contact, links: Links) -> RenderedMessage:
         """The recipient's message; :class:`RenderError` names the template line that failed."""
+        self._check_refused(contact)
+        with message_budget(self.render_seconds):
+            try:
+                return self._render(contact, links)
+            except RenderError as exc:
+                self._remember(exc)
+                raise
+
+    def _render(self, contact: Contact, links: Links) -> RenderedMessage:
         context = self.context(contact, links)
         subject = self._run(self._subject, context, contact, "subject")
         html, planned = self._render_html(context, contact)
@@ -175,6 +194,28 @@ class MessageRenderer:
 
     def render_per_message(self, contact: Contact, links: Links) -> RenderedMessage:
         """The same message with premailer run on the rendered HTML (the reference path)."""
+        self._check_refused(contact)
+        with message_budget(self.render_seconds):
+            try:
+                return self._render_per_message(contact, links)
+            except RenderError as exc:
+                self._remember(exc)
+                raise
+
+    def _remember(self, exc: RenderError) -> None:
+        if exc.failure.refused and self.refused is None:
+            self.refused = exc.failure
+
+    def _check_refused(self, contact: Contact) -> None:
+        """Once the sandbox refused this message kind, the others fail at once: a template
+        that ran out of time would otherwise take that long for every recipient."""
+        if (first := self.refused) is not None:
+            if contact.email == first.recipient:
+                raise RenderError(first)
+            problem = f"not rendered: the template sandbox refused it for {first.recipient}"
+            raise RenderError(RenderFailure(contact.email, first.template, first.line, problem))
+
+    def _render_per_message(self, contact: Contact, links: Links) -> RenderedMessage:
         context = self.context(contact, links)
         subject = self._run(self._subject, context, contact, "subject")
         html = inline_css(self._run(self._html, context, contact, self.html_name))
