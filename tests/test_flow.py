@@ -327,6 +327,7 @@ def test_a_hostile_subject_is_refused_before_anything_is_claimed(
     monkeypatch.setenv("LISTONOSZ_TRANSPORTS__X__PASSWORD", secret)
     monkeypatch.chdir(tmp_path)  # where `touch RAN` would leave its file
     path = _campaign_copy(tmp_path, ["media"])
+    monkeypatch.setenv("LISTONOSZ_PROJECT_DIR", str(path.parents[1]))
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data["messages"]["invitation"]["subject"] = subject
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
