@@ -221,3 +221,89 @@ def test_pause_stops_a_running_send_and_resume_finishes_it(project: Project) -> 
     final = project.run("send", str(project.campaign), "--batch-size", "100")
     assert final.returncode == 0, final.stdout + final.stderr
     _assert_everyone_once(project)
+
+
+def _descendants(pid: int) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        children = _children(todo.pop())
+        found |= children
+        todo.extend(children)
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_deployment_run_cancelled_through_the_api_stops_cleanly(
+    project: Project, prefect_server: str, tmp_path: Path
+) -> None:
+    """A process worker runs the deployment; Prefect's API cancels it mid-send; a rerun from
+    the command line sends the rest, and nobody has the message twice."""
+    from prefect import get_client
+    from prefect.states import Cancelling
+
+    prefect = str(Path(sys.executable).parent / "prefect")
+    env = {**project.env, "PREFECT_API_URL": prefect_server}
+    for args in (
+        ["work-pool", "create", "listonosz", "--type", "process", "--overwrite"],
+        ["deploy", "--all"],
+    ):
+        done = subprocess.run(
+            [prefect, "--no-prompt", *args],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    log = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen(
+        [prefect, "worker", "start", "--pool", "listonosz"],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        with get_client(sync_client=True) as client:
+            deployment = client.read_deployment_by_name("send-campaign/send-campaign")
+            run = client.create_flow_run_from_deployment(
+                deployment.id,
+                parameters={"campaign_path": str(project.campaign), "batch_size": 100},
+            )
+            deadline = time.monotonic() + 300
+            target = random.Random(11).randint(100, 1_500)
+            processes: set[int] = set()
+            while project.count() < target:
+                assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()
+                processes |= _descendants(worker.pid)
+                time.sleep(0.05)
+            processes |= _descendants(worker.pid)
+            at_cancel = project.count()
+            asked = time.monotonic()
+            client.set_flow_run_state(run.id, Cancelling(message="wrong message"), force=True)
+            while any(_alive(pid) for pid in processes):
+                assert time.monotonic() - asked < 10, "the cancelled run is still running"
+                time.sleep(0.05)
+            took = time.monotonic() - asked
+            after_cancel = project.count() - at_cancel
+            for _ in range(100):  # the worker records the final state just after the exit
+                state = client.read_flow_run(run.id).state
+                if state is not None and state.is_final():
+                    break
+                time.sleep(0.1)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        log.close()
+    assert state is not None and state.is_cancelled(), state
+    assert processes, "no flow run process was seen"
+    assert after_cancel <= THREADS * CHUNK
+    assert "sending" not in project.ledger()
+    print(f"cancelled: the run's processes ended {took:.1f} s later, {after_cancel} after it")
+
+    rerun = project.run("send", str(project.campaign), "--batch-size", "100")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "Possible duplicates" not in rerun.stdout
+    _assert_everyone_once(project)
