@@ -68,13 +68,13 @@ def artifact_key(*parts: str) -> str:
 
 @task(name="plan", cache_policy=NONE)
 def plan(
-    factory: MessageFactory, merged: MergeResult, ledger: Ledger, transport: Transport
+    factory: MessageFactory, merged: MergeResult, ledger: Ledger, transport: Transport, stop: Stop
 ) -> tuple[Plan, list[Ready]]:
     """Who gets the message now, and their messages. Before anything is claimed, every one of
     them is rendered and assembled (a template error lists every recipient it hits) and the
-    transport is checked."""
+    transport is checked. A stop while preparing ends it there, with nothing to send."""
     result = plan_delivery(factory.campaign, factory.kind, merged.contacts, ledger)
-    ready = prepare_messages(factory, result.recipients, transport.wants_mime)
+    ready = prepare_messages(factory, result.recipients, transport.wants_mime, stop=stop)
     if ready:
         transport.check()
     get_run_logger().info(
@@ -210,7 +210,7 @@ def send_campaign(
         with graceful_signals(stop), stop_when_cancelled(stop):
             merged = merge_contacts(campaign, settings, suppression)
             factory = MessageFactory(campaign, message, settings)
-            planned, ready = plan(factory, quote(merged), ledger, mailer)
+            planned, ready = plan(factory, quote(merged), ledger, mailer, stop)
             run_id = uuid.uuid4().hex
             lease = dt.timedelta(seconds=settings.lease_seconds)
             with ledger.lease(run_id, interval=settings.lease_seconds / 4):

@@ -33,6 +33,7 @@ from listonosz.packing import by_fields
 from listonosz.pipeline import MessageFactory
 from listonosz.render.diagnostics import RenderError, RenderFailure
 from listonosz.render.preflight import CROSS_CHECKED, PreflightError, cross_check
+from listonosz.stopping import Stop
 from listonosz.transports.base import Outgoing
 
 #: From this many recipients on, worker processes pay for their start-up (about half a second).
@@ -75,13 +76,16 @@ def prepare_messages(
     recipients: Sequence[Contact],
     mime: bool,
     workers: int | None = None,
+    stop: Stop | None = None,
 ) -> list[Ready]:
     """Every recipient's message, in order; :class:`PreflightError` lists every failure.
 
     ``workers``: processes rendering besides this one; by default one for every other core from
     :data:`PARALLEL_FROM` recipients on, none below. A few recipients are also rendered with
     premailer run per message, to prove the template compiled once gives identical bytes.
+    Once ``stop`` is requested, preparing ends early and nothing is returned: nothing is sent.
     """
+    stop = stop or Stop()
     if workers is None:  # this process renders too: one worker for every other core
         workers = (os.cpu_count() or 1) - 1 if len(recipients) >= PARALLEL_FROM else 0
     processes = _start_workers(min(workers, len(recipients) // CHUNK))
@@ -89,14 +93,16 @@ def prepare_messages(
         # While the workers start up, check the sample against premailer run per message.
         failures = cross_check(factory.renderer, recipients[:CROSS_CHECKED], factory.links)
         if processes:
-            results = _together(processes, factory, recipients, mime)
+            results = _together(processes, factory, recipients, mime, stop)
         else:
-            results = [_prepare_chunk(factory, recipients, mime)]
+            results = [_prepare_chunk(factory, recipients, mime, stop)]
     finally:
         for process in processes:
             if process.poll() is None:
                 process.kill()
             process.wait()
+    if stop.requested:
+        return []
     ready: list[Ready] = []
     for chunk_ready, chunk_failures in results:
         ready.extend(chunk_ready)
@@ -107,10 +113,12 @@ def prepare_messages(
 
 
 def _prepare_chunk(
-    factory: MessageFactory, contacts: Sequence[Contact], mime: bool
+    factory: MessageFactory, contacts: Sequence[Contact], mime: bool, stop: Stop | None = None
 ) -> tuple[list[Ready], list[RenderFailure]]:
     ready, failures = [], []
     for contact in contacts:
+        if stop is not None and stop.requested:
+            break
         try:
             ready.append(ready_message(factory, contact, mime))
         except RenderError as exc:
@@ -137,6 +145,7 @@ def _together(
     factory: MessageFactory,
     recipients: Sequence[Contact],
     mime: bool,
+    stop: Stop,
 ) -> list[tuple[list[Ready], list[RenderFailure]]]:
     """This process and the workers draw chunks from one queue: this one from the front, at
     once; each worker (fed by a thread of ours) from the back, once it has started up. The
@@ -151,7 +160,7 @@ def _together(
         try:
             with process.stdin:
                 pickle.dump(setup, process.stdin, PROTOCOL)
-                while not trouble:
+                while not trouble and not stop.requested:
                     try:
                         number, contacts = queue.pop()
                     except IndexError:
@@ -166,9 +175,9 @@ def _together(
     for feeder in feeders:
         feeder.start()
     try:
-        while not trouble and queue:
+        while not trouble and queue and not stop.requested:
             number, contacts = queue.popleft()
-            results[number] = _prepare_chunk(factory, contacts, mime)
+            results[number] = _prepare_chunk(factory, contacts, mime, stop)
     except BaseException as exc:
         trouble.append(exc)  # the feeders stop too
         raise

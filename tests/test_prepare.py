@@ -18,6 +18,7 @@ from listonosz.contacts.model import Contact
 from listonosz.pipeline import MessageFactory, merge_audience
 from listonosz.prepare import prepare_messages
 from listonosz.render.preflight import PreflightError
+from listonosz.stopping import Stop
 from tests.conftest import CAMPAIGN, REPO
 
 NOW = dt.datetime(2016, 8, 20, 9, 0, tzinfo=dt.UTC)
@@ -41,10 +42,12 @@ def slow_here(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     monkeypatch.setattr(prepare, "CHUNK", 10)
     here, real = [], prepare._prepare_chunk
 
-    def slowly(factory: MessageFactory, contacts: list[Contact], mime: bool) -> object:
+    def slowly(
+        factory: MessageFactory, contacts: list[Contact], mime: bool, stop: Stop | None = None
+    ) -> object:
         here.append(len(contacts))
         time.sleep(0.4)
-        return real(factory, contacts, mime)
+        return real(factory, contacts, mime, stop)
 
     monkeypatch.setattr(prepare, "_prepare_chunk", slowly)
     return here

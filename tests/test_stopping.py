@@ -186,3 +186,18 @@ def test_a_second_signal_stops_at_once_after_the_clean_ups(tmp_path: Path) -> No
     assert done.stdout == "first: True\n"
     assert "SIGINT: stopping" in done.stderr
     assert marker.read_text() == "cleaned up"
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_stop_while_preparing_ends_it_with_nothing_to_send(tmp_path: Path, workers: int) -> None:
+    campaign = load_campaign(CAMPAIGN)
+    factory = MessageFactory(campaign, KIND, Settings(var_dir=tmp_path))
+    audience = merge_audience(campaign).contacts * 40  # 3,440 messages, a few seconds' work
+    started = time.monotonic()
+    prepare_messages(factory, audience[:500], mime=True, workers=0)
+    whole = (time.monotonic() - started) * len(audience) / 500
+    stop = Stop()
+    _later(0.3, lambda: stop.request(SIGNALLED, "SIGINT"))
+    started = time.monotonic()
+    assert prepare_messages(factory, audience, mime=True, workers=workers, stop=stop) == []
+    assert time.monotonic() - started < min(3.0, whole / 2)
