@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format clean
+.PHONY: demo test bench lint format clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,15 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# Every benchmark, each printing ratios against a baseline measured in the same run.
+bench: $(STAMP)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	$(BIN)/python benchmarks/contacts.py
+	$(BIN)/python benchmarks/render.py
+	$(BIN)/python benchmarks/send.py --prefect-email 100
+	for provider in postmark sendgrid mailgun brevo; do \
+		$(BIN)/python benchmarks/send.py --transport $$provider || exit 1; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
