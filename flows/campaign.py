@@ -35,7 +35,7 @@ from listonosz.pipeline import MessageFactory, Plan, merge_audience, plan_delive
 from listonosz.prepare import Ready, prepare_messages
 from listonosz.report import SendReport, build_report
 from listonosz.sending import BatchReport, BatchSender
-from listonosz.stopping import CANCELLED, Stop, graceful_signals
+from listonosz.stopping import CANCELLED, PAUSED, Stop, graceful_signals
 from listonosz.suppression import SuppressionList
 from listonosz.transports import Transport, make_transport
 
@@ -210,6 +210,8 @@ def send_campaign(
         with graceful_signals(stop), stop_when_cancelled(stop):
             merged = merge_contacts(campaign, settings, suppression)
             factory = MessageFactory(campaign, message, settings)
+            if control.paused(campaign.id, message) is not None:
+                stop.request(PAUSED)  # nothing to prepare: the report says paused
             planned, ready = plan(factory, quote(merged), ledger, mailer, stop)
             run_id = uuid.uuid4().hex
             lease = dt.timedelta(seconds=settings.lease_seconds)
