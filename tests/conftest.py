@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from listonosz.campaign import Campaign, load_campaign
 from listonosz.capture import start_capture_server
+from listonosz.contacts.model import Contact
+from listonosz.pipeline import merge_audience
 
 REPO = Path(__file__).resolve().parent.parent
 CAMPAIGN = REPO / "campaigns" / "ekonomia-spoleczna-2016.yaml"
@@ -62,3 +66,23 @@ def prefect_server() -> Iterator[str]:
 
     with prefect_test_harness(server_startup_timeout=60):
         yield str(PREFECT_API_URL.value())
+
+
+@pytest.fixture(scope="module")
+def campaign() -> Campaign:
+    """The seminar campaign of campaigns/, as the repository ships it."""
+    return load_campaign(CAMPAIGN)
+
+
+@pytest.fixture(scope="module")
+def audience(campaign: Campaign) -> list[Contact]:
+    """The seminar's merged audience (86 people)."""
+    return merge_audience(campaign).contacts
+
+
+@pytest.fixture
+def templates(tmp_path: Path) -> Path:
+    """A copy of templates/ that a test may change."""
+    folder = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", folder)
+    return folder

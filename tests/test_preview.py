@@ -11,22 +11,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from listonosz.campaign import Campaign, load_campaign
+from listonosz.campaign import Campaign
 from listonosz.contacts.model import Contact
-from listonosz.pipeline import merge_audience
 from listonosz.preview import write_previews
 from listonosz.render.screenshot import find_chromium
 from tests.conftest import CAMPAIGN
-
-
-@pytest.fixture(scope="module")
-def campaign() -> Campaign:
-    return load_campaign(CAMPAIGN)
-
-
-@pytest.fixture(scope="module")
-def audience(campaign: Campaign) -> list[Contact]:
-    return merge_audience(campaign).contacts
 
 
 def _cli() -> typer.Typer:

@@ -5,19 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-import pytest
 from icalendar import Calendar
 
-from listonosz.campaign import Campaign, load_campaign
+from listonosz.campaign import Campaign
 from listonosz.render.ics import calendar_attachment, event_calendar, event_uid
-from tests.conftest import CAMPAIGN
 
 STAMP = dt.datetime(2016, 8, 1, 9, 30, tzinfo=dt.UTC)
-
-
-@pytest.fixture(scope="module")
-def campaign() -> Campaign:
-    return load_campaign(CAMPAIGN)
 
 
 def test_calendar_is_an_rfc5545_publish_with_one_event(campaign: Campaign) -> None:

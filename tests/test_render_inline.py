@@ -14,14 +14,13 @@ import premailer
 import pytest
 from lxml import etree
 
-from listonosz.campaign import Campaign, load_campaign
+from listonosz.campaign import Campaign
 from listonosz.contacts.model import Contact
-from listonosz.pipeline import merge_audience
 from listonosz.render.environment import Links, MessageRenderer, make_environment
 from listonosz.render.inline import inline_template
 from listonosz.render.serialise import NeedsFullInlining, attribute_html, text_html
 from listonosz.render.source import UnsupportedTemplate
-from tests.conftest import CAMPAIGN, REPO
+from tests.conftest import REPO
 
 KINDS = ["invitation", "reminder", "thank_you", "we_missed_you", "newsletter"]
 LINKS = Links(
@@ -34,16 +33,6 @@ HOSTILE = [
     Contact("quotes@x.pl", 'Anna "Ania"', "O'Neil & Syn", "A<B>C & D", "Prezes", "", ("media",)),
     Contact("amp@x.pl", "Jan", "Nowak", "Fundacja &amp; {% raw %} &{x}", "", "m", ("ngo",)),
 ]
-
-
-@pytest.fixture(scope="module")
-def campaign() -> Campaign:
-    return load_campaign(CAMPAIGN)
-
-
-@pytest.fixture(scope="module")
-def audience(campaign: Campaign) -> list[Contact]:
-    return merge_audience(campaign).contacts
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -8,13 +8,11 @@ import re
 import pytest
 from lxml import etree
 
-from listonosz.campaign import Campaign, load_campaign
+from listonosz.campaign import Campaign
 from listonosz.contacts.model import Contact
-from listonosz.pipeline import merge_audience
 from listonosz.render.environment import Links, MessageRenderer
 from listonosz.render.salutations import salutation
 from listonosz.render.text import REFERENCES_HEADING
-from tests.conftest import CAMPAIGN
 
 KINDS = ["invitation", "reminder", "thank_you", "we_missed_you", "newsletter"]
 WITH_TEXT_TEMPLATE = {"invitation", "reminder", "thank_you"}
@@ -24,16 +22,6 @@ LINKS = Links(
     rsvp_yes="https://listonosz.localhost/r/TOKEN-YES",
     rsvp_no="https://listonosz.localhost/r/TOKEN-NO",
 )
-
-
-@pytest.fixture(scope="module")
-def campaign() -> Campaign:
-    return load_campaign(CAMPAIGN)
-
-
-@pytest.fixture(scope="module")
-def audience(campaign: Campaign) -> list[Contact]:
-    return merge_audience(campaign).contacts
 
 
 @pytest.fixture(scope="module")

@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from listonosz.campaign import Campaign, load_campaign
+from listonosz.campaign import Campaign
 from listonosz.contacts.model import Contact
-from listonosz.pipeline import merge_audience
 from listonosz.render.environment import Links, MessageRenderer, RenderError
 from listonosz.render.preflight import PreflightError, preflight
-from tests.conftest import CAMPAIGN, REPO
-
-
-@pytest.fixture(scope="module")
-def campaign() -> Campaign:
-    return load_campaign(CAMPAIGN)
-
-
-@pytest.fixture(scope="module")
-def audience(campaign: Campaign) -> list[Contact]:
-    return merge_audience(campaign).contacts
-
-
-@pytest.fixture
-def templates(tmp_path: Path) -> Path:
-    folder = tmp_path / "templates"
-    shutil.copytree(REPO / "templates", folder)
-    return folder
 
 
 def _insert_after(path: Path, anchor: str, line: str) -> int:

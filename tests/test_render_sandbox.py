@@ -2,41 +2,22 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from listonosz.campaign import Campaign, load_campaign
+from listonosz.campaign import Campaign
 from listonosz.contacts.model import Contact
-from listonosz.pipeline import merge_audience
 from listonosz.render.environment import MessageRenderer, RenderError, make_environment
 from listonosz.render.preflight import PREFLIGHT_LINKS, PreflightError, preflight
 from listonosz.render.sandbox import TemplateSandbox
-from tests.conftest import CAMPAIGN, REPO
+from tests.conftest import REPO
 
 SECRET_VARIABLE = "LISTONOSZ_TRANSPORTS__X__PASSWORD"
 SECRET = "fake-smtp-password-5f1c9e"
 ENV_SECRET = f"{{{{ cycler.__init__.__globals__.os.environ.{SECRET_VARIABLE} }}}}"
 HUGE_LOOP = "{% for i in range(10**9) %}{{ i }}{% endfor %}"
-
-
-@pytest.fixture(scope="module")
-def campaign() -> Campaign:
-    return load_campaign(CAMPAIGN)
-
-
-@pytest.fixture(scope="module")
-def audience(campaign: Campaign) -> list[Contact]:
-    return merge_audience(campaign).contacts
-
-
-@pytest.fixture
-def templates(tmp_path: Path) -> Path:
-    folder = tmp_path / "templates"
-    shutil.copytree(REPO / "templates", folder)
-    return folder
 
 
 def _with_subject(campaign: Campaign, subject: str, kind: str = "invitation") -> Campaign:
