@@ -288,11 +288,7 @@ def test_a_template_error_stops_the_send_before_anything_leaves(
     media = EXPECTED["per_group"]["media"]
     assert f"for {media} of" in message  # every journalist listed, nobody else
     assert capture.messages() == []
-    ledger = Ledger(f"sqlite:///{listonosz_env / 'ledger.sqlite'}")
-    try:
-        assert ledger.status_counts("ekonomia-spoleczna-2016", "invitation") == {}
-    finally:
-        ledger.close()
+    _assert_nothing_claimed(listonosz_env)
 
 
 @pytest.mark.parametrize(
@@ -341,7 +337,11 @@ def test_a_hostile_subject_is_refused_before_anything_is_claimed(
     assert "nothing is sent" in message and secret not in message
     assert not (tmp_path / "RAN").exists()
     assert capture.messages() == []
-    ledger = Ledger(f"sqlite:///{listonosz_env / 'ledger.sqlite'}")
+    _assert_nothing_claimed(listonosz_env)
+
+
+def _assert_nothing_claimed(var: Path) -> None:
+    ledger = Ledger(f"sqlite:///{var / 'ledger.sqlite'}")
     try:
         assert ledger.status_counts("ekonomia-spoleczna-2016", "invitation") == {}
     finally:
