@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ from listonosz.contacts.model import Contact
 from listonosz.pipeline import merge_audience
 
 REPO = Path(__file__).resolve().parent.parent
+PREFECT = str(Path(sys.executable).parent / "prefect")
 CAMPAIGN = REPO / "campaigns" / "ekonomia-spoleczna-2016.yaml"
 
 
@@ -86,3 +89,24 @@ def templates(tmp_path: Path) -> Path:
     folder = tmp_path / "templates"
     shutil.copytree(REPO / "templates", folder)
     return folder
+
+
+def prefect_cli(env: dict[str, str], *args: str, timeout: float = 180) -> str:
+    """Run ``prefect --no-prompt ARGS`` in the repository; its output, or a failed test."""
+    done = subprocess.run(
+        [PREFECT, "--no-prompt", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def deploy(env: dict[str, str]) -> None:
+    """prefect.yaml's deployments on the ``listonosz`` process work pool, as the README says."""
+    prefect_cli(env, "work-pool", "create", "listonosz", "--type", "process", "--overwrite")
+    prefect_cli(env, "deploy", "--all")

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, Capture
-
-PREFECT = str(Path(sys.executable).parent / "prefect")
+from tests.conftest import PREFECT, REPO, Capture, deploy, prefect_cli
 
 
 @pytest.mark.slow
@@ -19,22 +16,7 @@ def test_deployment_runs_on_a_worker(
     prefect_server: str, tmp_path: Path, listonosz_env: Path, capture: Capture
 ) -> None:
     env = {**os.environ, "PREFECT_API_URL": prefect_server}
-
-    def prefect(*args: str, timeout: float = 120) -> str:
-        done = subprocess.run(
-            [PREFECT, "--no-prompt", *args],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout
-
-    prefect("work-pool", "create", "listonosz", "--type", "process", "--overwrite")
-    prefect("deploy", "--all")
+    deploy(env)
     worker_log = (tmp_path / "worker.log").open("w")
     worker = subprocess.Popen(
         [PREFECT, "worker", "start", "--pool", "listonosz"],
@@ -44,7 +26,8 @@ def test_deployment_runs_on_a_worker(
         stderr=subprocess.STDOUT,
     )
     try:
-        output = prefect(
+        output = prefect_cli(
+            env,
             "deployment",
             "run",
             "send-campaign/send-campaign",

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.send import write_project
-from tests.conftest import REPO, free_port
+from tests.conftest import PREFECT, REPO, deploy, free_port
 
 RECIPIENTS = 2_000
 RATE_PER_MINUTE = 3_000  # 50 messages a second through one shared token bucket
@@ -242,24 +242,11 @@ def test_a_deployment_run_cancelled_through_the_api_stops_cleanly(
     from prefect import get_client
     from prefect.states import Cancelling
 
-    prefect = str(Path(sys.executable).parent / "prefect")
     env = {**project.env, "PREFECT_API_URL": prefect_server}
-    for args in (
-        ["work-pool", "create", "listonosz", "--type", "process", "--overwrite"],
-        ["deploy", "--all"],
-    ):
-        done = subprocess.run(
-            [prefect, "--no-prompt", *args],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
+    deploy(env)
     log = (tmp_path / "worker.log").open("w")
     worker = subprocess.Popen(
-        [prefect, "worker", "start", "--pool", "listonosz"],
+        [PREFECT, "worker", "start", "--pool", "listonosz"],
         cwd=REPO,
         env=env,
         stdout=log,
