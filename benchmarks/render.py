@@ -34,9 +34,9 @@ if __package__ in (None, ""):  # run as a script: make `listonosz` importable
 
 from listonosz.campaign import load_campaign
 from listonosz.contacts.model import Contact
-from listonosz.links import rsvp_url, unsubscribe_url
-from listonosz.pipeline import merge_audience
+from listonosz.mail import rsvp_url, unsubscribe_url
 from listonosz.render.environment import Links, MessageRenderer, RenderedMessage
+from listonosz.sending import merge_audience
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMPAIGN = ROOT / "campaigns" / "ekonomia-spoleczna-2016.yaml"

@@ -103,7 +103,7 @@ def prebuilt_messages(campaign_path: Path, count: int) -> list[tuple[str, bytes]
 
     from listonosz.campaign import load_campaign
     from listonosz.config import Settings
-    from listonosz.pipeline import MessageFactory, merge_audience
+    from listonosz.sending import MessageFactory, merge_audience
 
     campaign = load_campaign(campaign_path)
     contacts = merge_audience(campaign).contacts[:count]
@@ -232,7 +232,7 @@ def transport_alone(name: str, url: str, campaign_path: Path, count: int) -> flo
 
     from listonosz.campaign import load_campaign
     from listonosz.config import Settings, TransportSettings
-    from listonosz.pipeline import MessageFactory, merge_audience
+    from listonosz.sending import MessageFactory, merge_audience
     from listonosz.transports import make_transport
     from tests.providers.server import API_KEY
 

@@ -1,1 +1,1 @@
-"""Prefect flows: thin orchestration over ``listonosz.pipeline``."""
+"""Prefect flows: thin orchestration over ``listonosz.sending.pipeline``."""

@@ -30,13 +30,20 @@ from listonosz.campaign import Campaign, open_campaign
 from listonosz.config import Settings, TransportSettings
 from listonosz.contacts.merge import MergeResult
 from listonosz.contacts.report import report_rows, write_report
-from listonosz.ledger import Ledger
-from listonosz.pipeline import MessageFactory, Plan, merge_audience, plan_delivery
-from listonosz.prepare import Ready, prepare_messages
-from listonosz.report import SendReport, build_report
-from listonosz.sending import BatchReport, BatchSender
+from listonosz.sending import (
+    BatchReport,
+    BatchSender,
+    MessageFactory,
+    Plan,
+    Ready,
+    SendReport,
+    build_report,
+    merge_audience,
+    plan_delivery,
+    prepare_messages,
+)
 from listonosz.stopping import CANCELLED, PAUSED, Stop, graceful_signals
-from listonosz.suppression import SuppressionList
+from listonosz.store import Ledger, SuppressionList
 from listonosz.transports import Transport, make_transport
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from listonosz.campaign import Campaign, load_campaign
-from listonosz.capture import start_capture_server
 from listonosz.contacts.model import Contact
-from listonosz.pipeline import merge_audience
+from listonosz.sending import merge_audience
+from listonosz.transports.capture import start_capture_server
 
 REPO = Path(__file__).resolve().parent.parent
 PREFECT = str(Path(sys.executable).parent / "prefect")

@@ -87,7 +87,7 @@ def test_capture_server_reports_a_busy_port(tmp_path: Path) -> None:
 
 
 def test_test_to_sends_one_sample_of_every_kind_to_staff_only(tmp_path: Path) -> None:
-    from listonosz.capture import start_capture_server
+    from listonosz.transports.capture import start_capture_server
 
     port = free_port()
     server = start_capture_server(tmp_path / "outbox", "127.0.0.1", port)

@@ -13,7 +13,7 @@ from listonosz.contacts.columns import map_headers
 from listonosz.contacts.merge import MergeResult, SourceList, merge_lists
 from listonosz.contacts.normalise import clean_text, fix_name_case, parse_gender
 from listonosz.contacts.read import ContactFileError, decode, read_rows
-from listonosz.pipeline import merge_audience
+from listonosz.sending import merge_audience
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMPAIGN = ROOT / "campaigns" / "ekonomia-spoleczna-2016.yaml"

@@ -15,7 +15,7 @@ from listonosz.contacts.legal import newsletter_audience
 from listonosz.contacts.merge import SourceList, merge_lists
 from listonosz.contacts.model import Contact, Suppressed
 from listonosz.contacts.report import report_rows, write_report
-from listonosz.suppression import SuppressionError, SuppressionList
+from listonosz.store import SuppressionError, SuppressionList
 
 ROOT = Path(__file__).resolve().parents[1]
 

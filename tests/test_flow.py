@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from flows.campaign import send_campaign
-from listonosz.ledger import Ledger, delivery_key
+from listonosz.store import Ledger, delivery_key
 from tests.conftest import CAMPAIGN, REPO, Capture
 
 EXPECTED = json.loads((REPO / "tests" / "data" / "contacts_expected.json").read_text())
@@ -247,7 +247,7 @@ def test_dry_run_writes_eml_files_and_leaves_the_real_ledger_alone(
 def test_the_suppression_list_wins_over_every_contact_list(
     listonosz_env: Path, capture: Capture
 ) -> None:
-    from listonosz.suppression import SuppressionList
+    from listonosz.store import SuppressionList
 
     gone = EXPECTED["emails"][:3]
     suppression = SuppressionList(f"sqlite:///{listonosz_env / 'ledger.sqlite'}")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from listonosz.ledger import Claim, Ledger, Outcome, deliveries, delivery_key
+from listonosz.store.ledger import Claim, Ledger, Outcome, deliveries, delivery_key
 
 CAMPAIGN, KIND = "ekonomia-spoleczna-2016", "invitation"
 FRESH = dt.timedelta(minutes=10)

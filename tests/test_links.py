@@ -8,8 +8,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from listonosz.ledger import delivery_key
-from listonosz.links import sign_token, unsubscribe_url, verify_token
+from listonosz.mail import sign_token, unsubscribe_url, verify_token
+from listonosz.store import delivery_key
 
 SECRET = b"a-test-secret-of-reasonable-length-0123456789"
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from listonosz.message import CommonHeaders, HeaderInjectionError, MessageSkeleton, PersonalHeaders
+from listonosz.mail import CommonHeaders, HeaderInjectionError, MessageSkeleton, PersonalHeaders
 
 DATE = dt.datetime(2016, 8, 20, 9, 30, tzinfo=ZoneInfo("Europe/Warsaw"))
 UNSUBSCRIBE_URL = (

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from listonosz.message import CommonHeaders, MessageSkeleton, PersonalHeaders
+from listonosz.mail import CommonHeaders, MessageSkeleton, PersonalHeaders
 
 WORDS = [
     "Zaproszenie",

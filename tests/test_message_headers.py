@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from listonosz.message import CommonHeaders, HeaderInjectionError, MessageSkeleton
+from listonosz.mail import CommonHeaders, HeaderInjectionError, MessageSkeleton
 from tests.test_message import COMMON, DATE, PERSONAL
 
 TO_EMAIL = PERSONAL.to_email
@@ -230,8 +230,7 @@ def test_the_whole_pipeline_sends_a_100000_character_first_name(tmp_path: Path, 
     from listonosz.campaign import load_campaign
     from listonosz.config import Settings, TransportSettings
     from listonosz.contacts.model import Contact
-    from listonosz.pipeline import MessageFactory
-    from listonosz.prepare import prepare_messages
+    from listonosz.sending import MessageFactory, prepare_messages
     from listonosz.transports.smtp import SmtpTransport
     from tests.conftest import CAMPAIGN
 
@@ -291,7 +290,7 @@ def test_the_capture_server_refuses_a_line_a_server_would_refuse(capture) -> Non
 
 
 def test_huge_names_are_encoded_without_being_cached() -> None:
-    from listonosz.message import encoded_words
+    from listonosz.mail.message import encoded_words
 
     skeleton = MessageSkeleton(COMMON)
     encoded_words.cache_clear()

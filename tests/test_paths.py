@@ -266,8 +266,7 @@ def mode(path: Path) -> int:
 
 @pytest.mark.usefixtures("open_umask")
 def test_the_ledger_and_its_journal_are_private(tmp_path: Path) -> None:
-    from listonosz.ledger import Ledger
-    from listonosz.suppression import SuppressionList
+    from listonosz.store import Ledger, SuppressionList
 
     var = tmp_path / "var"
     url = f"sqlite:///{var / 'ledger.sqlite'}"
@@ -287,7 +286,7 @@ def test_the_ledger_and_its_journal_are_private(tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("open_umask")
 def test_an_old_world_readable_ledger_is_made_private(tmp_path: Path) -> None:
-    from listonosz.ledger import Ledger
+    from listonosz.store import Ledger
 
     path = tmp_path / "ledger.sqlite"
     path.touch(mode=0o644)
@@ -298,10 +297,10 @@ def test_an_old_world_readable_ledger_is_made_private(tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("open_umask")
 def test_reports_dry_runs_captures_and_the_secret_are_private(tmp_path: Path) -> None:
-    from listonosz.capture import OutboxHandler
     from listonosz.contacts.merge import SourceList, merge_lists
     from listonosz.contacts.report import write_report
     from listonosz.transports.base import Outgoing
+    from listonosz.transports.capture import OutboxHandler
     from listonosz.transports.outbox import OutboxTransport
 
     var = tmp_path / "var"

@@ -11,13 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from listonosz import prepare
 from listonosz.campaign import Campaign, load_campaign
 from listonosz.config import Settings
 from listonosz.contacts.model import Contact
-from listonosz.pipeline import MessageFactory, merge_audience
-from listonosz.prepare import prepare_messages
 from listonosz.render.preflight import PreflightError
+from listonosz.sending import MessageFactory, merge_audience, prepare, prepare_messages
 from listonosz.stopping import Stop
 from tests.conftest import CAMPAIGN, REPO
 

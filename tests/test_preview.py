@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from listonosz.campaign import Campaign
 from listonosz.contacts.model import Contact
-from listonosz.preview import write_previews
+from listonosz.render.preview import write_previews
 from listonosz.render.screenshot import find_chromium
 from tests.conftest import CAMPAIGN
 

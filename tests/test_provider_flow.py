@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from flows.campaign import send_campaign
-from listonosz.ledger import Ledger
+from listonosz.store import Ledger
 from tests.conftest import CAMPAIGN
 from tests.providers import API_KEY, FAKES, FakeApi
 

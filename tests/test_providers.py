@@ -23,10 +23,8 @@ import pytest
 from listonosz.campaign import load_campaign
 from listonosz.config import Settings, TransportSettings
 from listonosz.contacts.model import Contact
-from listonosz.ledger import Ledger
-from listonosz.pipeline import MessageFactory, merge_audience
-from listonosz.prepare import prepare_messages
-from listonosz.sending import BatchSender
+from listonosz.sending import BatchSender, MessageFactory, merge_audience, prepare_messages
+from listonosz.store import Ledger
 from listonosz.transports import make_transport
 from listonosz.transports.base import Outgoing, TransportUnavailable
 from listonosz.transports.http import (

@@ -6,7 +6,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from listonosz.links import rsvp_url, unsubscribe_url, verify_token
+from listonosz.mail import rsvp_url, unsubscribe_url, verify_token
 
 SECRET = b"s" * 32
 KEY = "6f1c0d2e9a7b4c3d"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from listonosz.report import SendReport
+from listonosz.sending import SendReport
 
 
 def _report(this_run: dict[str, int], already_sent: int, held_elsewhere: int = 0) -> SendReport:

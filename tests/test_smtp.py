@@ -18,11 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from listonosz.campaign import load_campaign
 from listonosz.config import DkimSettings, Settings, TransportSettings
 from listonosz.contacts.model import Contact
-from listonosz.ledger import Ledger
-from listonosz.pipeline import MessageFactory
-from listonosz.prepare import Ready, prepare_messages
-from listonosz.sending import BatchSender
-from listonosz.suppression import SuppressionList
+from listonosz.sending import BatchSender, MessageFactory, Ready, prepare_messages
+from listonosz.store import Ledger, SuppressionList
 from listonosz.transports import Outgoing
 from listonosz.transports.base import TransportUnavailable
 from listonosz.transports.ratelimit import Pace
@@ -222,7 +219,7 @@ def test_faults_never_lose_or_repeat_anyone(tmp_path: Path, seed: int) -> None:
     with sender.ledger.engine.connect() as conn:
         from sqlalchemy import select
 
-        from listonosz.ledger import deliveries
+        from listonosz.store.ledger import deliveries
 
         failed = dict(
             conn.execute(

@@ -17,11 +17,9 @@ import pytest
 
 from listonosz.campaign import load_campaign
 from listonosz.config import Settings, TransportSettings
-from listonosz.ledger import ALL_KINDS, Ledger
-from listonosz.pipeline import MessageFactory, merge_audience
-from listonosz.prepare import prepare_messages
-from listonosz.sending import BatchSender
+from listonosz.sending import BatchSender, MessageFactory, merge_audience, prepare_messages
 from listonosz.stopping import PAUSED, SIGNALLED, Stop, Stopped, graceful_signals
+from listonosz.store import ALL_KINDS, Ledger
 from listonosz.transports.base import NOT_SENT, Outgoing
 from listonosz.transports.outbox import OutboxTransport
 from listonosz.transports.ratelimit import Pace

@@ -323,11 +323,14 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
         self.filters.update({name: guarded_filter(name, f) for name, f in filters.items()})
 
     def concat(self, pieces: Iterable[str]) -> str:  # type: ignore[override]
-        """The output (or a captured block), refused before it is joined if too long."""
-        parts = list(pieces)
-        size = sum(map(len, parts))
-        if size > MAX_SIZE:
-            raise _too_big("an output", size, "characters")
+        """The output (or a captured block), refused as soon as its pieces grow too long:
+        never more than one piece past the limit is held."""
+        parts, size = [], 0
+        for piece in pieces:
+            size += len(piece)
+            if size > MAX_SIZE:
+                raise _too_big("an output", size, "characters")
+            parts.append(piece)
         return "".join(parts)
 
     def getattr(self, obj: Any, attribute: str) -> Any:

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from listonosz.errors import ListonoszError
-from listonosz.ledger import Status
-from listonosz.message import Attachment
+from listonosz.mail.message import Attachment
 from listonosz.packing import by_fields
+from listonosz.store import Status
 
 #: The detail of a claimed message its run was stopped before sending: it waits as ``deferred``.
 NOT_SENT = "not sent: the run stopped before this message left"

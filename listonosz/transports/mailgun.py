@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import httpx
 
 from listonosz.config import TransportSettings
-from listonosz.message import address_line
+from listonosz.mail import address_line
 from listonosz.transports.base import Delivery, Outgoing, TransportUnavailable
 from listonosz.transports.http import (
     ApiRequest,

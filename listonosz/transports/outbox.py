@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from listonosz.message import MAX_LINE
+from listonosz.mail import MAX_LINE
 from listonosz.paths import private_dir, write_private
 from listonosz.stopping import Stopped
 from listonosz.transports.base import NOT_SENT, Delivery, Outgoing

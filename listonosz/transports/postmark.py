@@ -16,7 +16,7 @@ from functools import lru_cache
 import httpx
 
 from listonosz.config import TransportSettings
-from listonosz.message import address_line
+from listonosz.mail import address_line
 from listonosz.transports.base import Delivery, Outgoing
 from listonosz.transports.http import (
     ApiRequest,

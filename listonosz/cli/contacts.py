@@ -63,7 +63,7 @@ def merge(
     from listonosz.contacts.legal import LEGAL_BASES
     from listonosz.contacts.merge import merge_lists
     from listonosz.contacts.report import write_report
-    from listonosz.suppression import SuppressionList
+    from listonosz.store import SuppressionList
 
     if legal_basis and legal_basis not in LEGAL_BASES:
         raise _fail(f"--legal-basis must be one of {', '.join(LEGAL_BASES)}")
@@ -162,7 +162,7 @@ def list_(
 class _suppressions:
     def __enter__(self):
         from listonosz.config import Settings
-        from listonosz.suppression import SuppressionList
+        from listonosz.store import SuppressionList
 
         self.list = SuppressionList(Settings().resolved_ledger_url)
         return self.list

@@ -1,7 +1,7 @@
 """Who gets which message, and how one message is built: audience, plan, render, assemble.
 
-:mod:`listonosz.prepare` builds every message of a run with :class:`MessageFactory`, and
-:mod:`listonosz.sending` claims, sends and settles them. Prefect flows call these; so can
+:mod:`listonosz.sending.prepare` builds every message of a run with :class:`MessageFactory`, and
+:mod:`listonosz.sending.batch` claims, sends and settles them. Prefect flows call these; so can
 anything else. Nothing here imports Prefect.
 """
 
@@ -18,12 +18,16 @@ from listonosz.config import Settings
 from listonosz.contacts.legal import newsletter_audience
 from listonosz.contacts.merge import MergeResult, SourceList, merge_lists
 from listonosz.contacts.model import Contact
-from listonosz.ledger import Ledger, delivery_key
-from listonosz.links import rsvp_url, unsubscribe_url
-from listonosz.message import CommonHeaders, MessageSkeleton, PersonalHeaders
+from listonosz.mail import (
+    CommonHeaders,
+    DkimSigner,
+    MessageSkeleton,
+    PersonalHeaders,
+    rsvp_url,
+    unsubscribe_url,
+)
 from listonosz.render.environment import Links, MessageRenderer, RenderedMessage
-from listonosz.signing import DkimSigner
-from listonosz.suppression import SuppressionList
+from listonosz.store import Ledger, SuppressionList, delivery_key
 from listonosz.transports import Outgoing, Transport
 from listonosz.transports.base import MessageParts
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 from listonosz.contacts.groups import group_label
 from listonosz.contacts.merge import MergeResult
-from listonosz.ledger import DEFERRED, FAILED, SENDING, SENT, Ledger
-from listonosz.pipeline import Plan
-from listonosz.sending import BatchReport
+from listonosz.sending.batch import BatchReport
+from listonosz.sending.pipeline import Plan
 from listonosz.stopping import PAUSED, Stop
+from listonosz.store import DEFERRED, FAILED, SENDING, SENT, Ledger
 
 
 @dataclass

@@ -26,10 +26,10 @@ def preview(
     """Write each recipient's message (.html, .txt, .eml) and an index.html gallery."""
     from listonosz.campaign import open_campaign
     from listonosz.config import Settings
-    from listonosz.pipeline import merge_audience
-    from listonosz.preview import write_previews
     from listonosz.render.preflight import preflight
+    from listonosz.render.preview import write_previews
     from listonosz.render.screenshot import ScreenshotError, find_chromium
+    from listonosz.sending import merge_audience
 
     chromium = None
     if screenshots:

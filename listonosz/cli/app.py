@@ -17,11 +17,11 @@ from typing import Annotated
 import typer
 
 from listonosz.campaign import Campaign
-from listonosz.cli_contacts import contacts_app, suppress_app
-from listonosz.cli_preview import preview
+from listonosz.cli.contacts import contacts_app, suppress_app
+from listonosz.cli.preview import preview
 from listonosz.config import Settings
 from listonosz.errors import ListonoszError
-from listonosz.ledger import ALL_KINDS, Ledger
+from listonosz.store import ALL_KINDS, Ledger
 
 app = typer.Typer(
     help="Listonosz: invitations and newsletters for events, sent exactly once.",
@@ -178,7 +178,7 @@ def _control(campaign: Path, message: str | None) -> tuple[Campaign, Ledger]:
 
 def _send_samples(campaign: Campaign, transport_name: str | None, address: str) -> None:
     from listonosz.contacts.normalise import normalise_email
-    from listonosz.pipeline import merge_audience, send_test_messages
+    from listonosz.sending import merge_audience, send_test_messages
     from listonosz.transports import make_transport
 
     try:
@@ -206,7 +206,7 @@ def report(
     """Show what the ledger holds for one message kind, per stakeholder group."""
     from listonosz.campaign import open_campaign
     from listonosz.contacts.groups import group_label
-    from listonosz.ledger import DEFERRED, FAILED, SENDING, SENT
+    from listonosz.store import DEFERRED, FAILED, SENDING, SENT
 
     settings = Settings()
     try:
@@ -249,7 +249,7 @@ def capture_server(
     outbox: Annotated[Path | None, typer.Option(help="Where .eml files go.")] = None,
 ) -> None:
     """Run a local SMTP server that stores every message as an .eml file (nothing is relayed)."""
-    from listonosz.capture import start_capture_server
+    from listonosz.transports.capture import start_capture_server
 
     outbox = outbox or Settings().outbox_dir
     try:
@@ -263,7 +263,3 @@ def capture_server(
     stop.wait()
     controller.stop()
     typer.echo("Capture server stopped.")
-
-
-if __name__ == "__main__":
-    app()

@@ -7,10 +7,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from listonosz.ledger import DEFAULT_LEASE, Ledger, Outcome
-from listonosz.prepare import Ready
+from listonosz.sending.prepare import Ready
 from listonosz.stopping import PAUSED, Stop
-from listonosz.suppression import SuppressionList
+from listonosz.store import DEFAULT_LEASE, Ledger, Outcome, SuppressionList
 from listonosz.transports import Transport
 from listonosz.transports.base import NOT_SENT
 

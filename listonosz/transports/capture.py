@@ -15,7 +15,7 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from listonosz.message import MAX_LINE
+from listonosz.mail import MAX_LINE
 from listonosz.paths import private_dir, write_private
 
 

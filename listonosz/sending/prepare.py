@@ -30,9 +30,9 @@ import lz4.frame
 
 from listonosz.contacts.model import Contact
 from listonosz.packing import by_fields
-from listonosz.pipeline import MessageFactory
 from listonosz.render.diagnostics import RenderError, RenderFailure
 from listonosz.render.preflight import CROSS_CHECKED, PreflightError, cross_check
+from listonosz.sending.pipeline import MessageFactory
 from listonosz.stopping import Stop
 from listonosz.transports.base import Outgoing
 
@@ -131,7 +131,7 @@ def _start_workers(count: int) -> list[subprocess.Popen[bytes]]:
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     return [
         subprocess.Popen(
-            [sys.executable, "-c", "from listonosz.prepare import serve; serve()"],
+            [sys.executable, "-c", "from listonosz.sending.prepare import serve; serve()"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=environment,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from listonosz.campaign import Campaign
 from listonosz.contacts.model import Contact
-from listonosz.links import rsvp_url, unsubscribe_url
+from listonosz.mail import rsvp_url, unsubscribe_url
 from listonosz.paths import private_dir
 from listonosz.render.environment import MessageRenderer
 from listonosz.render.model import Links, RenderedMessage

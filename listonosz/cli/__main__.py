@@ -1,0 +1,5 @@
+"""``python -m listonosz.cli``: the ``listonosz`` command."""
+
+from listonosz.cli.app import app
+
+app()

@@ -1,0 +1,27 @@
+"""Sending one message kind of a campaign: who gets it (the plan), every message prepared
+before the first claim, then claim, send and settle a chunk at a time, and the run's report."""
+
+from listonosz.sending.batch import BatchReport, BatchSender
+from listonosz.sending.pipeline import (
+    MessageFactory,
+    Plan,
+    merge_audience,
+    plan_delivery,
+    send_test_messages,
+)
+from listonosz.sending.prepare import Ready, prepare_messages
+from listonosz.sending.report import SendReport, build_report
+
+__all__ = [
+    "BatchReport",
+    "BatchSender",
+    "MessageFactory",
+    "Plan",
+    "Ready",
+    "SendReport",
+    "build_report",
+    "merge_audience",
+    "plan_delivery",
+    "prepare_messages",
+    "send_test_messages",
+]
