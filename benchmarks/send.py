@@ -13,7 +13,7 @@ A discarding SMTP sink runs in its own process. Three measurements against it:
 It prints messages per second and each ratio to the baseline; the target is Listonosz ≥ 0.8×.
 
 With ``--transport NAME`` (postmark, sendgrid, mailgun, brevo) the same flow sends through that
-provider's local fake instead (tests/providers, in its own process, answering every request after
+provider's local fake instead (tests/fakes, in its own process, answering every request after
 20 ms) and prints messages per second; the target is ≥ 2,000. ``--claim-chunk N`` patches the
 flow's BatchSender to claim N rows at a time — a benchmark-only experiment, labelled as such in
 the output; the real flow claims what one API request takes (500).
@@ -203,12 +203,12 @@ FAKE_DELAY = 0.02  # seconds before the fake answers each request
 
 
 class FakeApi:
-    """A provider's fake (tests/providers) in a child process, answering after 20 ms."""
+    """A provider's fake (tests/fakes) in a child process, answering after 20 ms."""
 
     def __init__(self, name: str, port: int) -> None:
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.providers", name, str(port), str(FAKE_DELAY)],
+            [sys.executable, "-m", "tests.fakes", name, str(port), str(FAKE_DELAY)],
             stdout=subprocess.PIPE,
             text=True,
             cwd=REPO,
@@ -234,7 +234,7 @@ def transport_alone(name: str, url: str, campaign_path: Path, count: int) -> flo
     from listonosz.config import Settings, TransportSettings
     from listonosz.sending import MessageFactory, merge_audience
     from listonosz.transports import make_transport
-    from tests.providers.server import API_KEY
+    from tests.fakes.server import API_KEY
 
     campaign = load_campaign(campaign_path)
     factory = MessageFactory(campaign, "invitation", Settings())
@@ -284,7 +284,7 @@ def measure_provider(
         }
     )
     sys.path.insert(0, str(REPO))
-    from tests.providers.server import API_KEY
+    from tests.fakes.server import API_KEY
 
     os.environ[f"{prefix}API_KEY"] = API_KEY  # the key the fakes accept
     label = "the flow as it is (claims as many rows as one API request takes: 500)"

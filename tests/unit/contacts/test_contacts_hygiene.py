@@ -19,10 +19,11 @@ from listonosz.contacts.model import Contact, Notice
 from listonosz.contacts.records import MAX_FIELD_CHARS
 from listonosz.contacts.report import report_rows
 from listonosz.contacts.text import clean_text
+from tests.conftest import REPO
 
 from .test_contacts_parallel import _outcome
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 
 def _merge(path: Path, text: str, group: str = "jst", encoding: str = "utf-8") -> MergeResult:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from listonosz.mail import CommonHeaders, HeaderInjectionError, MessageSkeleton
-from tests.test_message import COMMON, DATE, PERSONAL
+from tests.unit.mail.test_message import COMMON, DATE, PERSONAL
 
 TO_EMAIL = PERSONAL.to_email
 TEXT, HTML = "Szanowna Pani,\n\nzapraszamy.\n", "<p>Szanowna Pani,</p><p>zapraszamy.</p>"

@@ -25,8 +25,8 @@ from listonosz.transports.outbox import OutboxTransport
 from listonosz.transports.ratelimit import Pace
 from listonosz.transports.smtp import SmtpTransport
 from tests.conftest import CAMPAIGN, REPO, Capture
-from tests.providers import FakeApi
-from tests.test_providers import fake, outgoing, people, transport_for  # noqa: F401
+from tests.fakes import FakeApi
+from tests.integration.test_providers import fake, outgoing, people, transport_for  # noqa: F401
 
 KIND = "invitation"
 

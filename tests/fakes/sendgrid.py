@@ -37,7 +37,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.providers.server import FakeApi, Received, valid_address
+from tests.fakes.server import FakeApi, Received, valid_address
 
 RESERVED = {
     "x-sg-id",

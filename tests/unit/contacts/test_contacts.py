@@ -14,8 +14,9 @@ from listonosz.contacts.merge import MergeResult, SourceList, merge_lists
 from listonosz.contacts.normalise import clean_text, fix_name_case, parse_gender
 from listonosz.contacts.read import ContactFileError, decode, read_rows
 from listonosz.sending import merge_audience
+from tests.conftest import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 CAMPAIGN = ROOT / "campaigns" / "ekonomia-spoleczna-2016.yaml"
 EXPECTED = json.loads((ROOT / "tests" / "data" / "contacts_expected.json").read_text("utf-8"))
 

@@ -1,4 +1,4 @@
-"""Sending through the mail API transports, each against its local fake (tests/providers).
+"""Sending through the mail API transports, each against its local fake (tests/fakes).
 
 Every fake checks requests as its provider documents them and answers in its shapes; these tests
 show that every message arrives exactly as rendered, that faults end with each recipient sent
@@ -36,7 +36,7 @@ from listonosz.transports.http import (
 from listonosz.transports.sendgrid import SendGrid
 from listonosz.transports.smtp import SmtpTransport
 from tests.conftest import CAMPAIGN, free_port
-from tests.providers import API_KEY, FAKES, FakeApi
+from tests.fakes import API_KEY, FAKES, FakeApi
 
 DOMAIN = "rops-bialystok.example"
 CAMPAIGN_ID = "ekonomia-spoleczna-2016"

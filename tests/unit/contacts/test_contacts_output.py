@@ -16,8 +16,9 @@ from listonosz.contacts.merge import SourceList, merge_lists
 from listonosz.contacts.model import Contact, Suppressed
 from listonosz.contacts.report import report_rows, write_report
 from listonosz.store import SuppressionError, SuppressionList
+from tests.conftest import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 
 @pytest.mark.parametrize(

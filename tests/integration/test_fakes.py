@@ -5,7 +5,7 @@ from __future__ import annotations
 from email.header import decode_header, make_header
 from email.utils import formataddr, parseaddr
 
-from tests.providers.server import split_address
+from tests.fakes.server import split_address
 
 
 def parsed(value: str) -> tuple[str, str]:

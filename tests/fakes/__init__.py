@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from tests.providers.brevo import FakeBrevo
-from tests.providers.mailgun import FakeMailgun
-from tests.providers.postmark import FakePostmark
-from tests.providers.sendgrid import FakeSendGrid
-from tests.providers.server import API_KEY, FakeApi, Hit, Received
+from tests.fakes.brevo import FakeBrevo
+from tests.fakes.mailgun import FakeMailgun
+from tests.fakes.postmark import FakePostmark
+from tests.fakes.sendgrid import FakeSendGrid
+from tests.fakes.server import API_KEY, FakeApi, Hit, Received
 
 FAKES: dict[str, type[FakeApi]] = {
     "postmark": FakePostmark,

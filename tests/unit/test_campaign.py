@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from listonosz.campaign import CampaignError, load_campaign
+from tests.conftest import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 SAMPLE = ROOT / "campaigns" / "ekonomia-spoleczna-2016.yaml"
 SAMPLE_DATA: dict[str, Any] = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
 

@@ -25,7 +25,7 @@ from listonosz.transports.base import TransportUnavailable
 from listonosz.transports.ratelimit import Pace
 from listonosz.transports.smtp import SmtpTransport, blames_the_address
 from tests.conftest import CAMPAIGN, free_port
-from tests.smtp_servers import (
+from tests.fakes.smtp import (
     Mailbox,
     faulty_sink,
     scripted_sink,

@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.providers.server import FakeApi, Received, split_address, valid_address
+from tests.fakes.server import FakeApi, Received, split_address, valid_address
 
 BATCH_LIMIT = 500
 PAYLOAD_LIMIT = 50 * 1024 * 1024

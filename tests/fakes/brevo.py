@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.providers.server import FakeApi, Received, valid_address
+from tests.fakes.server import FakeApi, Received, valid_address
 
 VERSION_LIMIT = 1000
 RECIPIENTS_PER_VERSION = 99

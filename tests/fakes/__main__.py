@@ -1,4 +1,4 @@
-"""Serve one fake in its own process, for benchmarks: ``python -m tests.providers NAME PORT
+"""Serve one fake in its own process, for benchmarks: ``python -m tests.fakes NAME PORT
 [DELAY]``. Prints ``ready`` once listening, and on SIGTERM the number of messages it accepted
 and the CPU seconds it used. Recipients' copies are not rebuilt (``keep=False``)."""
 
@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 
-from tests.providers import FAKES
+from tests.fakes import FAKES
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import pytest
 from flows.campaign import send_campaign
 from listonosz.store import Ledger
 from tests.conftest import CAMPAIGN
-from tests.providers import API_KEY, FAKES, FakeApi
+from tests.fakes import API_KEY, FAKES, FakeApi
 
 pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.slow]
 

@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.providers.server import FakeApi, Received, split_address, valid_address
+from tests.fakes.server import FakeApi, Received, split_address, valid_address
 
 BATCH_LIMIT = 1000
 VARIABLE = re.compile(r"%recipient\.([^%]+)%")
