@@ -5,6 +5,7 @@ from listonosz.mail.dkim import DkimSigner, SigningError
 from listonosz.mail.links import rsvp_url, sign_token, unsubscribe_url, verify_token
 from listonosz.mail.message import (
     MAX_LINE,
+    Attachment,
     CommonHeaders,
     HeaderInjectionError,
     MessageSkeleton,
@@ -14,6 +15,7 @@ from listonosz.mail.message import (
 
 __all__ = [
     "MAX_LINE",
+    "Attachment",
     "CommonHeaders",
     "DkimSigner",
     "HeaderInjectionError",

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from email.charset import Charset
 from email.utils import format_datetime, formataddr
 from functools import lru_cache
-from typing import Protocol
 
 from listonosz.errors import ListonoszError
+from listonosz.packing import by_fields
 
 CRLF = "\r\n"
 MAX_HEADER_LINE = 78  # where headers are folded (RFC 5322 2.1.1 "SHOULD")
@@ -48,12 +48,15 @@ class HeaderInjectionError(ListonoszError, ValueError):
     """A header value carrying CR or LF, or an address or URI that is not what it claims."""
 
 
-class Attachment(Protocol):
-    """What the renderer attaches (for example the event's .ics file)."""
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with the message, e.g. the event's calendar entry."""
 
-    filename: str
-    content_type: str
+    filename: str  # plain ASCII
+    content_type: str  # full value, e.g. 'text/calendar; charset="utf-8"; method=PUBLISH'
     data: bytes
+
+    __reduce__ = by_fields
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,11 @@
-"""What rendering takes and gives: the signed links of one message, and the rendered message."""
+"""What rendering takes and gives: the signed links of one message, and the rendered message
+(its attachments are :class:`listonosz.mail.Attachment`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from listonosz.packing import by_fields
+from listonosz.mail import Attachment
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,17 +15,6 @@ class Links:
     unsubscribe: str
     rsvp_yes: str = ""
     rsvp_no: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Attachment:
-    """A file sent with the message, e.g. the event's calendar entry."""
-
-    filename: str  # plain ASCII
-    content_type: str  # full value, e.g. 'text/calendar; charset="utf-8"; method=PUBLISH'
-    data: bytes
-
-    __reduce__ = by_fields
 
 
 @dataclass(frozen=True, slots=True)
