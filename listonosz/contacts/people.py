@@ -11,8 +11,9 @@ import itertools
 import operator
 from collections.abc import Iterable, Iterator
 
+from listonosz.contacts.construct import make_contact
 from listonosz.contacts.legal import CONSENT
-from listonosz.contacts.model import PERSON_FIELDS, Conflict, Contact, make_contact
+from listonosz.contacts.model import PERSON_FIELDS, Conflict, Contact
 from listonosz.contacts.records import (
     BASIS_FLAGS,
     BASIS_OF_FLAGS,

@@ -11,10 +11,11 @@ import pytest
 from email_validator import EmailNotValidError, validate_email
 
 from benchmarks.contacts import generate
+from listonosz.contacts.construct import make_contact
 from listonosz.contacts.emails import EmailChecker
 from listonosz.contacts.errors import ContactFileError
 from listonosz.contacts.merge import MergeResult, SourceList, gc_paused, merge_lists
-from listonosz.contacts.model import PERSON_FIELDS, Contact, make_contact
+from listonosz.contacts.model import PERSON_FIELDS, Contact
 from listonosz.contacts.parallel import _Dealt
 from listonosz.contacts.records import CONTACT_FIELDS
 from listonosz.contacts.sheet import CHUNK_ROWS, Sheet, chunked
