@@ -50,6 +50,20 @@ def _free_port() -> int:
 
 
 @contextmanager
+def prefect_api() -> Iterator[None]:
+    """The configured Prefect API, or a temporary server of our own while inside."""
+    if PREFECT_API_URL.value():
+        yield
+        return
+    with temporary_server() as url:
+        os.environ["PREFECT_API_URL"] = url  # threads that start without Prefect's context
+        try:
+            yield
+        finally:
+            del os.environ["PREFECT_API_URL"]
+
+
+@contextmanager
 def temporary_server() -> Iterator[str]:
     """Prefect's API on a free loopback port while inside; yields its URL."""
     private_prefect_home()

@@ -33,7 +33,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from listonosz.contacts.emails import EmailChecker
-from listonosz.contacts.merge import (
+from listonosz.contacts.model import Conflict, Contact
+from listonosz.contacts.people import BY_EMAIL, People, sorted_contacts
+from listonosz.contacts.records import Caches, Record
+from listonosz.contacts.sources import (
     MergeResult,
     SheetOutcome,
     SourceList,
@@ -41,9 +44,6 @@ from listonosz.contacts.merge import (
     gc_paused,
     read_source,
 )
-from listonosz.contacts.model import Conflict, Contact
-from listonosz.contacts.people import BY_EMAIL, People, sorted_contacts
-from listonosz.contacts.records import Caches, Record
 
 #: More shards than workers, so that making the Contacts of one overlaps merging the others.
 SHARDS_PER_WORKER = 4
