@@ -122,9 +122,9 @@ def _drain() -> None:
             result = APILogWorker.instance().drain()
             if inspect.isawaitable(result):
                 await result
-        result = EventsWorker.drain_all()
-        if inspect.isawaitable(result):
-            await result
+        drained = EventsWorker.drain_all()
+        if inspect.isawaitable(drained):
+            await drained
 
     run_coro_as_sync(drain())
 

@@ -10,7 +10,7 @@ import os
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 import typer
 
@@ -80,7 +80,9 @@ def send(
                 "outbox" if dry_run else transport,
                 return_state=True,
             )
-            result = state.result(raise_on_failure=not state.is_cancelled())
+            # The flow's dict: returned, or the data of the Cancelled state a stopped run ends in.
+            outcome = state.result(raise_on_failure=not state.is_cancelled())
+            result = cast("dict[str, Any]", outcome)
     except ListonoszError as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:

@@ -136,5 +136,5 @@ def map_headers(headers: list[str], explicit: Mapping[str, str] | None = None) -
         field = _ALIAS_TO_FIELD.get(key)
         if field and field not in taken and index not in mapping:
             mapping[index] = field
-            taken.add(name)
+            taken.add(field)
     return dict(sorted(mapping.items()))

@@ -239,7 +239,8 @@ class SheetReader:
                         overlong[raw[j]] = len(value)
                     if what := invisible_in(raw[j]):
                         removed[raw[j]] = what
-        return cleaned  # type: ignore[return-value]  # every None was filled in above
+        # Every None was filled in above.
+        return cleaned  # type: ignore[return-value]
 
     def _check_lengths(
         self,

@@ -49,11 +49,15 @@ class HeaderInjectionError(ListonoszError, ValueError):
 
 
 class Attachment(Protocol):
-    """What the renderer attaches (for example the event's .ics file)."""
+    """What the renderer attaches (for example the event's .ics file); read-only, so that a
+    frozen dataclass fits."""
 
-    filename: str
-    content_type: str
-    data: bytes
+    @property
+    def filename(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def data(self) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
