@@ -204,9 +204,9 @@ def test_cli_merge_error_has_no_traceback(tmp_path: Path) -> None:
 def test_cli_merge_passes_legal_basis_and_reading_options_to_every_list(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text("E-mail;Zgoda\njan@wp.pl;\nola@wp.pl;tak\n", "cp1250")
     (tmp_path / "b.csv").write_text("E-mail;Zgoda\nadam@wp.pl;\n", "cp1250")
+    options = ["--legal-basis", "public_task", "--delimiter", ";", "--encoding", "cp1250"]
     result = _cli(
-        ["contacts", "merge", "a.csv=jst", "b.csv", "--group", "ngo", "--out", "m.csv"]
-        + ["--legal-basis", "public_task", "--delimiter", ";", "--encoding", "cp1250"],
+        ["contacts", "merge", "a.csv=jst", "b.csv", "--group", "ngo", "--out", "m.csv", *options],
         tmp_path,
     )
     assert result.returncode == 0, result.stderr
