@@ -49,15 +49,11 @@ class HeaderInjectionError(ListonoszError, ValueError):
 
 
 class Attachment(Protocol):
-    """What the renderer attaches (for example the event's .ics file); read-only, so that a
-    frozen dataclass fits."""
+    """What the renderer attaches (for example the event's .ics file)."""
 
-    @property
-    def filename(self) -> str: ...
-    @property
-    def content_type(self) -> str: ...
-    @property
-    def data(self) -> bytes: ...
+    filename: str
+    content_type: str
+    data: bytes
 
 
 @dataclass(frozen=True, slots=True)
