@@ -17,9 +17,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	@bash scripts/demo.sh
 
-test: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+test: lint
 	$(BIN)/pytest
 
 # Every benchmark, each printing ratios against a baseline measured in the same run.
@@ -31,12 +29,16 @@ bench: $(STAMP)
 	for provider in postmark sendgrid mailgun brevo; do \
 		$(BIN)/python benchmarks/send.py --transport $$provider || exit 1; done
 
+# The static checks: style, the layers (import-linter contracts in pyproject.toml), types.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf var preview .pytest_cache
+	rm -rf var preview .pytest_cache .mypy_cache .import_linter_cache

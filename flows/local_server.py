@@ -50,6 +50,20 @@ def _free_port() -> int:
 
 
 @contextmanager
+def prefect_api() -> Iterator[None]:
+    """The configured Prefect API, or a temporary server of our own while inside."""
+    if PREFECT_API_URL.value():
+        yield
+        return
+    with temporary_server() as url:
+        os.environ["PREFECT_API_URL"] = url  # threads that start without Prefect's context
+        try:
+            yield
+        finally:
+            del os.environ["PREFECT_API_URL"]
+
+
+@contextmanager
 def temporary_server() -> Iterator[str]:
     """Prefect's API on a free loopback port while inside; yields its URL."""
     private_prefect_home()
@@ -108,9 +122,9 @@ def _drain() -> None:
             result = APILogWorker.instance().drain()
             if inspect.isawaitable(result):
                 await result
-        result = EventsWorker.drain_all()
-        if inspect.isawaitable(result):
-            await result
+        drained = EventsWorker.drain_all()
+        if inspect.isawaitable(drained):
+            await drained
 
     run_coro_as_sync(drain())
 

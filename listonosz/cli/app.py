@@ -6,13 +6,11 @@ jobs call the core directly.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import threading
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 import typer
 
@@ -70,10 +68,11 @@ def send(
 
     _quiet_local_prefect()
     from flows.campaign import send_campaign
+    from flows.local_server import prefect_api
 
     previous = signal.signal(signal.SIGTERM, _interrupt)  # until the flow takes signals itself
     try:
-        with _prefect_api():
+        with prefect_api():
             state = send_campaign(
                 str(campaign),
                 message,
@@ -81,7 +80,9 @@ def send(
                 "outbox" if dry_run else transport,
                 return_state=True,
             )
-            result = state.result(raise_on_failure=not state.is_cancelled())
+            # The flow's dict: returned, or the data of the Cancelled state a stopped run ends in.
+            outcome = state.result(raise_on_failure=not state.is_cancelled())
+            result = cast("dict[str, Any]", outcome)
     except ListonoszError as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
@@ -102,24 +103,6 @@ EXIT_STOPPED = 3
 def _interrupt(_signum: int, _frame: object) -> None:
     """SIGTERM before the flow runs: unwind like Ctrl-C, so the temporary server stops too."""
     raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def _prefect_api() -> Iterator[None]:
-    """The configured Prefect API, or a temporary server of our own for this run."""
-    from prefect.settings import PREFECT_API_URL
-
-    if PREFECT_API_URL.value():
-        yield
-        return
-    from flows.local_server import temporary_server
-
-    with temporary_server() as url:
-        os.environ["PREFECT_API_URL"] = url  # threads that start without Prefect's context
-        try:
-            yield
-        finally:
-            del os.environ["PREFECT_API_URL"]
 
 
 @app.command()

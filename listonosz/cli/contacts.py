@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from listonosz.errors import ListonoszError
+
+if TYPE_CHECKING:  # imported where used: `listonosz --help` stays quick
+    from listonosz.contacts.merge import SourceList
+    from listonosz.store import SuppressionList
 
 contacts_app = typer.Typer(help="Merge and check contact lists.", no_args_is_help=True)
 suppress_app = typer.Typer(
@@ -20,7 +24,14 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-def _source(spec: str, group: str, options: dict[str, str | None]):
+def _source(
+    spec: str,
+    group: str,
+    legal_basis: str,
+    encoding: str | None,
+    delimiter: str | None,
+    sheet: str | None,
+) -> SourceList:
     """``path`` or ``path=group`` → a SourceList."""
     from listonosz.contacts.groups import STAKEHOLDER_GROUPS
     from listonosz.contacts.merge import SourceList
@@ -30,7 +41,15 @@ def _source(spec: str, group: str, options: dict[str, str | None]):
     if chosen and chosen not in STAKEHOLDER_GROUPS:
         known = ", ".join(STAKEHOLDER_GROUPS)
         raise ListonoszError(f"{spec}: unknown stakeholder group {chosen!r}; known: {known}")
-    return SourceList(Path(path), chosen, label=path, **options)  # type: ignore[arg-type]
+    return SourceList(
+        Path(path),
+        chosen,
+        label=path,
+        encoding=encoding,
+        delimiter=delimiter,
+        sheet=sheet,
+        legal_basis=legal_basis,
+    )
 
 
 @contacts_app.command("merge")
@@ -67,12 +86,8 @@ def merge(
 
     if legal_basis and legal_basis not in LEGAL_BASES:
         raise _fail(f"--legal-basis must be one of {', '.join(LEGAL_BASES)}")
-    options = {"encoding": encoding, "delimiter": delimiter, "sheet": sheet}
     try:
-        lists = [_source(spec, group, options) for spec in paths]
-        lists = [
-            source if not legal_basis else _with_basis(source, legal_basis) for source in lists
-        ]
+        lists = [_source(spec, group, legal_basis, encoding, delimiter, sheet) for spec in paths]
         result = merge_lists(lists, smtputf8=smtputf8)
     except ListonoszError as exc:
         raise _fail(str(exc)) from None
@@ -101,12 +116,6 @@ def merge(
         typer.echo(f"  left out: {reject}")
     for notice in result.warnings:
         typer.echo(f"  warning: {notice}")
-
-
-def _with_basis(source, basis: str):
-    from dataclasses import replace
-
-    return source if source.legal_basis else replace(source, legal_basis=basis)
 
 
 @suppress_app.command("add")
@@ -160,7 +169,7 @@ def list_(
 
 
 class _suppressions:
-    def __enter__(self):
+    def __enter__(self) -> SuppressionList:
         from listonosz.config import Settings
         from listonosz.store import SuppressionList
 

@@ -133,8 +133,8 @@ def map_headers(headers: list[str], explicit: Mapping[str, str] | None = None) -
             ) from None
     taken = set(mapping.values())
     for index, key in enumerate(keys):
-        name = _ALIAS_TO_FIELD.get(key)
-        if name and name not in taken and index not in mapping:
-            mapping[index] = name
-            taken.add(name)
+        field = _ALIAS_TO_FIELD.get(key)
+        if field and field not in taken and index not in mapping:
+            mapping[index] = field
+            taken.add(field)
     return dict(sorted(mapping.items()))

@@ -58,7 +58,8 @@ def read_csv(path: Path, label: str, options: ReadOptions) -> Sheet:
 def sniff_delimiter(sample: str, options: ReadOptions | None = None) -> str:
     """The delimiter whose reading of the sample gives a header with an e-mail column and the
     most recognised columns, then the most rows as wide as the header; ``,`` if all tie."""
-    best, best_score = ",", (-1,)
+    best = ","
+    best_score: tuple[int, ...] = (-1,)
     for delimiter in CSV_DELIMITERS:
         rows = _first_rows(sample, delimiter)
         try:

@@ -30,10 +30,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from multiprocessing.pool import Pool
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from listonosz.contacts.emails import EmailChecker
-from listonosz.contacts.merge import (
+from listonosz.contacts.model import Conflict, Contact
+from listonosz.contacts.people import BY_EMAIL, People, sorted_contacts
+from listonosz.contacts.records import Caches, Record
+from listonosz.contacts.sources import (
     MergeResult,
     SheetOutcome,
     SourceList,
@@ -41,9 +44,6 @@ from listonosz.contacts.merge import (
     gc_paused,
     read_source,
 )
-from listonosz.contacts.model import Conflict, Contact
-from listonosz.contacts.people import BY_EMAIL, People, sorted_contacts
-from listonosz.contacts.records import Caches, Record
 
 #: More shards than workers, so that making the Contacts of one overlaps merging the others.
 SHARDS_PER_WORKER = 4
@@ -96,8 +96,8 @@ class _Spool:
     def writer(self, name: str) -> _SpoolFile:
         return _SpoolFile(name, (self.folder / name).open("wb"))
 
-    def load(self, piece: Piece) -> object:
-        """What was packed into ``piece``."""
+    def load(self, piece: Piece) -> Any:
+        """What was packed into ``piece`` (the caller knows what it put there)."""
         name, offset, length = piece
         mapped = self.maps.get(name)
         if mapped is None:
@@ -115,7 +115,7 @@ class _SpoolFile:
     handle: BinaryIO
     offset: int = 0
 
-    def put(self, value: object) -> Piece:
+    def put(self, value: Any) -> Piece:
         """Pack ``value`` into the file; where it is."""
         data = marshal.dumps(value)
         self.handle.write(data)
@@ -241,7 +241,7 @@ def _merge_shard(
             for bucket in buckets:
                 people = People()
                 for piece in bucket:
-                    people.add(spool.load(piece))  # type: ignore[arg-type]
+                    people.add(spool.load(piece))
                 rows, order = people.merged(conflicts)
                 merged.append((out.put(rows), out.put(order)))
     finally:

@@ -93,7 +93,9 @@ def _merged(
 ) -> Record:
     """One person's records (or a lone one with a refusal) merged into one; their conflicts go
     to ``conflicts``; ``shared`` keeps one copy of each distinct ``origins``."""
-    flags, sources, groups = 0, (), set()
+    flags = 0
+    sources: tuple[str, ...] = ()
+    groups: set[str] = set()
     for record in records:
         flags |= record[FLAGS]
         sources += record[SOURCES]
@@ -103,7 +105,7 @@ def _merged(
         origins = tuple(map((-1, 0).__getitem__, map(bool, values)))  # all from the first
     else:
         person = _Person(records)
-        values, origins = person.values, tuple(person.origins)  # type: ignore[assignment]
+        values, origins = person.values, tuple(person.origins)
         conflicts.extend(person.conflicts(email, sources))
     if flags & CONSENT_FLAG and flags & REFUSED_FLAG:
         refused = "a row refusing consent"
@@ -140,7 +142,7 @@ class People:
             if entry is not record:
                 if type(entry) is list:
                     entry.append(record)
-                else:
+                else:  # a Record (`type(...) is` is quicker than isinstance, but does not narrow)
                     people[record[0]] = [entry, record]  # type: ignore[list-item]
 
     def merged(self, conflicts: list[Conflict]) -> tuple[list[Record], list[int]]:
@@ -152,9 +154,9 @@ class People:
         for email, entry in self.by_email.items():
             if type(entry) is list:
                 rows.append(_merged(email, entry, conflicts, shared))
-            elif entry[FLAGS] in _ONE_BASIS:  # type: ignore[index]
-                rows.append(entry)  # type: ignore[arg-type]
-            else:
+            elif entry[FLAGS] in _ONE_BASIS:
+                rows.append(entry)
+            else:  # a Record, as above
                 rows.append(_merged(email, [entry], conflicts, shared))  # type: ignore[list-item]
         emails = list(self.by_email)
         self.by_email.clear()

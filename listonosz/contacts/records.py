@@ -23,6 +23,7 @@ import operator
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from listonosz.contacts.csvout import unguard
 from listonosz.contacts.emails import EmailChecker
@@ -42,14 +43,17 @@ Record = tuple[
 
 #: The first items of a record (tests check SheetReader makes them in this order).
 CONTACT_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Contact))
-#: Where the legal-basis flags, the person's values, groups and sources are in a record.
-FLAGS = len(CONTACT_FIELDS)
+#: Where the person's values are in a record.
 VALUE_INDEX: tuple[int, ...] = tuple(CONTACT_FIELDS.index(name) for name in PERSON_FIELDS)
-GROUPS, SOURCES = CONTACT_FIELDS.index("groups"), CONTACT_FIELDS.index("sources")
+#: Where the groups, the sources and the legal-basis flags are: literals, so that a type
+#: checker knows what each one holds (a test checks them against CONTACT_FIELDS).
+GROUPS: Final = 6
+SOURCES: Final = 7
+FLAGS: Final = 14
 
 #: Legal-basis evidence of one record, as bit flags.
 CONSENT_FLAG, PUBLIC_FLAG, REFUSED_FLAG = 1, 2, 4
-BASIS_FLAGS = {CONSENT: CONSENT_FLAG, PUBLIC_TASK: PUBLIC_FLAG}
+BASIS_FLAGS: dict[str, int] = {CONSENT: CONSENT_FLAG, PUBLIC_TASK: PUBLIC_FLAG}
 
 
 def legal_basis(flags: int) -> str:
@@ -130,7 +134,7 @@ class SheetReader:
         notices: list[Notice],
     ) -> None:
         self.sheet = sheet
-        self.groups = (sys.intern(group),) if group else ()
+        self.groups: tuple[str, ...] = (sys.intern(group),) if group else ()
         self.basis = BASIS_FLAGS.get(legal_basis, 0)
         self.emails = emails
         self.rejects = rejects
@@ -186,6 +190,7 @@ class SheetReader:
         values = [self._column(columns, len(rows), plan) for plan in self.plan]
         groups: Iterable[tuple[str, ...]]
         flags: Iterable[int]
+        keep: list[bool] | None
         if self.extras:
             keep, groups, flags = self._extras(numbers, rows, raw_emails, emails, notes, values)
             bases: Iterable[str] = map(BASIS_OF_FLAGS.__getitem__, flags)
@@ -234,6 +239,7 @@ class SheetReader:
                         overlong[raw[j]] = len(value)
                     if what := invisible_in(raw[j]):
                         removed[raw[j]] = what
+        # Every None was filled in above.
         return cleaned  # type: ignore[return-value]
 
     def _check_lengths(

@@ -74,12 +74,12 @@ class TypoSpotter:
         domain = domain.lower()
         if domain in self._known:
             return None
-        found = self._cache.get(domain, False)
-        if found is False:
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.clear()
-            found = next((d for d in self.domains if _one_edit_apart(domain, d)), None)
-            self._cache[domain] = found
+        if domain in self._cache:
+            return self._cache[domain]
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        found = next((d for d in self.domains if _one_edit_apart(domain, d)), None)
+        self._cache[domain] = found
         return found
 
     def suggest_address(self, address: str) -> str | None:

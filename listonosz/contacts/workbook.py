@@ -10,6 +10,7 @@ import datetime as dt
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from listonosz.contacts.errors import ContactFileError
 from listonosz.contacts.model import Notice
@@ -138,10 +139,11 @@ def _ods_sheets(path: Path, label: str) -> Iterator[RawSheet]:
             f"{label}: cannot open as an OpenDocument spreadsheet ({exc})"
         ) from None
 
-    def cells(row: object) -> list[object]:
+    # odfpy's elements are untyped (Any).
+    def cells(row: Any) -> list[object]:
         values: list[object] = []
         pending_empty = 0
-        for cell in row.childNodes:  # type: ignore[attr-defined]
+        for cell in row.childNodes:
             if cell.qname[1] not in ("table-cell", "covered-table-cell"):
                 continue
             repeat = int(cell.getAttribute("numbercolumnsrepeated") or 1)
@@ -153,9 +155,9 @@ def _ods_sheets(path: Path, label: str) -> Iterator[RawSheet]:
                 pending_empty += repeat  # trailing empties (often ~1000 of them) are dropped
         return values
 
-    def rows(table: object) -> Iterable[list[object]]:
+    def rows(table: Any) -> Iterable[list[object]]:
         pending_empty = 0
-        for row in table.getElementsByType(TableRow):  # type: ignore[attr-defined]
+        for row in table.getElementsByType(TableRow):
             repeat = int(row.getAttribute("numberrowsrepeated") or 1)
             values = cells(row)
             if not values:

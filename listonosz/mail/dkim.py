@@ -39,7 +39,7 @@ class DkimSigner:
 
     def sign(self, message: bytes) -> bytes:
         try:
-            signature = dkim.sign(
+            signature: bytes = dkim.sign(
                 message,
                 self.selector,
                 self.domain,

@@ -31,7 +31,7 @@ def verify_token(secret: bytes, purpose: str, token: str) -> dict[str, str]:
         expected = hmac.new(secret, payload.encode("ascii"), hashlib.sha256).digest()[:16]
         if not hmac.compare_digest(_b64(expected), signature):
             raise ValueError("bad signature")
-        claims = json.loads(_unb64(payload))
+        claims: dict[str, str] = json.loads(_unb64(payload))
     except (ValueError, UnicodeError) as exc:
         raise ValueError(f"invalid token: {exc}") from None
     if claims.pop("p", None) != purpose:

@@ -63,7 +63,8 @@ def event_calendar(campaign: Campaign, stamp: dt.datetime, sequence: int = 0) ->
     calendar.add_missing_timezones(
         first_date=start - dt.timedelta(days=366), last_date=start + dt.timedelta(days=366)
     )
-    return calendar.to_ical()
+    data: bytes = calendar.to_ical()
+    return data
 
 
 def _description(campaign: Campaign) -> str:

@@ -21,6 +21,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypedDict
 
 import cssutils
 from jinja2 import Environment, Template
@@ -36,7 +37,7 @@ from listonosz.render.textplan import finish_text, href_reader, plain_text, plan
 
 def inline_css(html: str) -> str:
     """Move the rules of ``<style>`` blocks into ``style`` attributes; keep @media rules."""
-    return Premailer(
+    inlined: str = Premailer(
         html,
         remove_classes=False,
         keep_style_tags=False,
@@ -45,18 +46,30 @@ def inline_css(html: str) -> str:
         disable_validation=True,
         cssutils_logging_level=logging.CRITICAL,
     ).transform(pretty_print=False)
+    return inlined
+
+
+class _Delimiters(TypedDict):
+    """Jinja's delimiter settings, by name (what ``Environment.overlay`` takes)."""
+
+    block_start_string: str
+    block_end_string: str
+    variable_start_string: str
+    variable_end_string: str
+    comment_start_string: str
+    comment_end_string: str
 
 
 # Delimiters of the compiled template: private-use characters no template text contains.
 _OPEN, _CLOSE = "\ue000", "\ue001"
-_DELIMITERS = {
-    "block_start_string": f"{_OPEN}%",
-    "block_end_string": f"%{_CLOSE}",
-    "variable_start_string": f"{_OPEN}{{",
-    "variable_end_string": f"}}{_CLOSE}",
-    "comment_start_string": f"{_OPEN}#",
-    "comment_end_string": f"#{_CLOSE}",
-}
+_DELIMITERS = _Delimiters(
+    block_start_string=f"{_OPEN}%",
+    block_end_string=f"%{_CLOSE}",
+    variable_start_string=f"{_OPEN}{{",
+    variable_end_string=f"}}{_CLOSE}",
+    comment_start_string=f"{_OPEN}#",
+    comment_end_string=f"#{_CLOSE}",
+)
 _OPENING = frozenset({"if", "for", "with"})
 _MIDDLE = frozenset({"elif", "else"})
 _CLOSING = frozenset({"endif", "endfor", "endwith"})
@@ -66,6 +79,10 @@ _NO_TEXT_PARENTS = frozenset({"", "html", "head"})
 _STRUCTURAL_SELECTOR = re.compile(
     r"[+~\[]|:(first|last|nth|only)-|:empty|:not\(|:has\(|:root", re.IGNORECASE
 )
+
+
+#: An attribute value being read: its tag, its name, its raw pieces, its Jinja expressions.
+_Pending = tuple[str, str, list[str], list[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +208,7 @@ class _Builder:
         scanner = HtmlScanner()
         out: list[str] = []
         branches: list[tuple[Tag, list[str]]] = []
-        attribute: tuple[str, str, list[str], list[str]] | None = None  # tag, name, raw, exprs
+        attribute: _Pending | None = None
         for chunk in chunks:
             if isinstance(chunk, Text):
                 if _OPEN in chunk.text or _CLOSE in chunk.text or self.prefix in chunk.text:
@@ -227,7 +244,9 @@ class _Builder:
             return self._placeholder("v", html, tag.source)
         raise UnsupportedTemplate(f"{tag.where}: {{{{ {tag.source} }}}} cannot stand here")
 
-    def _attribute_tag(self, scanner: HtmlScanner, tag: Tag, attribute):
+    def _attribute_tag(
+        self, scanner: HtmlScanner, tag: Tag, attribute: _Pending | None
+    ) -> _Pending:
         if tag.kind != "var":
             raise UnsupportedTemplate(f"{tag.where}: Jinja statement inside an attribute value")
         if scanner.attribute in _STYLING_ATTRIBUTES or scanner.attribute.startswith("on"):
@@ -240,7 +259,9 @@ class _Builder:
         attribute[3].append(tag.source)
         return attribute
 
-    def _attribute_text(self, scanner: HtmlScanner, text: str, attribute, out: list[str]):
+    def _attribute_text(
+        self, scanner: HtmlScanner, text: str, attribute: _Pending | None, out: list[str]
+    ) -> _Pending | None:
         """Feed text; an attribute value with Jinja in it is held back until it closes."""
         for char in text:
             was_in_value = scanner.context == ATTRIBUTE
@@ -250,15 +271,17 @@ class _Builder:
                 out.append(char)
                 attribute = (scanner.tag, scanner.attribute, [], [])
             elif in_value:
+                assert attribute is not None  # set when the value opened
                 attribute[2].append(char)
             elif was_in_value:
+                assert attribute is not None
                 out.append(self._finish_attribute(attribute) + char)
                 attribute = None
             else:
                 out.append(char)
         return attribute
 
-    def _finish_attribute(self, attribute) -> str:
+    def _finish_attribute(self, attribute: _Pending) -> str:
         tag, name, raw, expressions = attribute
         text = "".join(raw)
         if not expressions:
@@ -272,6 +295,7 @@ class _Builder:
     def _unescape(self, raw: str) -> tuple[str, ...]:
         """The literal pieces of an attribute value, decoded by lxml as premailer would."""
         element = etree.fromstring(f'<p title="{raw}"></p>', etree.HTMLParser()).find(".//p")
+        assert element is not None  # the <p> parsed just now
         return tuple(self._pattern.split(element.get("title", "")))
 
     def _balance(self, scanner: HtmlScanner, tag: Tag, branches: list) -> None:

@@ -322,7 +322,7 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
         """Add filters, each with its result's size checked."""
         self.filters.update({name: guarded_filter(name, f) for name, f in filters.items()})
 
-    def concat(self, pieces: Iterable[str]) -> str:  # type: ignore[override]
+    def concat(self, pieces: Iterable[str]) -> str:
         """The output (or a captured block), refused as soon as its pieces grow too long:
         never more than one piece past the limit is held."""
         parts, size = [], 0
@@ -411,6 +411,7 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
         """Compile with every ``{% for %}`` counted and each side of every ``~`` checked for
         size (so a ``~`` makes at most a few times :data:`MAX_SIZE`, and no more next time)."""
         for loop in source.find_all(nodes.For):
+            assert isinstance(loop.iter, nodes.Expr)  # what Jinja's parser makes of it
             loop.iter = self._wrap(loop.iter, LOOP_FILTER)
         for concat in list(source.find_all(nodes.Concat)):
             concat.nodes = [self._wrap(n, SIZED_FILTER) for n in concat.nodes]

@@ -88,4 +88,6 @@ def parsed_attribute(tag: str, name: str, value: str) -> str:
 @lru_cache(maxsize=4096)
 def _reparse(name: str, written: str) -> str:
     document = f"<html><body><a {written}></a></body></html>"
-    return etree.fromstring(document, etree.HTMLParser()).find(".//a").get(name, "")
+    element = etree.fromstring(document, etree.HTMLParser()).find(".//a")
+    assert element is not None  # the <a> parsed just now
+    return element.get(name, "")

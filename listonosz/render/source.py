@@ -59,10 +59,12 @@ _MAX_DEPTH = 20
 
 def _lex(env: Environment, name: str) -> tuple[list[Chunk], str]:
     """The template's chunks, before blocks are resolved; and its parent, if it extends one."""
-    source, filename, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
+    assert env.loader is not None  # the render environments load their templates from files
+    source, filename, _ = env.loader.get_source(env, name)
     chunks: list[Chunk] = []
     parent = ""
-    kind, parts, line = "", [], 0
+    parts: list[str] = []
+    kind, line = "", 0
     for lineno, token, value in env.lexer.tokeniter(source, name, filename):
         where = f"{name}:{lineno}"
         if token == "data":

@@ -152,7 +152,7 @@ def html_to_text(document: str) -> str:
 
 def hidden(element: etree._Element) -> bool:
     style = element.get("style")
-    return bool(style) and "display" in style and bool(_HIDDEN.search(style))
+    return bool(style and "display" in style and _HIDDEN.search(style))
 
 
 def _write(top: etree._Element, writer: Writer) -> None:
@@ -181,8 +181,10 @@ def _start(element: etree._Element, tag: str, writer: Writer) -> None:
         writer.flush()
         if tag == "li":
             parent = element.getparent()
-            ordered = parent is not None and parent.tag == "ol"
-            writer.prefixes.append(f"{parent.index(element) + 1}. " if ordered else "– ")
+            if parent is not None and parent.tag == "ol":
+                writer.prefixes.append(f"{parent.index(element) + 1}. ")
+            else:
+                writer.prefixes.append("– ")
     elif tag == "br":
         writer.line_break()
     elif tag == "hr":
@@ -208,7 +210,9 @@ def _end(element: etree._Element, tag: str, writer: Writer) -> None:
 
 
 def _reference(element: etree._Element, writer: Writer) -> None:
-    writer.link("".join(element.itertext()), element.get("href") or "")
+    # lxml-stubs allow bytes for a text node; lxml gives str (the document is parsed from str).
+    label = "".join(element.itertext())  # type: ignore[arg-type]
+    writer.link(label, element.get("href") or "")
 
 
 def _same_address(label: str, address: str) -> bool:

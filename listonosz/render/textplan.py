@@ -98,12 +98,13 @@ class _Planner:
     def _statements_in(self, text: str | None) -> None:
         """Only the statements of skipped text: they may set variables used later."""
         for token in self.tokens.findall(text or ""):
+            # Every token matches ``kind``: placeholders are all made to that pattern.
             if self.kind.fullmatch(token).group(1) == "s":  # type: ignore[union-attr]
                 self._statement(token)
 
     def _text(self, text: str | None) -> None:
         for piece in self.tokens.split(text or ""):
-            if piece in self.sources:
+            if piece in self.sources:  # a placeholder, so it matches ``kind``
                 kind = self.kind.fullmatch(piece).group(1)  # type: ignore[union-attr]
                 if kind == "v":
                     source = self.sources[piece]

@@ -294,7 +294,8 @@ class Ledger:
             pauses.c.campaign == campaign, pauses.c.kind.in_((kind, ALL_KINDS))
         )
         with self.engine.connect() as conn:
-            return conn.scalar(query)
+            since: dt.datetime | None = conn.scalar(query)
+            return since
 
     def status_counts(self, campaign: str, kind: str) -> Counter[str]:
         """How many rows of this campaign's message kind are in each status."""
@@ -334,7 +335,7 @@ def _connect_args(url: str) -> dict[str, object]:
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]  # SQLite's connection
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

@@ -141,7 +141,7 @@ class SuppressionList:
 
     def add_many(self, emails: Iterable[str], reason: str, detail: str = "") -> int:
         """Suppress many addresses (e.g. a provider's bounce list); returns how many."""
-        return sum(1 for email in emails if self.add(email, reason, detail))
+        return len([self.add(email, reason, detail) for email in emails])
 
 
 def _normalise(email: str) -> str:

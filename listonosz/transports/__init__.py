@@ -32,5 +32,6 @@ def make_transport(
         return OutboxTransport(outbox, pace)
     if settings.kind in API_TRANSPORTS:
         module = importlib.import_module(f"listonosz.transports.{settings.kind}")
-        return module.make(settings, pace)
+        transport: Transport = module.make(settings, pace)
+        return transport
     return SmtpTransport(settings, pace=pace)

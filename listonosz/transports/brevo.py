@@ -70,7 +70,7 @@ class Brevo:
         first = run[0].parts
         assert first is not None, "HTTP transports take message parts"
         common, personal = split_headers(run)
-        versions = []
+        versions: list[dict[str, object]] = []
         for message, own in zip(run, personal, strict=True):
             parts = message.parts
             assert parts is not None

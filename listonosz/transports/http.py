@@ -161,7 +161,7 @@ def form_data(fields: Sequence[tuple[str, tuple[str | None, bytes, str]]]) -> tu
     Field names and file names are ours and plain ASCII.
     """
     boundary = uuid.uuid4().hex
-    out = []
+    out: list[bytes] = []
     for name, (filename, data, content_type) in fields:
         disposition = f'form-data; name="{name}"'
         if filename:
@@ -218,7 +218,7 @@ class ApiClient:
 
     def backoff_delay(self, attempt: int) -> float:
         """Exponential backoff with equal jitter: half fixed, half random."""
-        base = self.backoff * 2**attempt
+        base = self.backoff * 2.0**attempt
         return base / 2 + self._rng.uniform(0, base / 2)
 
     def send(self, request: ApiRequest) -> httpx.Response | Exhausted:

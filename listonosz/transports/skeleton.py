@@ -344,7 +344,8 @@ def _narrow(pieces: list[str], values: list[list[str]]) -> tuple[list[str], list
             row[hole] = value
     keep = [h for h in range(len(pieces) - 1) if len({row[h] for row in values}) > 1]
     if len(keep) < len(pieces) - 1:  # holes every text fills alike become shared text
-        merged, new_values = [pieces[0]], [[] for _ in values]
+        merged = [pieces[0]]
+        new_values: list[list[str]] = [[] for _ in values]
         for hole in range(len(pieces) - 1):
             if hole in keep:
                 merged.append(pieces[hole + 1])

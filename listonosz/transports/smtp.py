@@ -178,6 +178,7 @@ class SmtpTransport:
     def _send_one(self, conn: smtplib.SMTP, message: Outgoing) -> Delivery:
         """One SMTP transaction, keeping the server's own reply for the ledger."""
         self.pace()
+        reply: bytes | str  # smtplib's errors may carry either
         code, reply = conn.mail(message.mail_from)
         if code == 250:
             code, reply = conn.rcpt(message.rcpt_to)

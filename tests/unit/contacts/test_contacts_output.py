@@ -200,3 +200,21 @@ def test_cli_merge_error_has_no_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip() == "error: pusty.csv: the file is empty"
     assert not (tmp_path / "m.csv").exists()
+
+
+def test_cli_merge_passes_legal_basis_and_reading_options_to_every_list(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("E-mail;Zgoda\njan@wp.pl;\nola@wp.pl;tak\n", "cp1250")
+    (tmp_path / "b.csv").write_text("E-mail;Zgoda\nadam@wp.pl;\n", "cp1250")
+    options = ["--legal-basis", "public_task", "--delimiter", ";", "--encoding", "cp1250"]
+    result = _cli(
+        ["contacts", "merge", "a.csv=jst", "b.csv", "--group", "ngo", "--out", "m.csv", *options],
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = _read(tmp_path / "m.csv")
+    basis = {row[0]: (row[6], row[7]) for row in rows[1:]}
+    assert basis == {
+        "adam@wp.pl": ("ngo", "public_task"),
+        "jan@wp.pl": ("jst", "public_task"),
+        "ola@wp.pl": ("jst", "consent"),
+    }

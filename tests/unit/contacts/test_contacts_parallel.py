@@ -17,7 +17,7 @@ from listonosz.contacts.errors import ContactFileError
 from listonosz.contacts.merge import MergeResult, SourceList, gc_paused, merge_lists
 from listonosz.contacts.model import PERSON_FIELDS, Contact
 from listonosz.contacts.parallel import _Dealt
-from listonosz.contacts.records import CONTACT_FIELDS
+from listonosz.contacts.records import CONTACT_FIELDS, FLAGS, GROUPS, SOURCES
 from listonosz.contacts.sheet import CHUNK_ROWS, Sheet, chunked
 from listonosz.contacts.text import clean_text
 
@@ -26,6 +26,9 @@ def test_records_are_laid_out_as_contacts() -> None:
     made = ("email", *PERSON_FIELDS[:5], "groups", "sources", *PERSON_FIELDS[5:])
     made += ("legal_basis", "origins")  # the order SheetReader._records zips its columns in
     assert made == CONTACT_FIELDS
+    # Written as literals for the type checker: they must still point at the right items.
+    assert (CONTACT_FIELDS.index("groups"), CONTACT_FIELDS.index("sources")) == (GROUPS, SOURCES)
+    assert len(CONTACT_FIELDS) == FLAGS  # the flags follow Contact's fields
 
 
 def test_make_contact_makes_the_same_contact() -> None:

@@ -1,0 +1,1 @@
+"""Reading contact lists: encodings, columns, cleaning, validation, one merged audience."""
