@@ -29,9 +29,11 @@ def upgrade(
         before, after = upgrade_store(url)
     except (ListonoszError, SQLAlchemyError) as exc:
         reason = getattr(exc, "orig", None) or exc  # the driver's words, without SQLAlchemy's
-        typer.secho(f"error: cannot upgrade the store at {shown(url)}: {reason}", err=True, fg="red")
+        message = f"error: cannot upgrade the store at {shown(url)}: {reason}"
+        typer.secho(message, err=True, fg=typer.colors.RED)
         raise typer.Exit(code=2) from None
     if before == after:
         typer.echo(f"The store at {shown(url)} is already at revision {after}.")
     else:
-        typer.echo(f"Upgraded the store at {shown(url)} from {before or 'nothing (empty, or as 0.1 left it)'} to {after}.")
+        start = before or "nothing (an empty database, or one 0.1 made)"
+        typer.echo(f"Upgraded the store at {shown(url)} from {start} to {after}.")

@@ -218,10 +218,16 @@ class Ledger(StoreHandle):
 
     def pause(self, campaign: str, kind: str = ALL_KINDS) -> bool:
         """Pause one message kind of a campaign, or all of them; False if it already was."""
-        insert = _dialect(self.engine).insert(pauses).on_conflict_do_nothing()
+        # RETURNING, not rowcount: psycopg reports -1 for an INSERT that returns its key
+        insert = (
+            _dialect(self.engine)
+            .insert(pauses)
+            .on_conflict_do_nothing()
+            .returning(pauses.c.campaign)
+        )
         with self.engine.begin() as conn:
             done = conn.execute(insert, {"campaign": campaign, "kind": kind, "paused_at": _now()})
-            return done.rowcount == 1
+            return done.first() is not None
 
     def resume(self, campaign: str, kind: str = ALL_KINDS) -> bool:
         """Lift a pause set with the same arguments; False if there was none."""
