@@ -158,16 +158,16 @@ def postgres() -> PostgresServer:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         engine.dispose()
+        return PostgresServer(POSTGRES_URL)
     except Exception as exc:  # no driver, no server, refused login: all say the same
-        message = (
-            f"PostgreSQL at {shown(POSTGRES_URL)} is unusable ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''}); start PostgreSQL on "
-            "127.0.0.1:5432 or set LISTONOSZ_TEST_POSTGRES_URL"
-        )
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true, so the PostgreSQL store tests must run: {message}")
-        pytest.skip(message)
-    return PostgresServer(POSTGRES_URL)
+        why = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+    message = (
+        f"PostgreSQL at {shown(POSTGRES_URL)} is unusable ({why}); start PostgreSQL on "
+        "127.0.0.1:5432 or set LISTONOSZ_TEST_POSTGRES_URL"
+    )
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true, so the PostgreSQL store tests must run: {message}", pytrace=False)
+    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
-import time
 from collections import Counter
 from contextlib import closing
 from pathlib import Path
@@ -255,22 +254,30 @@ def test_a_store_upgraded_by_a_newer_release_is_refused(tmp_path: Path) -> None:
 
 def test_processes_opening_a_new_sqlite_store_at_once_all_get_it(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    start = time.time() + 3  # every process imports first, then all open at this moment
-    code = (
-        "import sys, time\n"
+    code = (  # import, say so, and open the store when told: all at the same moment
+        "import sys\n"
         "from listonosz.store import Ledger\n"
-        "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.readline()\n"
         "Ledger(sys.argv[1]).close()\n"
     )
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", code, url, str(start)],
+            [sys.executable, "-c", code, url],
             cwd=Path(__file__).parent.parent,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for _ in range(4)
     ]
+    for process in processes:
+        assert process.stdout and process.stdout.readline() == "ready\n"
+    for process in processes:
+        assert process.stdin
+        process.stdin.write("go\n")
+        process.stdin.flush()
     errors = [p.communicate(timeout=60)[1] for p in processes]
     assert [p.returncode for p in processes] == [0] * 4, "\n".join(errors)
     with closing(Ledger(url)) as ledger, ledger.engine.connect() as conn:
