@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,3 +111,89 @@ def deploy(env: dict[str, str]) -> None:
     """prefect.yaml's deployments on the ``listonosz`` process work pool, as the README says."""
     prefect_cli(env, "work-pool", "create", "listonosz", "--type", "process", "--overwrite")
     prefect_cli(env, "deploy", "--all")
+
+
+#: The PostgreSQL server the store tests use (a maintenance database: tests make their own).
+POSTGRES_URL = os.environ.get(
+    "LISTONOSZ_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@dataclass
+class PostgresServer:
+    """A reachable PostgreSQL server on which tests create (and drop) their own databases."""
+
+    url: str
+
+    def create_database(self) -> str:
+        """A new, empty database; its URL."""
+        from sqlalchemy import create_engine, make_url, text
+
+        name = f"listonosz_test_{uuid.uuid4().hex[:16]}"
+        engine = create_engine(self.url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+        return make_url(self.url).set(database=name).render_as_string(hide_password=False)
+
+    def drop_database(self, url: str) -> None:
+        from sqlalchemy import create_engine, make_url, text
+
+        engine = create_engine(self.url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:  # FORCE: a handle a test left open must not block it
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> PostgresServer:
+    """The test PostgreSQL server; skipped when unreachable, except in CI (CI=true) where
+    the store must be tested on PostgreSQL: there it fails."""
+    from sqlalchemy import create_engine, text
+
+    from listonosz.store import shown
+
+    try:
+        engine = create_engine(POSTGRES_URL)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return PostgresServer(POSTGRES_URL)
+    except Exception as exc:  # no driver, no server, refused login: all say the same
+        why = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+    message = (
+        f"PostgreSQL at {shown(POSTGRES_URL)} is unusable ({why}); start PostgreSQL on "
+        "127.0.0.1:5432 or set LISTONOSZ_TEST_POSTGRES_URL"
+    )
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true, so the PostgreSQL store tests must run: {message}", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_store(postgres: PostgresServer) -> Iterator[str]:
+    """One upgraded PostgreSQL store for the session; ``store_url`` empties it per test."""
+    from listonosz.store import upgrade_store
+
+    url = postgres.create_database()
+    upgrade_store(url)
+    yield url
+    postgres.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store with nothing in it, on SQLite (a file in a folder yet to be made) and on
+    PostgreSQL: the store's tests run on both."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'var' / 'store.sqlite'}"
+    from sqlalchemy import create_engine, text
+
+    from listonosz.store.schema import metadata
+
+    url = request.getfixturevalue("postgres_store")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(t.name for t in metadata.sorted_tables)}"))
+    engine.dispose()
+    return url

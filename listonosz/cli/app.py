@@ -16,6 +16,7 @@ import typer
 
 from listonosz.campaign import Campaign
 from listonosz.cli.contacts import contacts_app, suppress_app
+from listonosz.cli.db import db_app
 from listonosz.cli.preview import preview
 from listonosz.config import Settings
 from listonosz.errors import ListonoszError
@@ -28,6 +29,7 @@ app = typer.Typer(
 )
 app.add_typer(contacts_app, name="contacts")
 app.add_typer(suppress_app, name="suppress")
+app.add_typer(db_app, name="db")
 app.command("preview")(preview)
 
 
@@ -154,9 +156,9 @@ def _control(campaign: Path, message: str | None) -> tuple[Campaign, Ledger]:
         spec = load_campaign(campaign)
         if message:
             spec.message(message)
-    except ListonoszError as exc:
+        return spec, Ledger(Settings().resolved_ledger_url)
+    except ListonoszError as exc:  # a bad campaign, or a store that needs `db upgrade`
         raise _fail(str(exc)) from None
-    return spec, Ledger(Settings().resolved_ledger_url)
 
 
 def _send_samples(campaign: Campaign, transport_name: str | None, address: str) -> None:
@@ -195,9 +197,9 @@ def report(
     try:
         spec = open_campaign(campaign, settings)
         spec.message(message)
+        ledger = Ledger(settings.resolved_ledger_url)  # the real ledger, not a dry run's
     except ListonoszError as exc:
         raise _fail(str(exc)) from None
-    ledger = Ledger(settings.resolved_ledger_url)  # the real ledger, not a dry run's
     try:
         groups = ledger.group_counts(spec.id, message)
         totals = ledger.status_counts(spec.id, message)

@@ -21,74 +21,17 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Literal
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    DateTime,
-    Engine,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    and_,
-    bindparam,
-    case,
-    create_engine,
-    event,
-    func,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Engine, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from listonosz.paths import private_sqlite
+from listonosz.store.engine import StoreHandle
+from listonosz.store.schema import deliveries, pauses, runs
 
 SENDING, SENT, FAILED, DEFERRED = "sending", "sent", "failed", "deferred"
 Status = Literal["sending", "sent", "failed", "deferred"]
 SETTLED = (SENT, FAILED)
 
-metadata = MetaData()
-deliveries = Table(
-    "deliveries",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("campaign", String(80), nullable=False),
-    Column("kind", String(40), nullable=False),
-    Column("email", String(320), nullable=False),
-    Column("groups", String(400), nullable=False, default=""),
-    Column("status", String(10), nullable=False),
-    Column("attempts", Integer, nullable=False, default=1),
-    # times the row was taken over from a run that stopped while sending it: each time, the
-    # message may have left twice (with the same Message-ID)
-    Column("takeovers", Integer, nullable=False, default=0),
-    Column("claim_token", String(64), nullable=False),
-    Column("message_id", String(200), nullable=False),
-    Column("detail", Text, nullable=False, default=""),
-    Column("claimed_at", DateTime(timezone=True), nullable=False),
-    Column("settled_at", DateTime(timezone=True)),
-    Index("ix_deliveries_campaign_kind_status", "campaign", "kind", "status"),
-)
-runs = Table(
-    "runs",
-    metadata,
-    Column("run_id", String(64), primary_key=True),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True)),
-)
-
-#: Campaigns (or one message kind of one: ``kind`` is ``ALL_KINDS`` for every kind) that staff
-#: paused; every run checks before each claim and stops while its campaign is paused.
-pauses = Table(
-    "pauses",
-    metadata,
-    Column("campaign", String(80), primary_key=True),
-    Column("kind", String(40), primary_key=True),
-    Column("paused_at", DateTime(timezone=True), nullable=False),
-)
+#: The ``kind`` of a pause that holds every message kind of its campaign.
 ALL_KINDS = "*"
 
 #: How long a run may go without a heartbeat before its claims count as abandoned.
@@ -122,18 +65,11 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class Ledger:
-    """Who got which message. SQLite by default; any SQLAlchemy URL (PostgreSQL) works."""
+class Ledger(StoreHandle):
+    """Who got which message. SQLite by default; any SQLAlchemy URL (PostgreSQL) works.
 
-    def __init__(self, url: str) -> None:
-        private_sqlite(url)  # it holds addresses: readable by its owner only
-        self.engine: Engine = create_engine(url, connect_args=_connect_args(url))
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
-
-    def close(self) -> None:
-        self.engine.dispose()
+    Shares its URL's engine with every other store handle; ``close()`` lets go of it.
+    """
 
     def settled_emails(self, campaign: str, kind: str) -> set[str]:
         """Addresses whose message of this kind is settled as sent or failed for good."""
@@ -226,6 +162,11 @@ class Ledger:
             ),
         )
         with self.engine.begin() as conn:
+            if self.engine.dialect.name == "postgresql":
+                # one claim of a campaign's message kind at a time: under READ COMMITTED the
+                # takeover's view of ``runs`` predates a rival claim that commits meanwhile,
+                # so both would win its rows. SQLite's write lock already serialises claims.
+                conn.execute(select(func.pg_advisory_xact_lock(_claim_lock(campaign, kind))))
             self._beat(conn, run_id, now, finished=False)
             in_flight = set(
                 conn.scalars(
@@ -277,10 +218,16 @@ class Ledger:
 
     def pause(self, campaign: str, kind: str = ALL_KINDS) -> bool:
         """Pause one message kind of a campaign, or all of them; False if it already was."""
-        insert = _dialect(self.engine).insert(pauses).on_conflict_do_nothing()
+        # RETURNING, not rowcount: psycopg reports -1 for an INSERT that returns its key
+        insert = (
+            _dialect(self.engine)
+            .insert(pauses)
+            .on_conflict_do_nothing()
+            .returning(pauses.c.campaign)
+        )
         with self.engine.begin() as conn:
             done = conn.execute(insert, {"campaign": campaign, "kind": kind, "paused_at": _now()})
-            return done.rowcount == 1
+            return done.first() is not None
 
     def resume(self, campaign: str, kind: str = ALL_KINDS) -> bool:
         """Lift a pause set with the same arguments; False if there was none."""
@@ -330,15 +277,10 @@ class Ledger:
         return table
 
 
-def _connect_args(url: str) -> dict[str, object]:
-    return {"timeout": 30, "check_same_thread": False} if url.startswith("sqlite") else {}
-
-
-def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]  # SQLite's connection
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+def _claim_lock(campaign: str, kind: str) -> int:
+    """The PostgreSQL advisory lock key (a signed 64-bit integer) of claims of one kind."""
+    digest = hashlib.sha256(f"claim\x1f{campaign}\x1f{kind}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _dialect(engine: Engine) -> ModuleType:

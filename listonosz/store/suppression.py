@@ -1,6 +1,6 @@
 """The suppression list: people who must never be written to again, whatever the lists say.
 
-Kept in the ledger's database (its own table). Each entry is keyed by a hash of the
+Kept in the store beside the ledger (its own table). Each entry is keyed by a hash of the
 normalised address; the address itself is kept too, except for an *erased* person (GDPR
 art. 17), of whom only the hash remains: enough to keep them out, nothing to read back.
 """
@@ -13,37 +13,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from sqlalchemy import (
-    Column,
-    DateTime,
-    Engine,
-    MetaData,
-    String,
-    Table,
-    Text,
-    create_engine,
-    delete,
-    select,
-)
+from sqlalchemy import delete, select
 
 from listonosz.contacts.model import Contact, Suppressed
 from listonosz.contacts.normalise import normalise_email
 from listonosz.errors import ListonoszError
-from listonosz.paths import private_sqlite
+from listonosz.store.engine import StoreHandle
+from listonosz.store.schema import suppressions
 
 Reason = Literal["unsubscribed", "hard_bounce", "complaint", "erased", "manual"]
 REASONS: tuple[str, ...] = get_args(Reason)
-
-metadata = MetaData()
-suppressions = Table(
-    "suppressions",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("email", String(320)),  # NULL for an erased person
-    Column("reason", String(20), nullable=False),
-    Column("detail", Text, nullable=False, default=""),
-    Column("added_at", DateTime(timezone=True), nullable=False),
-)
 
 
 class SuppressionError(ListonoszError, ValueError):
@@ -66,16 +45,8 @@ class Entry:
     added_at: dt.datetime
 
 
-class SuppressionList:
-    """Add, remove, list, and filter audiences. Same database URL as the ledger."""
-
-    def __init__(self, url: str) -> None:
-        private_sqlite(url)  # it holds addresses: readable by its owner only
-        self.engine: Engine = create_engine(url)
-        suppressions.create(self.engine, checkfirst=True)
-
-    def close(self) -> None:
-        self.engine.dispose()
+class SuppressionList(StoreHandle):
+    """Add, remove, list, and filter audiences. Same database (and engine) as the ledger."""
 
     def add(self, email: str, reason: str, detail: str = "") -> Entry:
         """Suppress an address (again: the newest reason wins). Invalid input raises."""

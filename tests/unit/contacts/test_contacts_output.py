@@ -76,8 +76,8 @@ def test_report_csv(tmp_path: Path) -> None:
     assert report_rows(result)[-1]["value"] == "x@wp.pl"
 
 
-def test_suppression_list(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'var' / 'ledger.sqlite'}"
+def test_suppression_list(store_url: str) -> None:  # on SQLite and on PostgreSQL
+    url = store_url
     suppressions = SuppressionList(url)
     try:
         suppressions.add(" Jan@WP.pl ", "unsubscribed", "link in the invitation")

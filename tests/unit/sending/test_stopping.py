@@ -98,8 +98,8 @@ def test_the_outbox_writes_nothing_once_stopped(tmp_path: Path) -> None:
     assert list((tmp_path / "out").glob("*.eml")) == []
 
 
-def test_pauses_cover_one_kind_or_the_whole_campaign(tmp_path: Path) -> None:
-    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+def test_pauses_cover_one_kind_or_the_whole_campaign(store_url: str) -> None:
+    ledger = Ledger(store_url)  # on SQLite and on PostgreSQL
     try:
         assert ledger.paused("c", KIND) is None
         assert ledger.pause("c", KIND) and not ledger.pause("c", KIND)

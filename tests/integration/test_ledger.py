@@ -1,4 +1,6 @@
-"""The delivery ledger: claim, settle, reclaim after a crash, and two runs at once."""
+"""The delivery ledger: claim, settle, reclaim after a crash, and two runs at once.
+
+Every test that takes ``ledger`` or ``store_url`` runs on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
+from contextlib import closing
 
 import pytest
 from sqlalchemy import select
@@ -24,8 +26,8 @@ def recipients(*emails: str, groups: str = "jst") -> list[tuple[str, str, str]]:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    ledger = Ledger(f"sqlite:///{tmp_path}/l.sqlite")
+def ledger(store_url: str) -> Iterator[Ledger]:
+    ledger = Ledger(store_url)
     yield ledger
     ledger.close()
 
@@ -169,8 +171,8 @@ def test_delivery_key_is_stable_across_processes() -> None:
     assert delivery_key(CAMPAIGN, KIND, "a@x.pl") == expected
 
 
-def test_ledger_reopened_keeps_its_rows(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/sub/dir/l.sqlite"
+def test_ledger_reopened_keeps_its_rows(store_url: str) -> None:
+    url = store_url
     first = Ledger(url)
     (claim,) = first.claim(CAMPAIGN, KIND, recipients("a@x.pl"), "run-1", FRESH)
     first.settle("run-1", [Outcome(claim.key, "sent")])
@@ -182,11 +184,8 @@ def test_ledger_reopened_keeps_its_rows(tmp_path: Path) -> None:
         second.close()
 
 
-@pytest.mark.parametrize("round_", range(3))
-def test_two_runs_at_once_never_win_the_same_row(tmp_path: Path, round_: int) -> None:
-    url = f"sqlite:///{tmp_path}/l.sqlite"
-    batch = recipients(*(f"osoba{i}@example.pl" for i in range(200)))
-    Ledger(url).close()  # create the schema before the race
+def race(url: str, batch: list[tuple[str, str, str]]) -> dict[str, list[Claim]]:
+    """What run-1 and run-2 win when they claim ``batch`` at the same moment."""
     start = threading.Barrier(2)
     won: dict[str, list[Claim]] = {}
     errors: list[BaseException] = []
@@ -214,11 +213,32 @@ def test_two_runs_at_once_never_win_the_same_row(tmp_path: Path, round_: int) ->
     assert not any(c.resent for c in won["run-1"] + won["run-2"])
     ledger = Ledger(url)
     try:
-        assert ledger.status_counts(CAMPAIGN, KIND) == Counter(sending=200)
+        assert ledger.status_counts(CAMPAIGN, KIND) == Counter(sending=len(batch))
         owners = Counter(r["claim_token"] for r in rows(ledger).values())
         assert owners == Counter({"run-1": len(keys_1), "run-2": len(keys_2)})
     finally:
         ledger.close()
+    return won
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_two_runs_at_once_never_win_the_same_row(store_url: str, round_: int) -> None:
+    Ledger(store_url).close()  # create the schema before the race
+    race(store_url, recipients(*(f"osoba{i}@example.pl" for i in range(200))))
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_two_runs_at_once_never_take_over_the_same_deferred_row(
+    store_url: str, round_: int
+) -> None:
+    batch = recipients(*(f"osoba{i}@example.pl" for i in range(200)))
+    with closing(Ledger(store_url)) as ledger:
+        claims = ledger.claim(CAMPAIGN, KIND, batch, "run-0", FRESH)
+        ledger.settle("run-0", [Outcome(c.key, "deferred", "451 try later") for c in claims])
+    won = race(store_url, batch)
+    with closing(Ledger(store_url)) as ledger:
+        assert {r["attempts"] for r in rows(ledger).values()} == {2}
+    assert len(won["run-1"]) + len(won["run-2"]) == len(batch)
 
 
 def test_a_retried_task_of_the_same_run_resends_its_rows_as_possible_duplicates(
