@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -110,3 +111,16 @@ def deploy(env: dict[str, str]) -> None:
     """prefect.yaml's deployments on the ``listonosz`` process work pool, as the README says."""
     prefect_cli(env, "work-pool", "create", "listonosz", "--type", "process", "--overwrite")
     prefect_cli(env, "deploy", "--all")
+
+
+#: CI runs every test: a missing system dependency fails there instead of skipping.
+IN_CI = os.environ.get("CI", "").lower() in {"true", "1", "yes"}
+
+
+def unavailable(reason: str) -> NoReturn:
+    """A test's system dependency is missing: fail in CI (``CI=true``), skip elsewhere.
+
+    ``reason`` says what is missing and how to get it."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: this test must run)", pytrace=False)
+    pytest.skip(reason)
