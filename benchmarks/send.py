@@ -198,7 +198,8 @@ class FakeApi:
 
 def transport_alone(name: str, url: str, campaign_path: Path, count: int) -> float:
     """Messages per second of the transport alone: prebuilt message parts, as many a call as the
-    flow claims at once, 4 threads (as the flow's task runner) — the ceiling of the send phase."""
+    flow claims at once, as many threads as the flow's send-batch tasks (``Settings.concurrency``,
+    4) — the ceiling of the send phase."""
     import datetime as dt
     from concurrent.futures import ThreadPoolExecutor
 
@@ -225,7 +226,7 @@ def transport_alone(name: str, url: str, campaign_path: Path, count: int) -> flo
     size = transport.claim_chunk
     chunks = [messages[i : i + size] for i in range(0, len(messages), size)]
     start = time.perf_counter()
-    with ThreadPoolExecutor(4) as pool:
+    with ThreadPoolExecutor(Settings().concurrency) as pool:
         results = [d for batch in pool.map(transport.send_batch, chunks) for d in batch]
     seconds = time.perf_counter() - start
     transport.close()

@@ -150,26 +150,31 @@ def stop_when_cancelled(stop: Stop, every: float = 2.0) -> Iterator[None]:
         watcher.join(timeout=every + 5)
 
 
-def send_all(sender: BatchSender, ready: list[Ready], size: int) -> list[BatchReport]:
-    """One send-batch task per ``size`` messages; returns once every one of them has ended.
+def send_all(sender: BatchSender, ready: list[Ready], size: int, threads: int) -> list[BatchReport]:
+    """One send-batch task per ``size`` messages, at most ``threads`` at a time; returns once
+    every one of them has ended.
 
+    The tasks get a thread pool of their own, sized per run from ``Settings.concurrency``: the
+    flow's decorator is evaluated once, at import, before a run's settings are read.
     If anything goes wrong here, the batches still running are asked to stop and are waited
     for: the run's lease must not end while one of its threads still sends.
     """
     futures: list[PrefectFuture[BatchReport]] = []
-    try:
-        for number, start in enumerate(range(0, len(ready), size), 1):
-            batch = quote(ready[start : start + size])
-            futures.append(send_batch.submit(sender, batch, number))
-        wait(futures)
-    except BaseException:
-        sender.stop.request(CANCELLED, "the flow failed")
-        wait(futures)
-        raise
+    with ThreadPoolTaskRunner(max_workers=threads) as runner:
+        try:
+            for number, start in enumerate(range(0, len(ready), size), 1):
+                batch = quote(ready[start : start + size])
+                arguments = {"sender": sender, "batch": batch, "number": number}
+                futures.append(runner.submit(send_batch, arguments))
+            wait(futures)
+        except BaseException:
+            sender.stop.request(CANCELLED, "the flow failed")
+            wait(futures)
+            raise
     return [future.result() for future in futures]
 
 
-@flow(name="send-campaign", task_runner=ThreadPoolTaskRunner(max_workers=4))
+@flow(name="send-campaign")
 def send_campaign(
     campaign_path: str,
     message: str = "invitation",
@@ -227,7 +232,8 @@ def send_campaign(
                     stop=stop,
                     paused=lambda: control.paused(campaign.id, message) is not None,
                 )
-                batches = send_all(sender, ready, batch_size or settings.batch_size)
+                size = batch_size or settings.batch_size
+                batches = send_all(sender, ready, size, settings.concurrency)
             outcome = report(quote(merged), quote(planned), batches, ledger, stop)
     finally:
         mailer.close()
