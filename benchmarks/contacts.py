@@ -2,7 +2,8 @@
 
 Generates N rows (default 1,000,000) in 10 CSV files, mixed encodings (UTF-8, UTF-8 with
 BOM, cp1250, ISO-8859-2) and delimiters (, ; tab |), 30 % of people on more than one list and
-a few % of invalid addresses of many kinds. Then, in one run:
+a few % of invalid addresses of many kinds (``tests.factories.generate``, which the tests use
+too). Then, in one run:
 
 1. baseline: ``email_validator.validate_email(addr, check_deliverability=False)`` over every
    row's address in a plain loop (with ``allow_smtputf8=False``: the merge's own policy);
@@ -22,28 +23,23 @@ import argparse
 import multiprocessing
 import os
 import platform
-import random
 import re
 import resource
 import sys
 import tempfile
 import time
-import unicodedata
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: make `listonosz` importable
+if __package__ in (None, ""):  # run as a script: make `listonosz` and `tests` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from email_validator import EmailNotValidError, validate_email
 
 from listonosz.contacts.merge import SourceList, merge_lists
-from listonosz.contacts.text import clean_text
+from tests.factories import EMAIL_COLUMNS, generate
 
-FILES = 10
-ENCODINGS = ("utf-8", "cp1250", "utf-8-sig", "iso-8859-2", "utf-8")
-DELIMITERS = (",", ";", "\t", "|", ";")
 TARGET_RATIO = 5.0
 TARGET_RSS_MB = 2048
 #: Worker processes of the merge (``merge_lists(workers=...)``): a fixed number, not the core
@@ -51,481 +47,6 @@ TARGET_RSS_MB = 2048
 #: recorded on has two cores.
 WORKERS = 2
 RESULTS = Path(__file__).with_name("RESULTS.md")
-
-FEMALE = [
-    "Anna",
-    "Maria",
-    "Katarzyna",
-    "Małgorzata",
-    "Agnieszka",
-    "Barbara",
-    "Ewa",
-    "Krystyna",
-    "Elżbieta",
-    "Zofia",
-    "Teresa",
-    "Joanna",
-    "Magdalena",
-    "Monika",
-    "Jadwiga",
-    "Danuta",
-    "Irena",
-    "Halina",
-    "Helena",
-    "Beata",
-    "Aleksandra",
-    "Marta",
-    "Dorota",
-    "Grażyna",
-    "Jolanta",
-    "Iwona",
-    "Bożena",
-    "Urszula",
-    "Justyna",
-    "Renata",
-    "Alicja",
-    "Sylwia",
-    "Agata",
-    "Paulina",
-    "Łucja",
-    "Ślęzana",
-    "Źdźisława",
-    "Jagoda",
-    "Weronika",
-    "Kinga",
-    "Żaneta",
-]
-MALE = [
-    "Jan",
-    "Andrzej",
-    "Piotr",
-    "Krzysztof",
-    "Stanisław",
-    "Tomasz",
-    "Paweł",
-    "Józef",
-    "Marcin",
-    "Marek",
-    "Michał",
-    "Grzegorz",
-    "Jerzy",
-    "Tadeusz",
-    "Adam",
-    "Łukasz",
-    "Zbigniew",
-    "Ryszard",
-    "Dariusz",
-    "Henryk",
-    "Mariusz",
-    "Kazimierz",
-    "Wojciech",
-    "Robert",
-    "Mateusz",
-    "Jacek",
-    "Sławomir",
-    "Kuba",
-    "Barnaba",
-    "Kosma",
-    "Jarema",
-    "Ścibor",
-    "Bogusław",
-    "Zdzisław",
-    "Mieczysław",
-]
-SURNAME_STEMS = [
-    "Nowak",
-    "Kowalsk",
-    "Wiśniewsk",
-    "Wójcik",
-    "Kowalczyk",
-    "Kamińsk",
-    "Lewandowsk",
-    "Zielińsk",
-    "Szymańsk",
-    "Woźniak",
-    "Dąbrowsk",
-    "Kozłowsk",
-    "Jankowsk",
-    "Mazur",
-    "Kwiatkowsk",
-    "Krawczyk",
-    "Piotrowsk",
-    "Grabowsk",
-    "Nowakowsk",
-    "Pawłowsk",
-    "Michalsk",
-    "Nowick",
-    "Adamczyk",
-    "Dudek",
-    "Zając",
-    "Wieczorek",
-    "Jabłońsk",
-    "Król",
-    "Majewsk",
-    "Olszewsk",
-    "Jaworsk",
-    "Wróbel",
-    "Malinowsk",
-    "Pawlak",
-    "Witkowsk",
-    "Walczak",
-    "Stępień",
-    "Górsk",
-    "Rutkowsk",
-    "Michalak",
-    "Sikora",
-    "Ostrowsk",
-    "Baran",
-    "Duda",
-    "Szewczyk",
-    "Tomaszewsk",
-    "Pietrzak",
-    "Marciniak",
-    "Wróblewsk",
-    "Zalewsk",
-    "Jakubowsk",
-    "Jasińsk",
-    "Zawadzk",
-    "Sadowsk",
-    "Bąk",
-    "Chmielewsk",
-    "Włodarczyk",
-    "Borkowsk",
-    "Czarneck",
-    "Sawick",
-    "Sokołowsk",
-    "Urbańsk",
-    "Kubiak",
-    "Maciejewsk",
-    "Szczepańsk",
-    "Kucharsk",
-    "Wilk",
-    "Kalinowsk",
-    "Lis",
-    "Mazurek",
-    "Wysock",
-    "Adamsk",
-    "Kaźmierczak",
-    "Wasilewsk",
-    "Sobczak",
-    "Czerwińsk",
-    "Andrzejewsk",
-    "Cieślak",
-    "Głowack",
-    "Zakrzewsk",
-    "Kołodziej",
-    "Sikorsk",
-    "Krajewsk",
-    "Gajewsk",
-    "Szymczak",
-    "Szulc",
-    "Baranowsk",
-    "Laskowsk",
-    "Brzezińsk",
-    "Makowsk",
-    "Ziółkowsk",
-    "Przybylsk",
-    "Awksentiuk",
-    "Sacharczuk",
-    "Trochimczuk",
-    "Kiryluk",
-    "Łapińsk",
-    "Żukowsk",
-    "Ćwiklińsk",
-    "Grądzk",
-]
-TOWNS = [
-    "Białystok",
-    "Łomża",
-    "Suwałki",
-    "Augustów",
-    "Zambrów",
-    "Grajewo",
-    "Hajnówka",
-    "Sokółka",
-    "Bielsk",
-    "Siemiatycze",
-    "Kolno",
-    "Mońki",
-    "Sejny",
-    "Wysokie",
-    "Choroszcz",
-    "Supraśl",
-    "Wasilków",
-    "Zabłudów",
-    "Czyże",
-    "Dobrzyniewo",
-    "Narew",
-    "Orla",
-    "Tykocin",
-    "Łapy",
-    "Knyszyn",
-    "Goniądz",
-    "Szczuczyn",
-    "Rajgród",
-    "Lipsk",
-    "Dąbrowa",
-    "Michałowo",
-    "Gródek",
-    "Kleszczele",
-    "Drohiczyn",
-    "Ciechanowiec",
-    "Brańsk",
-    "Jedwabne",
-    "Stawiski",
-    "Filipów",
-    "Raczki",
-]
-ORG_PATTERNS = (
-    "Urząd Gminy {town}",
-    "Urząd Miejski w {town}",
-    "Gminny Ośrodek Pomocy Społecznej w {town}",
-    "Miejski Ośrodek Pomocy Społecznej w {town}",
-    "Powiatowy Urząd Pracy w {town}",
-    "Starostwo Powiatowe w {town}",
-    "Spółdzielnia Socjalna {word}",
-    "Fundacja {word}",
-    "Stowarzyszenie {word} z {town}",
-    "Parafia św. {saint} w {town}",
-    "Koło Gospodyń Wiejskich w {town}",
-    "Centrum Integracji Społecznej w {town}",
-    "Zakład Aktywności Zawodowej w {town}",
-    "Lokalna Grupa Działania {word}",
-    'Gazeta "{word}"',
-    "Radio {word}",
-)
-WORDS = [
-    "Razem",
-    "Ostoja",
-    "Tratwa",
-    "Nadzieja",
-    "Przystań",
-    "Horyzont",
-    "Dobro",
-    "Wspólnota",
-    "Podlasie",
-    "Narew",
-    "Puszcza",
-    "Żubr",
-    "Kraina",
-    "Źródło",
-    "Ścieżka",
-    "Łąka",
-    "Zagroda",
-    "Słoneczna",
-    "Przyszłość",
-    "Pomost",
-]
-SAINTS = ["Anny", "Józefa", "Wojciecha", "Stanisława", "Mikołaja", "Trójcy", "Rocha", "Jana"]
-POSITIONS = [
-    "Wójt",
-    "Burmistrz",
-    "Sekretarz",
-    "Dyrektor",
-    "Kierownik",
-    "Prezes",
-    "Członek",
-    "zarządu",
-    "Specjalista",
-    "Pracownik",
-    "socjalny",
-    "Koordynator",
-    "Redaktor",
-    "Proboszcz",
-    "Skarbnik",
-    "Inspektor",
-    "Asystent",
-]
-FREE_MAIL = (
-    "wp.pl",
-    "o2.pl",
-    "onet.pl",
-    "interia.pl",
-    "gmail.com",
-    "op.pl",
-    "poczta.onet.pl",
-    "vp.pl",
-    "tlen.pl",
-    "interia.eu",
-)
-TYPO_DOMAINS = ("gmail.con", "wp.p", "onet.pll", "interia.ppl", "o2.p", "gmial.com")
-GROUPS = ("jst", "ngo", "koscioly", "owes", "rynek_pracy", "nauka", "biznes", "media")
-_ASCII = str.maketrans("ąćęłńóśźżĄĆĘŁŃÓŚŹŻ", "acelnoszzACELNOSZZ")
-
-
-@dataclass(frozen=True, slots=True)
-class GeneratedFile:
-    path: Path
-    label: str
-    group: str
-    encoding: str
-    delimiter: str
-
-
-@dataclass
-class Generated:
-    """The files, and each row's address as a list holds it (trimmed) with its place."""
-
-    files: list[GeneratedFile]
-    addresses: list[tuple[str, int, str]]  # (label, row, address)
-    people: int
-    on_several_lists: int
-
-    def sources(self) -> list[SourceList]:
-        return [SourceList(f.path, f.group, f.label) for f in self.files]
-
-
-def _invalid_address(rng: random.Random, local: str, domain: str, unicode_ok: bool) -> str:
-    """An address email-validator rejects, of one of many kinds."""
-    kinds = [
-        lambda: f"{local}{domain}",  # no @
-        lambda: f"{local}@@{domain}",
-        lambda: f"{local.replace('.', ' ')}@{domain}",  # a space inside
-        lambda: f"{local}@{domain.replace('.', ',', 1)}",
-        lambda: f"{local}@{domain}.",
-        lambda: f"{local}@{domain.split('.')[0]}",  # no dot in the domain
-        lambda: f"{local}..x@{domain}",
-        lambda: f".{local}@{domain}",
-        lambda: f"{local}.@{domain}",
-        lambda: f"{local}@{domain.split('.')[0]}.local",
-        lambda: f"{local}@mail.test",
-        lambda: f"{local}@host.invalid",
-        lambda: f"{local}@localhost",
-        lambda: f"{local}@{domain.split('.')[0]}.123",  # numeric TLD
-        lambda: f"{local}@{'a' * 64}.pl",  # a label over 63 characters
-        lambda: f"{local}@{'.'.join(['abcdefghij'] * 24)}.pl",  # address over 254
-        lambda: f"{local}@{domain.split('.')[0]}_x.pl",
-        lambda: f"{local}@-{domain}",
-        lambda: f"{local}@{domain.split('.')[0]}-.pl",
-        lambda: f"{local}@ab--cd.pl",
-        lambda: f'"{local} x"@{domain}',
-        lambda: f"Jan <{local}@{domain}>",
-        lambda: f"{local}@[10.0.0.1]",
-        lambda: f"@{domain}",
-        lambda: f"{local}@",
-        lambda: f"{local}(at){domain}",
-        lambda: f"{local};{local}@{domain}",
-        lambda: "",
-    ]
-    if unicode_ok:  # characters every one of our encodings can write
-        kinds.append(lambda: f"zażółć.{local}@{domain}")  # non-ASCII local part, no SMTPUTF8
-        kinds.append(lambda: f"{local}@xn--zz.pl")  # punycode that is not
-    return rng.choice(kinds)()
-
-
-def _valid_unusual(rng: random.Random, local: str, domain: str) -> str:
-    """An address email-validator accepts although it looks odd."""
-    return rng.choice(
-        [
-            f"{local}+news@{domain}",
-            f"o'{local}@{domain}",
-            f"{local}@żółw-{domain.split('.')[0]}.pl",  # IDN: sent as punycode
-            f"{local}@xn--w-uga1v8h.pl",
-            f"{'x' * 70}@{domain}",  # a long local part (only strict mode limits it)
-            f"{local}@sub.{domain}",
-            f"{local}@123.{domain}",
-            f"{local}@{domain.upper()}",
-            f"{local}_{local}@{domain}",
-            f"{local}@{rng.choice(TYPO_DOMAINS)}",  # a likely typo: kept, with a warning
-            f"{local}@{domain}".upper(),
-        ]
-    )
-
-
-def generate(directory: Path, rows: int, seed: int = 2016, files: int = FILES) -> Generated:
-    """Write ``rows`` contact rows into ``files`` CSV files under ``directory``."""
-    rng = random.Random(seed)
-    # 70 % of people on one list, 30 % on two or three: rows ≈ people × 1.36.
-    counts: list[int] = []
-    total = 0
-    while total < rows:
-        count = 1 if rng.random() < 0.7 else (2 if rng.random() < 0.8 else 3)
-        count = min(count, rows - total)
-        counts.append(count)
-        total += count
-    towns = [(town, town.lower().translate(_ASCII)) for town in TOWNS]  # (name, domain part)
-    institutional = [
-        f"{prefix}-{slug}{suffix}"
-        for _, slug in towns
-        for prefix in ("ug", "um", "gops", "mops", "pup", "starostwo", "cis", "parafia", "lgd")
-        for suffix in (".pl", ".gov.pl", ".org.pl", ".eu")
-    ]
-    used: set[str] = set()
-    per_file: list[list[tuple[str, ...]]] = [[] for _ in range(files)]
-    for count in counts:
-        female = rng.random() < 0.55
-        first = rng.choice(FEMALE if female else MALE)
-        stem = rng.choice(SURNAME_STEMS)
-        last = stem + ("a" if female else "i") if stem.endswith(("sk", "ck", "dzk")) else stem
-        town, _ = rng.choice(towns)
-        domain = rng.choice(FREE_MAIL) if rng.random() < 0.5 else rng.choice(institutional)
-        local = rng.choice(
-            [
-                f"{first}.{last}",
-                f"{first[0]}.{last}",
-                f"{first}{last}",
-                f"{last}.{first}",
-                f"{first}.{last}{rng.randint(1, 99)}",
-            ]
-        )
-        local = unicodedata.normalize("NFC", local).lower().translate(_ASCII)
-        address = f"{local}@{domain}"
-        while address in used:
-            address = f"{local}{rng.randint(100, 99999)}@{domain}"
-        used.add(address)
-        roll = rng.random()
-        org = rng.choice(ORG_PATTERNS).format(
-            town=town, word=rng.choice(WORDS), saint=rng.choice(SAINTS)
-        )
-        person = (first, last, org, rng.choice(POSITIONS), "K" if female else "M")
-        for index, target in enumerate(rng.sample(range(files), count)):
-            if roll < 0.03:
-                written = _invalid_address(rng, local, domain, True)
-            elif roll < 0.05:
-                written = _valid_unusual(rng, local, domain)
-            else:
-                written = address
-            if index and rng.random() < 0.3:
-                written = written.upper()  # the same person, written differently elsewhere
-            per_file[target].append((written, *person))
-    result = Generated([], [], len(counts), sum(1 for c in counts if c > 1))
-    for number, rows_of_file in enumerate(per_file):
-        encoding, delimiter = ENCODINGS[number % 5], DELIMITERS[(number + number // 5) % 5]
-        group = GROUPS[number % len(GROUPS)]
-        path = directory / f"lista-{number + 1:02d}.{'tsv' if delimiter == chr(9) else 'csv'}"
-        label = path.name
-        file = GeneratedFile(path, label, group, encoding, delimiter)
-        result.files.append(file)
-        _write(file, rows_of_file, rng, result.addresses)
-    return result
-
-
-def _write(
-    file: GeneratedFile,
-    rows: list[tuple[str, ...]],
-    rng: random.Random,
-    addresses: list[tuple[str, int, str]],
-) -> None:
-    headers = ("Imię", "Nazwisko", "Adres e-mail", "Instytucja", "Stanowisko", "Płeć")
-    if file.encoding == "iso-8859-2":
-        headers = ("IMIE", "NAZWISKO", "E-MAIL", "ORGANIZACJA", "FUNKCJA", "PLEC")
-    quote = re.compile(f'[{re.escape(file.delimiter)}"\r\n]')
-
-    def cell(text: str) -> str:
-        return '"' + text.replace('"', '""') + '"' if quote.search(text) else text
-
-    lines = [file.delimiter.join(headers)]
-    for row_number, (written, first, last, org, position, gender) in enumerate(rows, start=2):
-        padded = written
-        if rng.random() < 0.1:
-            padded = f"  {written} "  # stray spaces around the address
-        if rng.random() < 0.05:
-            first, last = first.upper(), last.upper()
-        assert clean_text(padded) == padded.strip(), padded
-        addresses.append((file.label, row_number, padded.strip()))
-        fields = (first, last, padded, org, position, gender)
-        lines.append(file.delimiter.join(cell(value) for value in fields))
-    file.path.write_text("\r\n".join(lines) + "\r\n", encoding=file.encoding, newline="")
 
 
 def baseline(addresses: list[tuple[str, int, str]]) -> tuple[float, set[tuple[str, int]]]:
@@ -561,15 +82,14 @@ def run_merge(sources: list[SourceList], workers: int = 1) -> MergeRun:
     start = time.perf_counter()
     result = merge_lists(sources, workers=workers)
     seconds = time.perf_counter() - start
-    email_columns = {"Adres e-mail", "E-MAIL"}
     largest_worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if workers > 1 else 0
     return MergeRun(
         seconds,
         (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + workers * largest_worker) / 1024,
         len(result.contacts),
         sum(result.rows_read.values()),
-        {(r.source, r.row) for r in result.rejects if r.column in email_columns},
-        sum(1 for r in result.rejects if r.column not in email_columns),
+        {(r.source, r.row) for r in result.rejects if r.column in EMAIL_COLUMNS},
+        sum(1 for r in result.rejects if r.column not in EMAIL_COLUMNS),
         len(result.warnings),
         len(result.conflicts),
     )
@@ -672,13 +192,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{merged.warnings:,} warnings, {merged.conflicts:,} conflicts",
         f"baseline: {base_seconds:.2f} s, {rows / base_seconds:,.0f} rows/s "
         "(email-validator, plain loop)",
+        "verdicts: "
+        + (f"the same as email-validator for all {rows:,} rows" if agree else "DIFFERENT"),
         f"ratio:    {ratio:.1f}x the baseline (target >= {TARGET_RATIO:.0f}x: "
         f"{'met' if ratio >= TARGET_RATIO else 'MISSED'}); peak RSS target <= "
         f"{TARGET_RSS_MB} MB: {'met' if merged.peak_rss_mb <= TARGET_RSS_MB else 'MISSED'}",
-        "verdicts: "
-        + (f"the same as email-validator for all {rows:,} rows" if agree else "DIFFERENT"),
     ]
-    print("\n".join(lines))
+    # The summary comes last, after any failure detail or note: it is what one reads.
     if not agree:
         only_merge = sorted(merged.email_rejects - base_invalid)[:10]
         only_base = sorted(base_invalid - merged.email_rejects)[:10]
@@ -690,8 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"  rejected by email-validator only: {place} {by_place[place]!r}", file=sys.stderr
             )
-        return 1
-    if args.record:
+    elif args.record:
         _record(
             "## Contacts\n\n"
             f"`.venv/bin/python benchmarks/contacts.py --rows {rows} --workers {args.workers} "
@@ -712,7 +231,9 @@ def main(argv: list[str] | None = None) -> int:
             "same rules as the merge (SMTPUTF8 off by default).\n\n" + WHY_FAST
         )
         print(f"recorded in {RESULTS}")
-    return 0
+    sys.stderr.flush()
+    print("\n".join(lines))
+    return 0 if agree else 1
 
 
 if __name__ == "__main__":

@@ -153,10 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         f"output: {output}"
     )
     lines.append(verdict)
-    print("\n".join(lines))
-    if not identical:
-        return 1
-    if args.record:
+    if identical and args.record:
         _record(
             "## Render\n\n"
             f"`.venv/bin/python benchmarks/render.py --rounds {args.rounds} --record`\n\n"
@@ -174,7 +171,9 @@ def main(argv: list[str] | None = None) -> int:
             "each message's HTML (`html_to_text`); those texts are compared byte for byte too.\n"
         )
         print(f"recorded in {RESULTS}")
-    return 0
+    sys.stderr.flush()  # any FAIL lines first: the summary comes last
+    print("\n".join(lines))
+    return 0 if identical else 1
 
 
 if __name__ == "__main__":

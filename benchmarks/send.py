@@ -1,6 +1,6 @@
 """Sending throughput: the whole pipeline against raw smtplib, in the same run.
 
-    .venv/bin/python benchmarks/send.py [--recipients 20000] [--prefect-email 200]
+    .venv/bin/python benchmarks/send.py [--recipients 20000] [--prefect-email 100]
     .venv/bin/python benchmarks/send.py --transport postmark [--recipients 20000]
 
 A discarding SMTP sink runs in its own process. Three measurements against it:
@@ -8,7 +8,8 @@ A discarding SMTP sink runs in its own process. Three measurements against it:
 - raw smtplib: prebuilt message bytes, one connection, ``sendmail`` in a loop (the baseline);
 - Listonosz: the ``send-campaign`` Prefect flow end to end (merge the contact file, plan
   against the ledger, render, assemble MIME, claim and settle in the ledger, send over SMTP);
-- prefect-email: its ``email_send_message`` task once per recipient, on a sample.
+- prefect-email: its ``email_send_message`` task once per recipient, on a sample (the package
+  is the ``bench`` extra, which ``make bench`` installs; ``--prefect-email 0`` leaves it out).
 
 It prints messages per second and each ratio to the baseline; the target is Listonosz ≥ 0.8×.
 
@@ -24,12 +25,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
-import csv
 import dataclasses
 import functools
 import hashlib
+import importlib.util
 import os
-import random
 import shutil
 import smtplib
 import subprocess
@@ -38,38 +38,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-FIRST = ["Anna", "Jan", "Małgorzata", "Piotr", "Katarzyna", "Tomasz", "Ewa", "Łukasz", "Zofia"]
-LAST = ["Nowak", "Kowalska", "Wiśniewski", "Wójcik", "Kamińska", "Żukowski", "Łapińska"]
-POSITIONS = ["Wójt Gminy", "Dyrektor", "Prezes Zarządu", "Kierownik GOPS", "Specjalista", ""]
+if __package__ in (None, ""):  # run as a script: make `listonosz` and `tests` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-def write_project(root: Path, recipients: int) -> Path:
-    """A project folder with one contact list of ``recipients`` people and a campaign file."""
-    rng = random.Random(2016)
-    (root / "contacts").mkdir(parents=True)
-    (root / "campaigns").mkdir()
-    shutil.copytree(REPO / "templates", root / "templates")
-    with (root / "contacts" / "audience.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["Imię", "Nazwisko", "E-mail", "Instytucja", "Stanowisko"])
-        for number in range(recipients):
-            writer.writerow(
-                [
-                    rng.choice(FIRST),
-                    rng.choice(LAST),
-                    f"osoba.{number}@gmina{number % 97}.example.pl",
-                    f"Urząd Gminy nr {number % 97}",
-                    rng.choice(POSITIONS),
-                ]
-            )
-    campaign = (REPO / "campaigns" / "ekonomia-spoleczna-2016.yaml").read_text(encoding="utf-8")
-    head, _, rest = campaign.partition("audience:")
-    _, _, tail = rest.partition("\nmessages:")
-    audience = "audience:\n  sources:\n    - path: contacts/audience.csv\n      group: jst\n"
-    path = root / "campaigns" / "bench.yaml"
-    path.write_text(f"{head}{audience}\nmessages:{tail}", encoding="utf-8")
-    return path
+from tests.factories import REPO, write_project
 
 
 class Sink:
@@ -226,7 +198,8 @@ class FakeApi:
 
 def transport_alone(name: str, url: str, campaign_path: Path, count: int) -> float:
     """Messages per second of the transport alone: prebuilt message parts, as many a call as the
-    flow claims at once, 4 threads (as the flow's task runner) — the ceiling of the send phase."""
+    flow claims at once, as many threads as the flow's send-batch tasks (``Settings.concurrency``,
+    4) — the ceiling of the send phase."""
     import datetime as dt
     from concurrent.futures import ThreadPoolExecutor
 
@@ -253,7 +226,7 @@ def transport_alone(name: str, url: str, campaign_path: Path, count: int) -> flo
     size = transport.claim_chunk
     chunks = [messages[i : i + size] for i in range(0, len(messages), size)]
     start = time.perf_counter()
-    with ThreadPoolExecutor(4) as pool:
+    with ThreadPoolExecutor(Settings().concurrency) as pool:
         results = [d for batch in pool.map(transport.send_batch, chunks) for d in batch]
     seconds = time.perf_counter() - start
     transport.close()
@@ -313,7 +286,7 @@ def measure_provider(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=20_000)
-    parser.add_argument("--prefect-email", type=int, default=200, help="sample size; 0 skips")
+    parser.add_argument("--prefect-email", type=int, default=100, help="sample size; 0 skips")
     parser.add_argument(
         "--transport", choices=PROVIDERS, help="send through this provider's local fake"
     )
@@ -321,7 +294,11 @@ def main() -> None:
         "--claim-chunk", type=int, help="with --transport: benchmark-only BatchSender patch"
     )
     args = parser.parse_args()
-    sys.path.insert(0, str(REPO))
+    if args.prefect_email and not args.transport and not importlib.util.find_spec("prefect_email"):
+        parser.error(
+            "prefect-email (the per-recipient baseline) is not installed: `make bench` installs "
+            "it (pip install -e '.[bench]'), or pass --prefect-email 0 to leave it out"
+        )
     root = Path(tempfile.mkdtemp(prefix="listonosz-bench-"))
     # Registered first, so it runs last: after Prefect's local server has stopped.
     atexit.register(shutil.rmtree, root, ignore_errors=True)

@@ -165,28 +165,32 @@ def stop_when_cancelled(stop: Stop, every: float = 2.0) -> Iterator[None]:
         watcher.join(timeout=every + 5)
 
 
-def send_all(sender: BatchSender, ready: list[Ready], size: int) -> list[BatchReport]:
-    """One send-batch task per ``size`` messages; returns once every one of them has ended.
+def send_all(sender: BatchSender, ready: list[Ready], size: int, threads: int) -> list[BatchReport]:
+    """One send-batch task per ``size`` messages, at most ``threads`` at a time; returns once
+    every one of them has ended.
 
+    The tasks get a thread pool of their own, sized per run from ``Settings.concurrency``: the
+    flow's decorator is evaluated once, at import, before a run's settings are read.
     If anything goes wrong here, the batches still running are asked to stop and are waited
     for: the run's lease must not end while one of its threads still sends.
     """
     futures: list[PrefectFuture[BatchReport]] = []
-    try:
-        for number, start in enumerate(range(0, len(ready), size), 1):
-            batch = _quoted(ready[start : start + size])
-            futures.append(send_batch.submit(sender, batch, number))
-        wait(futures)
-    except BaseException:
-        sender.stop.request(CANCELLED, "the flow failed")
-        wait(futures)
-        raise
+    runner: ThreadPoolTaskRunner[BatchReport] = ThreadPoolTaskRunner(max_workers=threads)
+    with runner:
+        try:
+            for number, start in enumerate(range(0, len(ready), size), 1):
+                batch = _quoted(ready[start : start + size])
+                arguments = {"sender": sender, "batch": batch, "number": number}
+                futures.append(runner.submit(send_batch, arguments))
+            wait(futures)
+        except BaseException:
+            sender.stop.request(CANCELLED, "the flow failed")
+            wait(futures)
+            raise
     return [future.result() for future in futures]
 
 
-# Prefect's flow() asks for a TaskRunner[PrefectFuture[Any]], an invariant generic that no
-# concrete runner's type matches (Prefect casts it inside).
-@flow(name="send-campaign", task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]
+@flow(name="send-campaign")
 def send_campaign(
     campaign_path: str,
     message: str = "invitation",
@@ -244,7 +248,8 @@ def send_campaign(
                     stop=stop,
                     paused=lambda: control.paused(campaign.id, message) is not None,
                 )
-                batches = send_all(sender, ready, batch_size or settings.batch_size)
+                size = batch_size or settings.batch_size
+                batches = send_all(sender, ready, size, settings.concurrency)
             outcome = report(_quoted(merged), _quoted(planned), batches, ledger, stop)
     finally:
         mailer.close()

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -197,3 +198,16 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         conn.execute(text(f"TRUNCATE {', '.join(t.name for t in metadata.sorted_tables)}"))
     engine.dispose()
     return url
+
+
+#: CI runs every test: a missing system dependency fails there instead of skipping.
+IN_CI = os.environ.get("CI", "").lower() in {"true", "1", "yes"}
+
+
+def unavailable(reason: str) -> NoReturn:
+    """A test's system dependency is missing: fail in CI (``CI=true``), skip elsewhere.
+
+    ``reason`` says what is missing and how to get it."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: this test must run)", pytrace=False)
+    pytest.skip(reason)

@@ -1,7 +1,9 @@
-"""The send benchmark itself runs: a small audience through a provider's fake, end to end."""
+"""The benchmarks run as a fresh clone runs them (``python benchmarks/NAME.py`` from the repo
+root), small, and each ends with its ratio lines; tests never import benchmarks."""
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -11,19 +13,101 @@ import pytest
 from tests.conftest import REPO
 
 
+def _bench(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run a benchmark script as a person would: no PYTHONPATH, from the repo root."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _last_lines(output: str, count: int) -> list[str]:
+    return output.rstrip("\n").splitlines()[-count:]
+
+
+def test_tests_never_import_benchmarks() -> None:
+    offenders = []
+    for path in sorted((REPO / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            offenders += [
+                f"{path.relative_to(REPO)}:{node.lineno}: {name}"
+                for name in names
+                if name.split(".")[0] == "benchmarks"
+            ]
+    assert offenders == [], "tests import from benchmarks/ (use tests/factories.py):\n" + "\n".join(
+        offenders
+    )
+
+
+@pytest.mark.slow
+def test_the_contacts_benchmark_ends_with_its_ratio() -> None:
+    run = _bench("benchmarks/contacts.py", "--rows", "2000")
+    assert run.returncode == 0, run.stderr[-3000:]
+    verdicts, ratio = _last_lines(run.stdout, 2)
+    assert verdicts == "verdicts: the same as email-validator for all 2,000 rows"
+    assert ratio.startswith("ratio:    ") and "x the baseline (target >= 5x: " in ratio
+
+
+@pytest.mark.slow
+def test_the_render_benchmark_ends_with_its_ratios() -> None:
+    run = _bench("benchmarks/render.py", "--rounds", "1")
+    assert run.returncode == 0, run.stderr[-3000:]
+    *kinds, total, verdict = _last_lines(run.stdout, 7)
+    assert [line.split()[0] for line in kinds] == [
+        "invitation",
+        "reminder",
+        "thank_you",
+        "we_missed_you",
+        "newsletter",
+    ]
+    assert total.startswith("all kinds") and total.endswith("x")
+    assert verdict.startswith("target >= 15x for every kind: ")
+    assert verdict.endswith("output: byte-identical for all 430 messages")
+
+
+def test_the_send_benchmark_says_at_once_how_to_install_prefect_email() -> None:
+    # As on a fresh clone without the bench extra: prefect-email cannot be imported.
+    hide = (
+        "import runpy, sys; sys.modules['prefect_email'] = None; "
+        "sys.argv = ['benchmarks/send.py', '--recipients', '50']; "
+        "runpy.run_path('benchmarks/send.py', run_name='__main__')"
+    )
+    run = _bench("-c", hide, timeout=120)
+    assert run.returncode == 2
+    assert "prefect-email (the per-recipient baseline) is not installed" in run.stderr
+    assert "make bench" in run.stderr and "--prefect-email 0" in run.stderr
+    assert run.stdout == ""
+
+
+@pytest.mark.slow
+def test_the_smtp_send_benchmark_ends_with_its_ratios() -> None:
+    run = _bench("benchmarks/send.py", "--recipients", "300", "--prefect-email", "0")
+    assert run.returncode == 0, run.stderr[-3000:]
+    header, raw, flow = _last_lines(run.stdout, 3)
+    assert header.split() == ["msg/s", "×", "raw"]
+    assert raw.startswith("raw smtplib (baseline)") and raw.endswith("1.000")
+    assert flow.startswith("Listonosz flow ")
+
+
 @pytest.mark.slow
 def test_the_provider_benchmark_sends_everyone_through_the_whole_flow() -> None:
     # 2,000 recipients: the preparing workers start, and SendGrid's batches of 500 are factored
     # from a sample and fitted. The script asserts that the flow sent everyone and that the
     # fake accepted each message of both measurements.
-    run = subprocess.run(
-        [sys.executable, "benchmarks/send.py", "--transport", "sendgrid", "--recipients", "2000"],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    run = _bench("benchmarks/send.py", "--transport", "sendgrid", "--recipients", "2000")
     assert run.returncode == 0, run.stderr[-3000:]
     assert "sendgrid: 2000 recipients" in run.stdout
-    assert "Listonosz flow via sendgrid" in run.stdout
+    header, flow, alone = _last_lines(run.stdout, 3)
+    assert header.split() == ["msg/s"]
+    assert flow.startswith("Listonosz flow via sendgrid")
+    assert alone.startswith("the transport alone")

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.send import write_project
 from tests.conftest import REPO, free_port
+from tests.factories import write_project
 
 RECIPIENTS = 5_000
 KILLS = 10

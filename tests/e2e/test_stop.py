@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.send import write_project
 from tests.conftest import PREFECT, REPO, deploy, free_port
+from tests.factories import write_project
 
 RECIPIENTS = 2_000
 RATE_PER_MINUTE = 3_000  # 50 messages a second through one shared token bucket

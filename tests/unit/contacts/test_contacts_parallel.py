@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from email_validator import EmailNotValidError, validate_email
 
-from benchmarks.contacts import generate
 from listonosz.contacts.construct import make_contact
 from listonosz.contacts.emails import EmailChecker
 from listonosz.contacts.errors import ContactFileError
@@ -20,6 +19,7 @@ from listonosz.contacts.parallel import _Dealt
 from listonosz.contacts.records import CONTACT_FIELDS, FLAGS, GROUPS, SOURCES
 from listonosz.contacts.sheet import CHUNK_ROWS, Sheet, chunked
 from listonosz.contacts.text import clean_text
+from tests.factories import generate
 
 
 def test_records_are_laid_out_as_contacts() -> None:

@@ -1,6 +1,6 @@
 """The parts of a clean stop, one at a time: the stop request and signals, waits a stop cuts
 short, transports that leave unsent what they have not begun, pauses in the ledger, and a
-sender that claims nothing more once paused. tests/test_stop.py runs them all end to end."""
+sender that claims nothing more once paused. tests/e2e/test_stop.py runs them all end to end."""
 
 from __future__ import annotations
 
