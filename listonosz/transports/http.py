@@ -11,7 +11,7 @@ batch into provider-sized requests, maps each answer to one ``Delivery`` per mes
 provider refuses a request without saying which message is at fault, splits it until the one
 message to blame is alone, so only that message fails.
 
-``skeleton`` factors messages that differ in a few places into shared text and per-recipient
+``factoring`` factors messages that differ in a few places into shared text and per-recipient
 values, for the APIs (SendGrid, Mailgun) whose batches share one body and substitute the rest.
 """
 

@@ -3,7 +3,7 @@
 Batch sending gives every ``to`` address its own message when ``recipient-variables`` are sent:
 ``%recipient.NAME%`` anywhere in the subject, bodies, ``h:`` headers and ``v:`` variables takes
 that recipient's value. Listonosz renders every message itself, so the batch's bodies are factored
-(``skeleton``) into one template and per-recipient values. Mailgun answers one message ``id``
+(``factoring``) into one template and per-recipient values. Mailgun answers one message ``id``
 for the call; a 400 (``{"message": "…"}``) does not say which recipient is at fault, so the shared
 transport splits the call until the one to blame is alone. ``v:ledger-key`` carries the ledger key
 into every event; note that ``v:`` variables reach the recipient in ``X-Mailgun-Variables``, so
@@ -20,6 +20,7 @@ import httpx
 from listonosz.config import TransportSettings
 from listonosz.mail import address_line
 from listonosz.transports.base import Delivery, Outgoing, TransportUnavailable
+from listonosz.transports.factoring import Bodies, Factored, FactoringError, factor_bodies
 from listonosz.transports.http import (
     ApiRequest,
     ApiTransport,
@@ -33,7 +34,6 @@ from listonosz.transports.http import (
     split_headers,
 )
 from listonosz.transports.ratelimit import Pace
-from listonosz.transports.skeleton import Bodies, Skeleton, SkeletonError, factor_bodies
 
 REGION_URLS = {"us": "https://api.mailgun.net", "eu": "https://api.eu.mailgun.net"}
 BATCH_LIMIT = 1000
@@ -64,7 +64,7 @@ class Mailgun:
             for run in chunks(group, BATCH_LIMIT, BATCH_BYTES, distinct=True):
                 try:
                     alone, bodies = factor_bodies(run, VARIABLE_START, own_texts)
-                except SkeletonError:
+                except FactoringError:
                     alone, bodies = run, None
                 if bodies:
                     out.append(self.request(bodies))
@@ -160,7 +160,7 @@ def own_texts(message: Outgoing) -> tuple[str, ...]:
     return (p.subject, *p.headers.values()) if p else ()
 
 
-def template(factored: Skeleton, prefix: str) -> str:
+def template(factored: Factored, prefix: str) -> str:
     return factored.template(lambda n: VARIABLE.format(f"{prefix}{n}"))
 
 

@@ -2,7 +2,7 @@
 
 A request has one ``content``; each personalization is one recipient with its own subject,
 headers (Message-ID, List-Unsubscribe), ``substitutions`` and ``custom_args``. Listonosz renders
-every message itself, so the batch's bodies are factored (``skeleton``) into one template
+every message itself, so the batch's bodies are factored (``factoring``) into one template
 and per-recipient substitution values; a message whose values would pass SendGrid's limit of
 10,000 bytes per personalization goes in a request of its own. SendGrid answers 202 with one
 ``X-Message-Id`` for the request; a 400 names the offending field, e.g.
@@ -21,6 +21,7 @@ import httpx
 
 from listonosz.config import TransportSettings
 from listonosz.transports.base import Delivery, Outgoing
+from listonosz.transports.factoring import Bodies, Factored, FactoringError, factor_bodies
 from listonosz.transports.http import (
     ApiRequest,
     ApiTransport,
@@ -34,7 +35,6 @@ from listonosz.transports.http import (
     split_headers,
 )
 from listonosz.transports.ratelimit import Pace
-from listonosz.transports.skeleton import Bodies, Skeleton, SkeletonError, factor_bodies
 
 DEFAULT_URL = "https://api.sendgrid.com"  # EU regional subusers: https://api.eu.sendgrid.com
 BATCH_LIMIT = 1000
@@ -69,7 +69,7 @@ class SendGrid:
         text that looks like our substitution tags)."""
         try:
             alone, bodies = factor_bodies(run, TAG_START, subject)
-        except SkeletonError:
+        except FactoringError:
             alone, bodies = run, None
         singles = [self.request([m], None, None) for m in alone]
         return self.factored(bodies) + singles if bodies else singles
@@ -94,8 +94,8 @@ class SendGrid:
     def request(
         self,
         messages: list[Outgoing],
-        text: Skeleton | None,
-        html: Skeleton | None,
+        text: Factored | None,
+        html: Factored | None,
         rows: list[int] | None = None,
     ) -> ApiRequest:
         first = messages[0].parts

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from listonosz.transports import skeleton as module
-from listonosz.transports.skeleton import Skeleton, factor, fit, skeleton
+from listonosz.transports import factoring as module
+from listonosz.transports.factoring import Factored, factor, factor_texts, fit
 
 
 def edited(rng: random.Random, base: list[str], edits: int) -> str:
@@ -32,11 +32,11 @@ def random_base(rng: random.Random, count: int = 80) -> list[str]:
     return [" ".join(rng.choices(words, k=4)) + "\n" for _ in range(count)]
 
 
-def test_skeleton_rebuilds_every_variant_and_keeps_holes_small() -> None:
+def test_factoring_rebuilds_every_variant_and_keeps_holes_small() -> None:
     rng = random.Random(7)
     base = random_base(rng)
     texts = ["".join(base)] + [edited(rng, base, rng.randint(0, 4)) for _ in range(40)]
-    factored = skeleton(texts)
+    factored = factor_texts(texts)
     assert [factored.text(i) for i in range(len(texts))] == texts
     shared = sum(len(p) for p in factored.pieces)
     assert shared > 0.5 * len(texts[0])  # most of the text is shared, not substituted
@@ -59,7 +59,7 @@ def test_texts_outside_the_sample_are_fitted_and_a_late_variant_widens_the_shape
     texts[250] = letter(names[250], "<p>Dla jednostek samorządu: sala B.</p>\n")  # in no sample
     factored_in_full = []
     monkeypatch.setattr(module, "factor", lambda t: factored_in_full.append(len(t)) or factor(t))
-    result = skeleton(texts)
+    result = factor_texts(texts)
     assert [result.text(i) for i in range(len(texts))] == texts
     assert factored_in_full == [module.SAMPLE, module.SAMPLE + 1]  # one widening, no full pass
     assert "zapraszamy na seminarium" in "".join(result.pieces)
@@ -72,7 +72,7 @@ def test_too_many_shapes_fall_back_to_aligning_every_text(monkeypatch: pytest.Mo
     texts = [edited(rng, base, 3) for _ in range(60)]  # each edited differently
     factored_in_full = []
     monkeypatch.setattr(module, "factor", lambda t: factored_in_full.append(len(t)) or factor(t))
-    result = skeleton(texts)
+    result = factor_texts(texts)
     assert [result.text(i) for i in range(len(texts))] == texts
     assert factored_in_full[-1] == len(texts)
 
@@ -97,7 +97,7 @@ def test_holding_finds_a_needle_wherever_it_lies_even_across_a_hole() -> None:
             tuple("".join(rng.choices(alphabet, k=rng.randint(0, 3))) for _ in range(3))
             for _ in range(4)
         )
-        factored = Skeleton(pieces, values)
+        factored = Factored(pieces, values)
         for needle in ("%lz", "z"):  # a one-character needle keeps no edge of a piece
             expected = {i for i in range(len(values)) if needle in factored.text(i)}
             assert factored.holding(needle) == expected, (needle, pieces, values)

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from listonosz.transports.base import Outgoing
 
 
-class SkeletonError(ValueError):
+class FactoringError(ValueError):
     """Factoring went wrong; callers send the messages unfactored instead."""
 
 
 @dataclass(frozen=True, slots=True)
-class Skeleton:
+class Factored:
     """Texts that differ in a few places: shared ``pieces`` around holes, and each text's
     ``values`` for the holes. ``pieces[0] + values[i][0] + pieces[1] + …`` is text ``i``."""
 
@@ -60,8 +60,8 @@ class Bodies:
     """Messages whose text and HTML bodies are factored alike, for one batch request."""
 
     messages: list[Outgoing]
-    text: Skeleton
-    html: Skeleton
+    text: Factored
+    html: Factored
 
 
 def factor_bodies(
@@ -70,12 +70,12 @@ def factor_bodies(
     """(The messages that must go alone, the others' factored bodies, or None when fewer than
     two are left). A message whose text holds the provider's substitution ``syntax`` (in its
     bodies, or in the ``own`` strings it is sent with) cannot share a substituted body.
-    Raises ``SkeletonError`` when factoring fails."""
+    Raises ``FactoringError`` when factoring fails."""
     alone: list[Outgoing] = []
     while len(run) > 1:
         parts = [m.parts for m in run if m.parts]
         assert len(parts) == len(run), "HTTP transports take message parts"
-        text, html = skeleton([p.text for p in parts]), skeleton([p.html for p in parts])
+        text, html = factor_texts([p.text for p in parts]), factor_texts([p.html for p in parts])
         clashing = text.holding(syntax) | html.holding(syntax)
         clashing |= {i for i, m in enumerate(run) if any(syntax in s for s in own(m))}
         if not clashing:
@@ -91,7 +91,7 @@ SAMPLE = 8
 WIDENINGS = 4
 
 
-def skeleton(texts: Sequence[str]) -> Skeleton:
+def factor_texts(texts: Sequence[str]) -> Factored:
     """Factor texts into shared pieces and holes, and verify that every text rebuilds.
 
     A sample spread over the batch is aligned line by line (``factor``); every other text is
@@ -104,11 +104,11 @@ def skeleton(texts: Sequence[str]) -> Skeleton:
     result = result or factor(texts)
     for index, text in enumerate(texts):
         if result.text(index) != text:
-            raise SkeletonError("the factored text does not rebuild every message")
+            raise FactoringError("the factored text does not rebuild every message")
     return result
 
 
-def _fitted(texts: Sequence[str]) -> Skeleton | None:
+def _fitted(texts: Sequence[str]) -> Factored | None:
     """The sample's shape with every text's values, or None when too many texts do not fit."""
     step = len(texts) // SAMPLE
     picked = list(range(0, step * SAMPLE, step))
@@ -122,7 +122,7 @@ def _fitted(texts: Sequence[str]) -> Skeleton | None:
                 break
             values.append(row)
         else:
-            return Skeleton(pieces, tuple(values))
+            return Factored(pieces, tuple(values))
     return None
 
 
@@ -161,7 +161,7 @@ def _find(text: str, piece: str, start: int, end: int) -> int:
         start = found + 1
 
 
-def factor(texts: Sequence[str]) -> Skeleton:
+def factor(texts: Sequence[str]) -> Factored:
     """Factor texts line by line against the first one.
 
     A ref line that every text keeps (aligned by ``align``) is shared; each run of other lines
@@ -189,7 +189,7 @@ def factor(texts: Sequence[str]) -> Skeleton:
     holes = _holes(dirty_line, dirty_gap)
     pieces, values = _cut(ref, maps, holes)
     pieces, values = _narrow(pieces, values)
-    return Skeleton(tuple(pieces), tuple(tuple(v) for v in values))
+    return Factored(tuple(pieces), tuple(tuple(v) for v in values))
 
 
 #: How far ahead ``align`` looks for the lines where two texts agree again.
@@ -202,7 +202,7 @@ def align(ref: list[str], lines: list[str]) -> list[tuple[str, int, int, int]]:
 
     Texts rendered from one template agree almost everywhere, so after the common head and tail
     the rest is walked once, re-synchronising at the nearest pair of lines that agree twice in
-    a row. Any monotone matching is correct (``skeleton`` rebuilds every text); a close one only
+    a row. Any monotone matching is correct (``factor_texts`` rebuilds every text); a close one only
     keeps the holes small. Linear in practice, unlike difflib's longest-match search.
     """
     n, m = len(ref), len(lines)
