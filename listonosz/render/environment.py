@@ -151,9 +151,9 @@ class MessageRenderer:
 
     def _inline_once(self) -> None:
         try:
-            plan_text = self._text is None  # no text template: the text comes from the HTML
+            from_html = self._text is None  # no text template: the text comes from the HTML
             self.inlined = self._compile(
-                lambda: inline_template(self.env, self.html_name, text=plan_text), self.html_name
+                lambda: inline_template(self.env, self.html_name, text=from_html), self.html_name
             )
             self.inline_note = "once per template"
         except UnsupportedTemplate as exc:
@@ -182,8 +182,8 @@ class MessageRenderer:
     def _render(self, contact: Contact, links: Links) -> RenderedMessage:
         context = self.context(contact, links)
         subject = self._run(self._subject, context, contact, "subject")
-        html, planned = self._render_html(context, contact)
-        if planned and self._text is None and self.inlined is not None:
+        html, compiled_once = self._render_html(context, contact)
+        if compiled_once and self._text is None and self.inlined is not None:
             try:
                 text = self.inlined.render_text(context)
             except NeedsFullInlining:

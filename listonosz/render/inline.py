@@ -32,7 +32,7 @@ from premailer import Premailer
 from listonosz.render.scan import ATTRIBUTE, COMMENT, RCDATA, TEXT, HtmlScanner
 from listonosz.render.serialise import NeedsFullInlining, attribute_html, plain_value, text_html
 from listonosz.render.source import Chunk, Tag, Text, UnsupportedTemplate, flatten
-from listonosz.render.textplan import finish_text, href_reader, plain_text, plan_text
+from listonosz.render.textcompile import compile_text, finish_text, href_reader, plain_text
 
 
 def inline_css(html: str) -> str:
@@ -99,8 +99,8 @@ class _Attribute:
 class InlinedTemplate:
     """A template whose CSS was inlined once; render it like any Jinja template.
 
-    ``text`` (when asked for and possible) writes the plain-text part planned from the same
-    HTML (:mod:`listonosz.render.textplan`); ``text_note`` says why there is none.
+    ``text`` (when asked for and possible) writes the plain-text part compiled from the same
+    HTML (:mod:`listonosz.render.textcompile`); ``text_note`` says why there is none.
     """
 
     template: Template
@@ -114,13 +114,13 @@ class InlinedTemplate:
     def render_text(self, context: dict[str, object]) -> str:
         """The text part; :class:`NeedsFullInlining` when a value needs the HTML route."""
         if self.text is None:
-            raise NeedsFullInlining(self.text_note or "no text plan")
+            raise NeedsFullInlining(self.text_note or "no compiled text")
         return finish_text(self.text.render(context))
 
 
 def inline_template(env: Environment, name: str, text: bool = False) -> InlinedTemplate:
     """Compile ``name`` (and what it extends) with its CSS inlined once for every recipient;
-    with ``text``, also plan its plain-text part once."""
+    with ``text``, also compile its plain-text part once."""
     chunks = flatten(env, name)
     builder = _Builder(f"lz{secrets.token_hex(4)}")
     html = builder.build(chunks)
@@ -138,15 +138,15 @@ def inline_template(env: Environment, name: str, text: bool = False) -> InlinedT
     if not text:
         return InlinedTemplate(template, source)
     try:
-        planned = _plan_text(env, builder, inlined)
+        text_template = _compile_text(env, builder, inlined)
     except UnsupportedTemplate as exc:
         return InlinedTemplate(template, source, text_note=f"made from each message: {exc}")
-    return InlinedTemplate(template, source, planned, "planned once per template")
+    return InlinedTemplate(template, source, text_template, "compiled once per template")
 
 
-def _plan_text(env: Environment, builder: _Builder, inlined: str) -> Template:
+def _compile_text(env: Environment, builder: _Builder, inlined: str) -> Template:
     attributes = builder.attributes
-    plan = plan_text(
+    source = compile_text(
         inlined,
         builder.prefix,
         builder.sources,
@@ -161,7 +161,7 @@ def _plan_text(env: Environment, builder: _Builder, inlined: str) -> Template:
             [(a.tag, a.name) for a in attributes], [a.static for a in attributes]
         ),
     }
-    return text_env.from_string(plan)
+    return text_env.from_string(source)
 
 
 def _attribute_writer(attributes: list[_Attribute]) -> Callable[..., Markup]:

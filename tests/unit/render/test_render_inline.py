@@ -43,7 +43,7 @@ def test_inlined_once_equals_premailer_on_every_sample_message(
     assert renderer.inlined is not None, renderer.inline_note
     assert renderer.inline_note == "once per template"
     if kind in ("we_missed_you", "newsletter"):  # no text template: text planned from the HTML
-        assert renderer.inlined.text_note == "planned once per template"
+        assert renderer.inlined.text_note == "compiled once per template"
     assert len(audience) == 86
     for contact in [*audience, *HOSTILE]:
         fast = renderer.render(contact, LINKS)
@@ -233,7 +233,7 @@ def test_text_plan_handles_links_lists_and_breaks(tmp_path: Path, campaign: Camp
         "<ol><li>raz</li><li>dwa <b>{{ contact.position }}</b></li></ol>",
     )
     assert renderer.inlined is not None
-    assert renderer.inlined.text_note == "planned once per template"
+    assert renderer.inlined.text_note == "compiled once per template"
     contact = Contact("a@x.pl", "Anna", "Nowak", "Gmina & <Syn>", "Wójt", "", ("jst", "ngo"))
     rendered = renderer.render(contact, LINKS)
     assert rendered == renderer.render_per_message(contact, LINKS)

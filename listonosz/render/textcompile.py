@@ -1,4 +1,4 @@
-"""The text part of an HTML-only message kind, planned once per template instead of per message.
+"""The text part of an HTML-only message kind, compiled once per template instead of per message.
 
 :func:`listonosz.render.text.html_to_text` parses every rendered message. Here the inlined
 document, still holding its placeholders, is walked once by the same rules, and the walk becomes
@@ -6,7 +6,7 @@ a small Jinja template writing the text with marker characters where the structu
 (block ends, line breaks, list items, links). :func:`finish_text` turns that stream into exactly
 the text ``html_to_text`` gives for the rendered HTML; the tests compare the two on every sample
 message. Where the walk would depend on values (an ``alt`` text or list number made by Jinja)
-the plan is refused (:class:`UnsupportedTemplate`) and ``html_to_text`` is used.
+compiling is refused (:class:`UnsupportedTemplate`) and ``html_to_text`` is used.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from listonosz.render.serialise import NeedsFullInlining, parsed_attribute, plai
 from listonosz.render.source import UnsupportedTemplate
 from listonosz.render.text import BLOCKS, HEADINGS, SKIPPED, WIDTH, Writer, hidden
 
-# Markers of the planned stream: private-use characters (a value holding one is refused).
+# Markers of the compiled stream: private-use characters (a value holding one is refused).
 FLUSH, HEADING, BREAK, RULE = "\ue010", "\ue011", "\ue012", "\ue013"
 LINK, HREF, LINK_END = "\ue014", "\ue015", "\ue016"
 ITEM, ITEM_PREFIX_END, ITEM_END = "\ue017", "\ue018", "\ue019"
 _PIECES = re.compile("\ue017([^\ue018]*)\ue018|([\ue010-\ue016\ue019])|([^\ue010-\ue019]+)")
 _RESERVED = re.compile("[\ue000-\ue01f]")
 # White space next to a block boundary or line break is dropped by the writer anyway, and a
-# boundary right after another one changes nothing: squeezing both out of the plan's literal
+# boundary right after another one changes nothing: squeezing both out of the compiled literal
 # text saves most of the work of writing each stream.
 _AROUND_BOUNDARY = re.compile("[ \t\r\n\f]*([\ue010-\ue013\ue019])[ \t\r\n\f]*")
 _AROUND_ITEM = re.compile("[ \t\r\n\f]*(\ue017[^\ue018]*\ue018)[ \t\r\n\f]*")
@@ -57,7 +57,7 @@ def href_reader(
     return read
 
 
-def plan_text(
+def compile_text(
     document: str,
     prefix: str,
     sources: Mapping[str, str],
@@ -69,13 +69,13 @@ def plan_text(
     ``document`` is the inlined HTML holding placeholders named ``prefix…``; ``sources`` maps
     each placeholder to its Jinja source; ``expressions`` are those of each attribute placeholder.
     """
-    planner = _Planner(prefix, sources, expressions, delimiters)
-    planner.walk(etree.fromstring(document, etree.HTMLParser()), skipping=True)
-    plan = _AROUND_BOUNDARY.sub(r"\1", "".join(planner.out))
-    return _REPEATED_FLUSH.sub(r"\1", _AROUND_ITEM.sub(r"\1", plan))
+    compiler = _TextCompiler(prefix, sources, expressions, delimiters)
+    compiler.walk(etree.fromstring(document, etree.HTMLParser()), skipping=True)
+    stream = _AROUND_BOUNDARY.sub(r"\1", "".join(compiler.out))
+    return _REPEATED_FLUSH.sub(r"\1", _AROUND_ITEM.sub(r"\1", stream))
 
 
-class _Planner:
+class _TextCompiler:
     """Walks the document as :func:`html_to_text` does, writing Jinja source instead of text."""
 
     def __init__(
@@ -168,7 +168,7 @@ class _Planner:
             arguments = ", ".join(f"({e})" for e in self.expressions[index])
             return f"{self.open}{{ {index} | _lz_href({arguments}) }}{self.close}"
         if self.tokens.search(href) or _RESERVED.search(href):
-            raise UnsupportedTemplate("a link address the text plan cannot follow")
+            raise UnsupportedTemplate("a link address the compiled text cannot follow")
         return href
 
     def _marker(self, item: etree._Element) -> str:
@@ -182,7 +182,7 @@ class _Planner:
 
 
 def finish_text(stream: str) -> str:
-    """The text part written from a planned stream, as ``html_to_text`` writes it."""
+    """The text part written from a compiled stream, as ``html_to_text`` writes it."""
     writer = Writer()
     prefixes: list[str] = []
     label: list[str] | None = None
