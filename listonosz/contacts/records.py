@@ -115,9 +115,9 @@ class Caches:
         self.overlong: dict[str, dict[str, int]] = {name: {} for name in PERSON_FIELDS}
 
 
-#: How to fill one of PERSON_FIELDS: the column it is in, its cache, its cleaner, the
+#: How to read one of PERSON_FIELDS: the column it is in, its cache, its cleaner, the
 #: invisible characters found in its raw values, and its raw values too long once cleaned.
-_Plan = tuple[int, dict[str, str], Callable[[str], str], dict[str, str], dict[str, int]]
+_FieldReader = tuple[int, dict[str, str], Callable[[str], str], dict[str, str], dict[str, int]]
 
 
 class SheetReader:
@@ -145,7 +145,7 @@ class SheetReader:
         index = {name: i for i, name in sheet.columns.items()}
         self.email_i = index["email"]
         self.width = max(index.values()) + 1
-        self.plan: list[_Plan | None] = [
+        self.readers: list[_FieldReader | None] = [
             (index[name], caches.fields[name], _CLEANERS.get(name, _clean_field),
              caches.removed[name], caches.overlong[name])
             if name in index
@@ -187,7 +187,7 @@ class SheetReader:
             raw_emails = tuple(map(unguard, raw_emails))
         verdicts = list(map(self.emails.verdict, raw_emails))
         emails, notes = list(map(_FIRST, verdicts)), list(map(_SECOND, verdicts))
-        values = [self._column(columns, len(rows), plan) for plan in self.plan]
+        values = [self._column(columns, len(rows), reader) for reader in self.readers]
         groups: Iterable[tuple[str, ...]]
         flags: Iterable[int]
         keep: list[bool] | None
@@ -219,11 +219,13 @@ class SheetReader:
         return [row if len(row) >= width else row + pad[len(row) :] for row in rows]
 
     @staticmethod
-    def _column(columns: list[tuple[str, ...]], count: int, plan: _Plan | None) -> list[str]:
+    def _column(
+        columns: list[tuple[str, ...]], count: int, reader: _FieldReader | None
+    ) -> list[str]:
         """One field of each of ``count`` rows, cleaned (each distinct raw value once)."""
-        if plan is None:
+        if reader is None:
             return [""] * count
-        index, cache, clean, removed, overlong = plan
+        index, cache, clean, removed, overlong = reader
         raw = columns[index]
         cleaned = list(map(cache.get, raw))
         if None in cleaned:
@@ -253,12 +255,12 @@ class SheetReader:
         """Reject the rows still in with a text field longer than :data:`MAX_FIELD_CHARS`
         (in the order of rows); which rows go on (None: all of them)."""
         found: dict[int, str] = {}  # row index → the first field too long
-        for field, plan, column in zip(PERSON_FIELDS, self.plan, values, strict=True):
+        for field, reader, column in zip(PERSON_FIELDS, self.readers, values, strict=True):
             lengths: list[int | None]
             if self.full_i >= 0 and field in ("first_name", "last_name"):
                 lengths = list(map(len, column))  # maybe split from a full name, row by row
-            elif plan is not None and plan[4]:
-                lengths = list(map(plan[4].get, columns[plan[0]]))
+            elif reader is not None and reader[4]:
+                lengths = list(map(reader[4].get, columns[reader[0]]))
             else:
                 continue
             for i, length in enumerate(lengths):
@@ -291,10 +293,10 @@ class SheetReader:
         keep: list[bool] | None,
     ) -> None:
         """A notice for each cell of a row that goes on that had invisible characters."""
-        for field, plan, cleaned in zip(PERSON_FIELDS, self.plan, values, strict=True):
-            if plan is None or not plan[3]:
+        for field, reader, cleaned in zip(PERSON_FIELDS, self.readers, values, strict=True):
+            if reader is None or not reader[3]:
                 continue
-            found = list(map(plan[3].get, columns[plan[0]]))
+            found = list(map(reader[3].get, columns[reader[0]]))
             if found.count(None) == len(found):
                 continue
             for i, what in enumerate(found):

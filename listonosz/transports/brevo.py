@@ -31,8 +31,8 @@ from listonosz.transports.http import (
     api_key,
     api_transport,
     chunks,
-    groups,
     shared_parts,
+    sharing_requests,
     short,
     split_headers,
 )
@@ -62,8 +62,8 @@ class Brevo:
     def requests(self, messages: Sequence[Outgoing]) -> list[ApiRequest]:
         return [
             self.request(run)
-            for group in groups(messages, shared_parts)
-            for run in chunks(group, BATCH_LIMIT, BATCH_BYTES, distinct=True)
+            for alike in sharing_requests(messages, shared_parts)
+            for run in chunks(alike, BATCH_LIMIT, BATCH_BYTES, distinct=True)
         ]
 
     def request(self, run: list[Outgoing]) -> ApiRequest:

@@ -450,7 +450,9 @@ def message_size(message: Outgoing) -> int:
     return len(parts.html) + len(parts.text) + len(parts.subject) + attached + 1024
 
 
-def groups(messages: Sequence[Outgoing], shared: Callable[[Outgoing], Any]) -> list[list[Outgoing]]:
+def sharing_requests(
+    messages: Sequence[Outgoing], shared: Callable[[Outgoing], Any]
+) -> list[list[Outgoing]]:
     """Messages grouped by what a batch request must share (sender, attachments), in order."""
     by_key: dict[Any, list[Outgoing]] = {}
     for message in messages:

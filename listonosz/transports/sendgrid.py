@@ -29,8 +29,8 @@ from listonosz.transports.http import (
     api_key,
     api_transport,
     chunks,
-    groups,
     shared_parts,
+    sharing_requests,
     short,
     split_headers,
 )
@@ -59,8 +59,8 @@ class SendGrid:
 
     def requests(self, messages: Sequence[Outgoing]) -> list[ApiRequest]:
         out = []
-        for group in groups(messages, shared_parts):
-            for run in chunks(group, BATCH_LIMIT, BATCH_BYTES, distinct=True):
+        for alike in sharing_requests(messages, shared_parts):
+            for run in chunks(alike, BATCH_LIMIT, BATCH_BYTES, distinct=True):
                 out += self.batch(run)
         return out
 

@@ -29,9 +29,9 @@ from listonosz.transports import make_transport
 from listonosz.transports.base import Outgoing, TransportUnavailable
 from listonosz.transports.http import (
     ApiTransport,
-    groups,
     retry_after,
     shared_parts,
+    sharing_requests,
 )
 from listonosz.transports.sendgrid import SendGrid
 from listonosz.transports.smtp import SmtpTransport
@@ -140,7 +140,11 @@ def test_the_seminar_arrives_exactly_as_rendered_in_one_batch_request(
     assert_arrived_as_rendered(fake, messages)
     # One call for everyone; shared-body APIs need one call per attachment set (the .ics
     # carries its render time, so a batch rendered across a second boundary has two).
-    sizes = [86] if fake.name == "postmark" else [len(g) for g in groups(messages, shared_parts)]
+    sizes = (
+        [86]
+        if fake.name == "postmark"
+        else [len(g) for g in sharing_requests(messages, shared_parts)]
+    )
     assert sorted(h.messages for h in fake.send_hits()) == sorted(sizes)
 
 
