@@ -540,3 +540,16 @@ def write_project(root: Path, recipients: int) -> Path:
     path = root / "campaigns" / "bench.yaml"
     path.write_text(f"{head}{audience}\nmessages:{tail}", encoding="utf-8")
     return path
+
+
+def write_xlsx(path: Path, sheets: dict[str, list[list[object]]]) -> None:
+    """An Excel workbook with these sheets (name → rows), in this order."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for name, rows in sheets.items():
+        sheet = workbook.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    workbook.save(path)

@@ -10,9 +10,9 @@ from odf import teletype
 from odf.opendocument import OpenDocumentSpreadsheet
 from odf.table import Table, TableCell, TableRow
 from odf.text import P
-from openpyxl import Workbook
 
 from listonosz.contacts.merge import MergeResult, SourceList, merge_lists
+from tests.factories import write_xlsx
 
 
 def write_ods(path: Path, sheets: dict[str, list[list[str]]]) -> None:
@@ -36,16 +36,6 @@ def write_ods(path: Path, sheets: dict[str, list[list[str]]]) -> None:
 
 def _text(path: Path, text: str, encoding: str = "utf-8") -> None:
     path.write_bytes(text.encode(encoding))
-
-
-def _xlsx(path: Path, sheets: dict[str, list[list[object]]]) -> None:
-    workbook = Workbook()
-    workbook.remove(workbook.active)
-    for name, rows in sheets.items():
-        sheet = workbook.create_sheet(name)
-        for row in rows:
-            sheet.append(row)
-    workbook.save(path)
 
 
 def build_corpus(folder: Path) -> list[SourceList]:
@@ -163,7 +153,7 @@ def build_corpus(folder: Path) -> list[SourceList]:
         "Kontakt,Osoba do kontaktu\nbiuro@lgd.example.pl,Tomasz Wilk\n",
     )
     # 19-20: workbooks: two sheets, one without an e-mail column (skipped with a notice)
-    _xlsx(
+    write_xlsx(
         folder / "19-workbook.xlsx",
         {
             "Notatki": [["Uwagi"], ["do uzupełnienia"]],

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from openpyxl import Workbook
 
 from listonosz.contacts.encoding import detect_encoding
 from listonosz.contacts.errors import ContactFileError
 from listonosz.contacts.merge import SourceList, merge_lists
 from listonosz.contacts.read import ReadOptions, read_rows
+from tests.factories import write_xlsx
 
 from .test_contacts_corpus import write_ods
 
@@ -73,19 +73,9 @@ def test_delimiter_override(tmp_path: Path) -> None:
         list(read_rows(path, options=ReadOptions(delimiter=";")))
 
 
-def _xlsx(path: Path, sheets: dict[str, list[list[object]]]) -> None:
-    workbook = Workbook()
-    workbook.remove(workbook.active)
-    for name, rows in sheets.items():
-        sheet = workbook.create_sheet(name)
-        for row in rows:
-            sheet.append(row)
-    workbook.save(path)
-
-
 def test_xlsx_every_sheet_or_a_named_one(tmp_path: Path) -> None:
     path = tmp_path / "lista.xlsx"
-    _xlsx(
+    write_xlsx(
         path,
         {
             "JST": [["E-mail", "Imię"], ["a@ug.example.pl", "Ala"]],
@@ -106,7 +96,7 @@ def test_xlsx_every_sheet_or_a_named_one(tmp_path: Path) -> None:
 
 def test_workbook_without_any_email_column(tmp_path: Path) -> None:
     path = tmp_path / "lista.xlsx"
-    _xlsx(path, {"A": [["Imię"], ["Jan"]], "B": [["Uwagi"]]})
+    write_xlsx(path, {"A": [["Imię"], ["Jan"]], "B": [["Uwagi"]]})
     with pytest.raises(ContactFileError, match=r"lista\.xlsx\[A\]: no e-mail column"):
         list(read_rows(path, "lista.xlsx"))
 
@@ -115,7 +105,7 @@ def test_workbook_without_any_email_column(tmp_path: Path) -> None:
 def test_empty_workbook_is_an_error(tmp_path: Path, kind: str) -> None:
     path = tmp_path / f"pusty.{kind}"
     if kind == "xlsx":
-        _xlsx(path, {"Arkusz1": []})
+        write_xlsx(path, {"Arkusz1": []})
     else:
         write_ods(path, {"Arkusz1": [["", ""]]})
     with pytest.raises(ContactFileError, match=rf"pusty\.{kind}: the workbook is empty"):
