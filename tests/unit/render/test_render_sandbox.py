@@ -151,7 +151,7 @@ def test_a_message_that_takes_too_long_stops_and_the_others_are_not_tried(
         ),
         (
             "{% for i in range(2000) %}{{ 'y' * 999999 }}{% endfor %}",
-            "an output of 1,999,998 characters is over the limit of 1,000,000",
+            "an output of over 1,000,000 characters is over the limit",
         ),
         ("{% set l = [] %}{{ l.append(1) }}", "access to attribute 'append' of 'list'"),
         ("{{ event.parse_file('/etc/passwd') }}", "attribute 'parse_file' of 'Event'"),
