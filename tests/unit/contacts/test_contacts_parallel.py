@@ -129,7 +129,9 @@ def test_gc_paused_leaves_frozen_objects_frozen() -> None:
         frozen = gc.get_freeze_count()
         with gc_paused():
             pass
-        assert gc.get_freeze_count() == frozen
+        # Not `==`: another thread may free a few frozen objects meanwhile; an unfreeze would
+        # have released them all (the count drops to 0).
+        assert gc.get_freeze_count() > frozen // 2 > 0
     finally:
         gc.unfreeze()
 
