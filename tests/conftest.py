@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -108,10 +109,25 @@ def prefect_cli(env: dict[str, str], *args: str, timeout: float = 180) -> str:
     return done.stdout
 
 
-def deploy(env: dict[str, str]) -> None:
-    """prefect.yaml's deployments on the ``listonosz`` process work pool, as the README says."""
+@contextlib.contextmanager
+def deployed_worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """prefect.yaml's deployments on the ``listonosz`` process work pool, as the README says,
+    and a worker of that pool (its output in ``log``) while inside."""
     prefect_cli(env, "work-pool", "create", "listonosz", "--type", "process", "--overwrite")
     prefect_cli(env, "deploy", "--all")
+    with log.open("w") as output:
+        worker = subprocess.Popen(
+            [PREFECT, "worker", "start", "--pool", "listonosz"],
+            cwd=REPO,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield worker
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
 
 
 #: The PostgreSQL server the store tests use (a maintenance database: tests make their own).

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PREFECT, REPO, Capture, deploy, prefect_cli
+from tests.conftest import Capture, deployed_worker, prefect_cli
 
 
 @pytest.mark.slow
@@ -16,16 +15,7 @@ def test_deployment_runs_on_a_worker(
     prefect_server: str, tmp_path: Path, listonosz_env: Path, capture: Capture
 ) -> None:
     env = {**os.environ, "PREFECT_API_URL": prefect_server}
-    deploy(env)
-    worker_log = (tmp_path / "worker.log").open("w")
-    worker = subprocess.Popen(
-        [PREFECT, "worker", "start", "--pool", "listonosz"],
-        cwd=REPO,
-        env=env,
-        stdout=worker_log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    with deployed_worker(env, tmp_path / "worker.log"):
         output = prefect_cli(
             env,
             "deployment",
@@ -38,9 +28,5 @@ def test_deployment_runs_on_a_worker(
             "240",
             timeout=300,
         )
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
-        worker_log.close()
     assert "Completed" in output, (tmp_path / "worker.log").read_text()
     assert len(capture.messages()) == 86

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PREFECT, REPO, deploy, free_port
+from tests.conftest import REPO, deployed_worker, free_port
 from tests.factories import write_project
 
 RECIPIENTS = 2_000
@@ -243,47 +243,36 @@ def test_a_deployment_run_cancelled_through_the_api_stops_cleanly(
     from prefect.states import Cancelling
 
     env = {**project.env, "PREFECT_API_URL": prefect_server}
-    deploy(env)
-    log = (tmp_path / "worker.log").open("w")
-    worker = subprocess.Popen(
-        [PREFECT, "worker", "start", "--pool", "listonosz"],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        with get_client(sync_client=True) as client:
-            deployment = client.read_deployment_by_name("send-campaign/send-campaign")
-            run = client.create_flow_run_from_deployment(
-                deployment.id,
-                parameters={"campaign_path": str(project.campaign), "batch_size": 100},
-            )
-            deadline = time.monotonic() + 300
-            target = random.Random(11).randint(100, 1_500)
-            processes: set[int] = set()
-            while project.count() < target:
-                assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()
-                processes |= _descendants(worker.pid)
-                time.sleep(0.05)
+    with (
+        deployed_worker(env, tmp_path / "worker.log") as worker,
+        get_client(sync_client=True) as client,
+    ):
+        deployment = client.read_deployment_by_name("send-campaign/send-campaign")
+        run = client.create_flow_run_from_deployment(
+            deployment.id,
+            parameters={"campaign_path": str(project.campaign), "batch_size": 100},
+        )
+        deadline = time.monotonic() + 300
+        target = random.Random(11).randint(100, 1_500)
+        processes: set[int] = set()
+        while project.count() < target:
+            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()
             processes |= _descendants(worker.pid)
-            at_cancel = project.count()
-            asked = time.monotonic()
-            client.set_flow_run_state(run.id, Cancelling(message="wrong message"), force=True)
-            while any(_alive(pid) for pid in processes):
-                assert time.monotonic() - asked < 10, "the cancelled run is still running"
-                time.sleep(0.05)
-            took = time.monotonic() - asked
-            after_cancel = project.count() - at_cancel
-            for _ in range(100):  # the worker records the final state just after the exit
-                state = client.read_flow_run(run.id).state
-                if state is not None and state.is_final():
-                    break
-                time.sleep(0.1)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
-        log.close()
+            time.sleep(0.05)
+        processes |= _descendants(worker.pid)
+        at_cancel = project.count()
+        asked = time.monotonic()
+        client.set_flow_run_state(run.id, Cancelling(message="wrong message"), force=True)
+        while any(_alive(pid) for pid in processes):
+            assert time.monotonic() - asked < 10, "the cancelled run is still running"
+            time.sleep(0.05)
+        took = time.monotonic() - asked
+        after_cancel = project.count() - at_cancel
+        for _ in range(100):  # the worker records the final state just after the exit
+            state = client.read_flow_run(run.id).state
+            if state is not None and state.is_final():
+                break
+            time.sleep(0.1)
     assert state is not None and state.is_cancelled(), state
     assert processes, "no flow run process was seen"
     assert after_cancel <= THREADS * CHUNK
