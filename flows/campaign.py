@@ -57,10 +57,11 @@ def _quoted(value: T) -> T:
 
 @task(name="merge-contacts", cache_policy=NONE)
 def merge_contacts(
-    campaign: Campaign, settings: Settings, suppression: SuppressionList
+    campaign: Campaign, settings: Settings, suppression: SuppressionList, kind: str
 ) -> MergeResult:
-    """The audience, with a contacts report as a CSV file and as a Prefect table artifact."""
-    merged = merge_audience(campaign, suppression)
+    """The audience of one message kind, with a contacts report as a CSV file and as a
+    Prefect table artifact."""
+    merged = merge_audience(campaign, suppression, kind)
     report_path = settings.var_dir / "reports" / f"{campaign.id}-contacts.csv"
     write_report(merged, report_path)
     create_table_artifact(
@@ -226,10 +227,11 @@ def send_campaign(
         if ledger_url == settings.resolved_ledger_url
         else Ledger(settings.resolved_ledger_url)
     )
-    suppression = SuppressionList(settings.resolved_ledger_url)  # people, dry run or not
+    # people, dry run or not
+    suppression = SuppressionList(settings.resolved_ledger_url, settings.signing_secret())
     try:
         with graceful_signals(stop), stop_when_cancelled(stop):
-            merged = merge_contacts(campaign, settings, suppression)
+            merged = merge_contacts(campaign, settings, suppression, message)
             factory = MessageFactory(campaign, message, settings)
             if control.paused(campaign.id, message) is not None:
                 stop.request(PAUSED)  # nothing to prepare: the report says paused

@@ -160,6 +160,9 @@ class MessageSpec(_Model):
     consent_required: bool = False
     #: Links the message offers (thank-you: slides and recordings).
     materials: list[Material] = []
+    #: A newsletter: people who unsubscribed from newsletters only do not get it. A message
+    #: kind named ``newsletter`` is one without saying so.
+    newsletter: bool = False
 
 
 class Campaign(_Model):
@@ -184,6 +187,10 @@ class Campaign(_Model):
             raise CampaignError(
                 f"campaign {self.id!r} declares no message {kind!r}; declared: {known}"
             ) from None
+
+    def is_newsletter(self, kind: str) -> bool:
+        """Whether ``kind`` is a newsletter (see :attr:`MessageSpec.newsletter`)."""
+        return kind == "newsletter" or self.message(kind).newsletter
 
     def source_path(self, source: Source) -> Path:
         """A contact list's path, resolved against the campaign's base directory (the project

@@ -92,7 +92,8 @@ def merge(
     except ListonoszError as exc:
         raise _fail(str(exc)) from None
     if suppression:
-        suppressions = SuppressionList(Settings().resolved_ledger_url)
+        settings = Settings()
+        suppressions = SuppressionList(settings.resolved_ledger_url, settings.signing_secret())
         try:
             result.contacts, result.suppressed = suppressions.filter(result.contacts)
         finally:
@@ -173,7 +174,8 @@ class _suppressions:
         from listonosz.config import Settings
         from listonosz.store import SuppressionList
 
-        self.list = SuppressionList(Settings().resolved_ledger_url)
+        settings = Settings()
+        self.list = SuppressionList(settings.resolved_ledger_url, settings.signing_secret())
         return self.list
 
     def __exit__(self, *_: object) -> None:

@@ -32,9 +32,12 @@ from listonosz.transports import Outgoing, Transport
 from listonosz.transports.base import MessageParts
 
 
-def merge_audience(campaign: Campaign, suppression: SuppressionList | None = None) -> MergeResult:
+def merge_audience(
+    campaign: Campaign, suppression: SuppressionList | None = None, kind: str | None = None
+) -> MergeResult:
     """Every contact list of the campaign merged into one audience, in its groups, without
-    anyone on the suppression list."""
+    anyone on the suppression list (for message ``kind``: a newsletter also leaves out those
+    who unsubscribed from newsletters only)."""
     lists = [
         SourceList(
             campaign.source_path(source),
@@ -53,7 +56,10 @@ def merge_audience(campaign: Campaign, suppression: SuppressionList | None = Non
         wanted = set(campaign.audience.groups)
         result.contacts = [c for c in result.contacts if wanted.intersection(c.groups)]
     if suppression is not None:
-        result.contacts, result.suppressed = suppression.filter(result.contacts)
+        newsletter = kind is not None and campaign.is_newsletter(kind)
+        result.contacts, result.suppressed = suppression.filter(
+            result.contacts, newsletter=newsletter
+        )
     return result
 
 

@@ -21,7 +21,18 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Literal
 
-from sqlalchemy import Connection, Engine, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from listonosz.store.engine import StoreHandle
@@ -61,6 +72,22 @@ class Outcome:
     detail: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One ledger row as readers outside sending see it."""
+
+    key: str
+    campaign: str
+    kind: str
+    email: str
+    groups: str
+    status: str
+    message_id: str
+    detail: str
+    claimed_at: dt.datetime
+    settled_at: dt.datetime | None
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -80,6 +107,26 @@ class Ledger(StoreHandle):
         )
         with self.engine.connect() as conn:
             return set(conn.scalars(query))
+
+    def delivery(self, key: str) -> Delivery | None:
+        """The row of one delivery key, or None (never sent, or erased since)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*_DELIVERY).where(deliveries.c.key == key)).first()
+        return None if row is None else Delivery(**row._mapping)
+
+    def deliveries_to(self, email: str) -> list[Delivery]:
+        """Every row of one (normalised) address, oldest first."""
+        query = select(*_DELIVERY).where(deliveries.c.email == email)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(deliveries.c.claimed_at)).all()
+        return [Delivery(**row._mapping) for row in rows]
+
+    def forget(self, email: str) -> list[str]:
+        """Delete every row of one address (erasure); returns their keys."""
+        with self.engine.begin() as conn:
+            keys = list(conn.scalars(select(deliveries.c.key).where(deliveries.c.email == email)))
+            conn.execute(delete(deliveries).where(deliveries.c.email == email))
+        return keys
 
     def beat(self, run_id: str, finished: bool = False) -> None:
         """Record that ``run_id`` is alive (or has finished); registers the run on first use."""
@@ -275,6 +322,20 @@ class Ledger(StoreHandle):
                 for group in groups.split(";") if groups else ["—"]:
                     table.setdefault(group, Counter())[status] += 1
         return table
+
+
+_DELIVERY = (
+    deliveries.c.key,
+    deliveries.c.campaign,
+    deliveries.c.kind,
+    deliveries.c.email,
+    deliveries.c.groups,
+    deliveries.c.status,
+    deliveries.c.message_id,
+    deliveries.c.detail,
+    deliveries.c.claimed_at,
+    deliveries.c.settled_at,
+)
 
 
 def _claim_lock(campaign: str, kind: str) -> int:

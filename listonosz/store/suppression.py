@@ -1,19 +1,25 @@
 """The suppression list: people who must never be written to again, whatever the lists say.
 
-Kept in the store beside the ledger (its own table). Each entry is keyed by a hash of the
-normalised address; the address itself is kept too, except for an *erased* person (GDPR
-art. 17), of whom only the hash remains: enough to keep them out, nothing to read back.
+Kept in the store beside the ledger (its own table). Each entry is keyed by an HMAC of the
+normalised address under the installation's secret; the address itself is kept too, except
+for an *erased* person (GDPR art. 17), of whom only the keyed hash remains: enough to keep
+them out, nothing to read back (a bare hash would be reversed by anyone holding a list of
+addresses). Entries written before 0.2 keep their bare SHA-256 key and still match.
+
+An entry's scope is ``all`` (nothing more from this sender) or ``newsletter`` (invitations
+and event messages still, newsletters no more).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, or_, select
 
 from listonosz.contacts.model import Contact, Suppressed
 from listonosz.contacts.normalise import normalise_email
@@ -23,14 +29,26 @@ from listonosz.store.schema import suppressions
 
 Reason = Literal["unsubscribed", "hard_bounce", "complaint", "erased", "manual"]
 REASONS: tuple[str, ...] = get_args(Reason)
+Scope = Literal["all", "newsletter"]
+SCOPES: tuple[str, ...] = get_args(Scope)
 
 
 class SuppressionError(ListonoszError, ValueError):
-    """A suppression the list cannot take: an invalid address or an unknown reason."""
+    """A suppression the list cannot take: an invalid address, reason or scope."""
 
 
-def suppression_key(email: str) -> str:
-    """The key of a normalised address: its SHA-256, so an erased person leaves no address."""
+def person_key(secret: bytes, email: str) -> str:
+    """The keyed hash of a normalised address: who a stored row is about, without the address.
+
+    An HMAC under a key derived from the installation's secret, so nobody without that secret
+    can test a list of addresses against it.
+    """
+    derived = hmac.new(secret, b"listonosz person key", hashlib.sha256).digest()
+    return hmac.new(derived, email.encode(), hashlib.sha256).hexdigest()
+
+
+def legacy_key(email: str) -> str:
+    """The bare SHA-256 key that suppressions written before 0.2 carry."""
     return hashlib.sha256(email.encode()).hexdigest()
 
 
@@ -43,26 +61,60 @@ class Entry:
     reason: str
     detail: str
     added_at: dt.datetime
+    scope: str = "all"
+    source: str = ""
 
 
 class SuppressionList(StoreHandle):
-    """Add, remove, list, and filter audiences. Same database (and engine) as the ledger."""
+    """Add, remove, list, and filter audiences. Same database (and engine) as the ledger.
 
-    def add(self, email: str, reason: str, detail: str = "") -> Entry:
-        """Suppress an address (again: the newest reason wins). Invalid input raises."""
+    ``secret`` is the installation's secret (``Settings.signing_secret()``): it keys the hashes.
+    """
+
+    def __init__(self, url: str, secret: bytes) -> None:
+        super().__init__(url)
+        self._secret = secret
+
+    def key(self, email: str) -> str:
+        """The key of an address (normalised here; an invalid one raises)."""
+        return person_key(self._secret, _normalise(email))
+
+    def add(
+        self,
+        email: str,
+        reason: str,
+        detail: str = "",
+        *,
+        scope: str = "all",
+        source: str = "staff",
+    ) -> Entry:
+        """Suppress an address; invalid input raises.
+
+        The newest entry wins, except that a newsletter-only entry never narrows an entry for
+        everything that has another reason than an unsubscribe (a complaint stays a complaint).
+        """
         if reason not in REASONS:
             raise SuppressionError(f"unknown reason {reason!r}; use one of {', '.join(REASONS)}")
+        if scope not in SCOPES:
+            raise SuppressionError(f"unknown scope {scope!r}; use one of {', '.join(SCOPES)}")
         normalised = _normalise(email)
-        key = suppression_key(normalised)
+        key = person_key(self._secret, normalised)
         entry = Entry(
             key,
             "" if reason == "erased" else normalised,
             reason,
             detail,
             dt.datetime.now(dt.UTC),
+            scope,
+            source,
         )
+        mine = _rows_of(key, normalised)
         with self.engine.begin() as conn:
-            conn.execute(delete(suppressions).where(suppressions.c.key == key))
+            if scope != "all":
+                held = conn.execute(select(suppressions.c.reason, suppressions.c.scope).where(mine))
+                if any(r.scope == "all" and r.reason != "unsubscribed" for r in held):
+                    return entry
+            conn.execute(delete(suppressions).where(mine))
             conn.execute(
                 suppressions.insert().values(
                     key=key,
@@ -70,40 +122,86 @@ class SuppressionList(StoreHandle):
                     reason=reason,
                     detail=detail,
                     added_at=entry.added_at,
+                    scope=scope,
+                    source=source,
+                    key_scheme="hmac",
                 )
             )
         return entry
 
     def remove(self, email: str) -> bool:
         """Lift a suppression; False when the address was not suppressed."""
-        key = suppression_key(_normalise(email))
+        normalised = _normalise(email)
+        mine = _rows_of(person_key(self._secret, normalised), normalised)
         with self.engine.begin() as conn:
-            return conn.execute(delete(suppressions).where(suppressions.c.key == key)).rowcount > 0
+            return conn.execute(delete(suppressions).where(mine)).rowcount > 0
 
     def entries(self) -> list[Entry]:
         """Every suppression, newest first."""
         query = select(suppressions).order_by(suppressions.c.added_at.desc())
         with self.engine.connect() as conn:
             return [
-                Entry(row.key, row.email or "", row.reason, row.detail, row.added_at)
+                Entry(
+                    row.key,
+                    row.email or "",
+                    row.reason,
+                    row.detail,
+                    row.added_at,
+                    row.scope,
+                    row.source,
+                )
                 for row in conn.execute(query)
             ]
 
-    def reasons(self) -> dict[str, str]:
-        """Key → reason of every suppression."""
+    def lookup(self, email: str) -> Entry | None:
+        """The entry that holds this address back, if any."""
+        normalised = _normalise(email)
+        mine = _rows_of(person_key(self._secret, normalised), normalised)
         with self.engine.connect() as conn:
-            query = select(suppressions.c.key, suppressions.c.reason)
-            return dict(conn.execute(query).tuples().all())
+            row = conn.execute(select(suppressions).where(mine)).first()
+        if row is None:
+            return None
+        return Entry(
+            row.key, row.email or "", row.reason, row.detail, row.added_at, row.scope, row.source
+        )
 
-    def filter(self, contacts: Sequence[Contact]) -> tuple[list[Contact], list[Suppressed]]:
-        """(contacts to keep, the suppressed ones with their reason), order kept."""
-        reasons = self.reasons()
-        if not reasons:
+    def filter(
+        self, contacts: Sequence[Contact], *, newsletter: bool = False
+    ) -> tuple[list[Contact], list[Suppressed]]:
+        """(contacts to keep, the suppressed ones with their reason), order kept.
+
+        ``newsletter``: the message is a newsletter, so newsletter-only entries count too.
+        """
+        by_email: dict[str, str] = {}
+        by_hmac: dict[str, str] = {}
+        by_sha: dict[str, str] = {}
+        query = select(
+            suppressions.c.key,
+            suppressions.c.email,
+            suppressions.c.reason,
+            suppressions.c.scope,
+            suppressions.c.key_scheme,
+        )
+        with self.engine.connect() as conn:
+            for key, email, reason, scope, scheme in conn.execute(query):
+                if scope != "all" and not newsletter:
+                    continue
+                if email:
+                    by_email[email] = reason
+                elif scheme == "sha256":
+                    by_sha[key] = reason
+                else:
+                    by_hmac[key] = reason
+        if not (by_email or by_hmac or by_sha):
             return list(contacts), []
         kept: list[Contact] = []
         suppressed: list[Suppressed] = []
         for contact in contacts:
-            reason = reasons.get(suppression_key(contact.email))
+            reason = by_email.get(contact.email)
+            if reason is None and by_hmac:
+                reason = by_hmac.get(person_key(self._secret, contact.email))
+            if reason is None and by_sha:
+                reason = by_sha.get(legacy_key(contact.email))
             if reason is None:
                 kept.append(contact)
             else:
@@ -113,6 +211,15 @@ class SuppressionList(StoreHandle):
     def add_many(self, emails: Iterable[str], reason: str, detail: str = "") -> int:
         """Suppress many addresses (e.g. a provider's bounce list); returns how many."""
         return len([self.add(email, reason, detail) for email in emails])
+
+
+def _rows_of(key: str, normalised: str) -> ColumnElement[bool]:
+    """Every row about this person: by keyed hash, by address, or by a pre-0.2 bare hash."""
+    return or_(
+        suppressions.c.key == key,
+        suppressions.c.key == legacy_key(normalised),
+        suppressions.c.email == normalised,
+    )
 
 
 def _normalise(email: str) -> str:

@@ -33,6 +33,9 @@ from tests.fakes.smtp import (
     tls_auth_server,
 )
 
+#: The installation secret these tests key suppression hashes with.
+SECRET = b"test installation secret"
+
 CAMPAIGN_ID = "ekonomia-spoleczna-2016"
 
 USER, PASSWORD = "zaproszenia@rops-bialystok.example", "not-a-real-password-123"
@@ -236,7 +239,7 @@ def test_refused_addresses_go_on_the_suppression_list(tmp_path: Path) -> None:
     mailbox, port = Mailbox(), free_port()
     server, handler = faulty_sink(mailbox, port, seed=3, fault_rate=0.0)
     people = _contacts(40)
-    suppression = SuppressionList(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    suppression = SuppressionList(f"sqlite:///{tmp_path / 'ledger.sqlite'}", SECRET)
     try:
         transport = SmtpTransport(TransportSettings(port=port))
         sender = _sender(tmp_path, transport)

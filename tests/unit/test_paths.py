@@ -20,6 +20,9 @@ from listonosz.contacts.read import ContactFileError, read_rows
 from listonosz.paths import PathError
 from tests.conftest import CAMPAIGN, REPO
 
+#: The installation secret these tests key suppression hashes with.
+SECRET = b"test installation secret"
+
 SAMPLE: dict[str, Any] = yaml.safe_load(CAMPAIGN.read_text(encoding="utf-8"))
 #: What /etc/shadow and /etc/passwd look like; tests write their own so they run as anyone.
 SHADOW = "root:*:20228:0:99999:7:::\ndaemon:*:20228:0:99999:7:::\nmail:*:20228:0:99999:7:::\n"
@@ -271,7 +274,7 @@ def test_the_ledger_and_its_journal_are_private(tmp_path: Path) -> None:
     var = tmp_path / "var"
     url = f"sqlite:///{var / 'ledger.sqlite'}"
     ledger = Ledger(url)
-    suppression = SuppressionList(url)
+    suppression = SuppressionList(url, SECRET)
     try:
         suppression.add("jan@gmina.example.pl", "unsubscribed")
         ledger.claim("kampania", "invitation", [("jan@gmina.example.pl", "jst", "<1@x>")], "r")

@@ -1,0 +1,102 @@
+"""The event log: what happened to a message after hand-off, or what its recipient did.
+
+One row per event from one source; the source's own id makes a repeat (a webhook retried, a
+button pressed twice, a mailbox read again) a no-op. Events no delivery matches are kept with
+``delivery_key`` NULL: never lost. ``detail`` holds JSON without addresses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from listonosz.store.engine import StoreHandle
+from listonosz.store.schema import events
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One event as the store keeps it (``type`` is one of tracking's normalised types)."""
+
+    source: str
+    source_event_id: str
+    type: str
+    occurred_at: dt.datetime
+    delivery_key: str | None = None
+    campaign: str | None = None
+    bounce_class: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    received_at: dt.datetime | None = None
+
+
+class EventLog(StoreHandle):
+    """Record events (each at most once per source id) and read them back."""
+
+    def record(self, event: StoredEvent) -> bool:
+        """Store ``event``; False when this source already sent an event with its id."""
+        row = {
+            "source": event.source,
+            "source_event_id": event.source_event_id,
+            "delivery_key": event.delivery_key,
+            "campaign": event.campaign,
+            "type": event.type,
+            "bounce_class": event.bounce_class,
+            "occurred_at": event.occurred_at,
+            "received_at": event.received_at or dt.datetime.now(dt.UTC),
+            "detail": json.dumps(dict(event.detail), ensure_ascii=False, sort_keys=True),
+        }
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(events.insert().values(**row))
+        except IntegrityError:
+            return False
+        return True
+
+    def for_deliveries(self, keys: Iterable[str]) -> list[StoredEvent]:
+        """Every event about these deliveries, oldest first."""
+        wanted = list(keys)
+        if not wanted:
+            return []
+        query = (
+            select(events)
+            .where(events.c.delivery_key.in_(wanted))
+            .order_by(events.c.occurred_at, events.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [_event(row) for row in conn.execute(query)]
+
+    def of_type(self, type_: str, campaign: str | None = None) -> list[StoredEvent]:
+        """Every event of one type (in one campaign), oldest first."""
+        query = select(events).where(events.c.type == type_)
+        if campaign is not None:
+            query = query.where(events.c.campaign == campaign)
+        with self.engine.connect() as conn:
+            return [_event(row) for row in conn.execute(query.order_by(events.c.id))]
+
+    def forget_deliveries(self, keys: Iterable[str]) -> int:
+        """Delete the events of these deliveries (erasure); returns how many."""
+        wanted = list(keys)
+        if not wanted:
+            return 0
+        with self.engine.begin() as conn:
+            return conn.execute(delete(events).where(events.c.delivery_key.in_(wanted))).rowcount
+
+
+def _event(row: Any) -> StoredEvent:
+    return StoredEvent(
+        source=row.source,
+        source_event_id=row.source_event_id,
+        type=row.type,
+        occurred_at=row.occurred_at,
+        delivery_key=row.delivery_key,
+        campaign=row.campaign,
+        bounce_class=row.bounce_class,
+        detail=json.loads(row.detail),
+        received_at=row.received_at,
+    )

@@ -1,0 +1,76 @@
+"""Participants: per campaign and person, the RSVP answer and attendance, with when and where
+each came from (the web page, staff, an import, the check-in desk)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from sqlalchemy import delete, select, update
+
+from listonosz.store.engine import StoreHandle
+from listonosz.store.schema import participants
+
+Answer = Literal["yes", "no"]
+ANSWERS: tuple[str, ...] = get_args(Answer)
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    """One person's state in one campaign (``None``: nothing known yet)."""
+
+    campaign: str
+    email: str
+    answer: str | None = None
+    answered_at: dt.datetime | None = None
+    answer_source: str | None = None
+    attended: str | None = None
+    attended_at: dt.datetime | None = None
+    attended_source: str | None = None
+
+
+class Participants(StoreHandle):
+    """Read and change participants' answers (attendance follows in the lifecycle step)."""
+
+    def get(self, campaign: str, email: str) -> Participant | None:
+        """The person's state in ``campaign``, or None when they never answered."""
+        query = select(participants).where(
+            participants.c.campaign == campaign, participants.c.email == email
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else Participant(**row._mapping)
+
+    def answer(
+        self, campaign: str, email: str, answer: str, source: str, at: dt.datetime
+    ) -> Participant:
+        """Record an answer (``yes`` or ``no``), replacing any earlier one."""
+        if answer not in ANSWERS:
+            raise ValueError(f"an answer is one of {ANSWERS}, not {answer!r}")
+        values = {"answer": answer, "answered_at": at, "answer_source": source}
+        key = (participants.c.campaign == campaign) & (participants.c.email == email)
+        with self.engine.begin() as conn:
+            changed = conn.execute(update(participants).where(key).values(**values)).rowcount
+            if not changed:
+                conn.execute(participants.insert().values(campaign=campaign, email=email, **values))
+        found = self.get(campaign, email)
+        assert found is not None
+        return found
+
+    def of_person(self, email: str) -> list[Participant]:
+        """Every campaign's state of one person."""
+        query = select(participants).where(participants.c.email == email)
+        with self.engine.connect() as conn:
+            return [Participant(**row._mapping) for row in conn.execute(query)]
+
+    def of_campaign(self, campaign: str) -> list[Participant]:
+        """Everyone's state in one campaign."""
+        query = select(participants).where(participants.c.campaign == campaign)
+        with self.engine.connect() as conn:
+            return [Participant(**row._mapping) for row in conn.execute(query)]
+
+    def forget(self, email: str) -> int:
+        """Delete every row of this person (erasure); returns how many."""
+        with self.engine.begin() as conn:
+            return conn.execute(delete(participants).where(participants.c.email == email)).rowcount
