@@ -11,6 +11,7 @@ Both are deterministic for a given seed.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import random
 import re
 import shutil
@@ -514,8 +515,14 @@ LAST = ["Nowak", "Kowalska", "Wiśniewski", "Wójcik", "Kamińska", "Żukowski",
 POSITIONS = ["Wójt Gminy", "Dyrektor", "Prezes Zarządu", "Kierownik GOPS", "Specjalista", ""]
 
 
-def write_project(root: Path, recipients: int) -> Path:
-    """A project folder with one contact list of ``recipients`` people and a campaign file."""
+def write_project(
+    root: Path, recipients: int, when: dt.date | None = None, deadline: dt.date | None = None
+) -> Path:
+    """A project folder with one contact list of ``recipients`` people and a campaign file.
+
+    The event is the seminar of 7 September 2016, or moved to ``when`` (its registration
+    deadline then ``deadline``, or none).
+    """
     rng = random.Random(2016)
     (root / "contacts").mkdir(parents=True)
     (root / "campaigns").mkdir()
@@ -534,6 +541,10 @@ def write_project(root: Path, recipients: int) -> Path:
                 ]
             )
     campaign = (REPO / "campaigns" / "ekonomia-spoleczna-2016.yaml").read_text(encoding="utf-8")
+    if when is not None:
+        campaign = campaign.replace("2016-09-07", when.isoformat())
+        closes = f'"{deadline.isoformat()}"' if deadline else "null"
+        campaign = campaign.replace('"2016-09-02"', closes)
     head, _, rest = campaign.partition("audience:")
     _, _, tail = rest.partition("\nmessages:")
     audience = "audience:\n  sources:\n    - path: contacts/audience.csv\n      group: jst\n"

@@ -39,6 +39,26 @@ def _fail(message: str) -> typer.Exit:
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="The port to listen on.")] = 8000,
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(help="Reverse proxies whose X-Forwarded-* headers are trusted."),
+    ] = "127.0.0.1",
+) -> None:
+    """Serve the pages recipients reach from their messages: RSVP and unsubscribe."""
+    from listonosz.web import serve as serve_web
+
+    try:
+        settings = Settings()
+        settings.signing_secret()
+    except (ListonoszError, OSError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    serve_web(settings, host, port, forwarded_allow_ips)
+
+
+@app.command()
 def send(
     campaign: Annotated[Path, typer.Argument(help="The campaign file, e.g. campaigns/x.yaml.")],
     message: Annotated[

@@ -1,0 +1,62 @@
+"""The project's campaigns by id, for readers that start from a delivery (the web app's links
+carry a delivery key; its ledger row names the campaign, not the file)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from listonosz.campaign import Campaign, CampaignError, load_campaign
+from listonosz.config import Settings
+from listonosz.paths import PathError
+
+
+class CampaignBook:
+    """Every valid campaign file in the project's ``campaigns/`` folder, by id.
+
+    Read once, and again when a file there changes (by its modification time and size), so a
+    campaign staff edit shows on the next page without restarting anything. A file that does
+    not load is left out (``listonosz send`` is where its errors are shown).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._folder = settings.project_dir / "campaigns"
+        self._lock = threading.Lock()
+        self._seen: tuple[tuple[str, int, int], ...] | None = None
+        self._by_id: dict[str, Campaign] = {}
+
+    def get(self, campaign_id: str) -> Campaign | None:
+        """The campaign with this id, or None."""
+        with self._lock:
+            stamp = self._stamp()
+            if stamp != self._seen:
+                self._by_id = self._load()
+                self._seen = stamp
+            return self._by_id.get(campaign_id)
+
+    def _stamp(self) -> tuple[tuple[str, int, int], ...]:
+        try:
+            paths = sorted(self._files())
+            return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
+        except OSError:
+            return ()
+
+    def _files(self) -> list[Path]:
+        if not self._folder.is_dir():
+            return []
+        return [p for p in self._folder.iterdir() if p.suffix in (".yaml", ".yml")]
+
+    def _load(self) -> dict[str, Campaign]:
+        found: dict[str, Campaign] = {}
+        for path in sorted(self._files()):
+            try:
+                campaign = load_campaign(
+                    path,
+                    allowed_dirs=self._settings.allowed_dirs,
+                    var_dir=self._settings.var_dir,
+                )
+            except (CampaignError, PathError):
+                continue
+            found.setdefault(campaign.id, campaign)
+        return found
