@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
+import httpx
 import pytest
 
 from listonosz.campaign import Campaign, load_campaign
 from listonosz.contacts.model import Contact
 from listonosz.sending import merge_audience
 from listonosz.transports.capture import start_capture_server
+from tests.factories import write_project
 
 REPO = Path(__file__).resolve().parent.parent
 PREFECT = str(Path(sys.executable).parent / "prefect")
@@ -227,3 +231,58 @@ def unavailable(reason: str) -> NoReturn:
     if IN_CI:
         pytest.fail(f"{reason} (CI=true: this test must run)", pytrace=False)
     pytest.skip(reason)
+
+
+LISTONOSZ = str(Path(sys.executable).parent / "listonosz")
+
+
+@dataclass
+class Website:
+    """A running ``listonosz serve`` and the project whose invitations link to it."""
+
+    url: str
+    project: Path
+    campaign: Path
+    log: Path
+
+
+@pytest.fixture
+def website(
+    tmp_path: Path, listonosz_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Website]:
+    """``listonosz serve`` in its own process on a free port, for a project whose event is 30
+    days ahead (registration open for 20 more days); messages sent in the test link to it."""
+    today = dt.date.today()
+    project = tmp_path / "project"
+    campaign = write_project(
+        project, 5, when=today + dt.timedelta(days=30), deadline=today + dt.timedelta(days=20)
+    )
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("LISTONOSZ_PROJECT_DIR", str(project))
+    monkeypatch.setenv("LISTONOSZ_PUBLIC_URL", url)
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [LISTONOSZ, "serve", "--port", str(port)],
+            env=os.environ.copy(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        for _ in range(200):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            assert server.poll() is None, log.read_text()
+            time.sleep(0.05)
+        else:
+            raise AssertionError(f"listonosz serve did not answer: {log.read_text()}")
+        yield Website(url, project, campaign, log)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
