@@ -17,6 +17,7 @@ import typer
 from listonosz.campaign import Campaign
 from listonosz.cli.contacts import contacts_app, suppress_app
 from listonosz.cli.db import db_app
+from listonosz.cli.person import person_app
 from listonosz.cli.preview import preview
 from listonosz.config import Settings
 from listonosz.errors import ListonoszError
@@ -30,6 +31,7 @@ app = typer.Typer(
 app.add_typer(contacts_app, name="contacts")
 app.add_typer(suppress_app, name="suppress")
 app.add_typer(db_app, name="db")
+app.add_typer(person_app, name="person")
 app.command("preview")(preview)
 
 

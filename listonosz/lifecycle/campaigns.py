@@ -28,12 +28,16 @@ class CampaignBook:
 
     def get(self, campaign_id: str) -> Campaign | None:
         """The campaign with this id, or None."""
+        return next((c for c in self.all() if c.id == campaign_id), None)
+
+    def all(self) -> list[Campaign]:
+        """Every campaign of the project, by id."""
         with self._lock:
             stamp = self._stamp()
             if stamp != self._seen:
                 self._by_id = self._load()
                 self._seen = stamp
-            return self._by_id.get(campaign_id)
+            return [self._by_id[key] for key in sorted(self._by_id)]
 
     def _stamp(self) -> tuple[tuple[str, int, int], ...]:
         try:

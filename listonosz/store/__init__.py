@@ -21,6 +21,7 @@ from listonosz.store.ledger import (
     delivery_key,
 )
 from listonosz.store.participants import ANSWERS, Answer, Participant, Participants
+from listonosz.store.personal import PERSONAL_TABLES, Erased, PersonalData, PersonData
 from listonosz.store.suppression import (
     REASONS,
     SCOPES,
@@ -38,6 +39,7 @@ __all__ = [
     "DEFAULT_LEASE",
     "DEFERRED",
     "FAILED",
+    "PERSONAL_TABLES",
     "REASONS",
     "SCOPES",
     "SENDING",
@@ -47,11 +49,14 @@ __all__ = [
     "Claim",
     "Delivery",
     "Entry",
+    "Erased",
     "EventLog",
     "Ledger",
     "Outcome",
     "Participant",
     "Participants",
+    "PersonData",
+    "PersonalData",
     "Reason",
     "Scope",
     "Status",

@@ -1,8 +1,8 @@
 """The normalised event: one vocabulary for what happens to a message after hand-off, whoever
 reports it (a provider's webhook, the bounce mailbox, an SMTP reply, the web app, staff).
 
-The types follow django-anymail's normalised tracking events, plus ``answered`` (an RSVP) and
-``erased`` (staff erased a person's data); a bounce also has a class.
+The types follow django-anymail's normalised tracking events, plus ``answered`` (an RSVP),
+``exported`` and ``erased`` (staff exported or erased a person's data); a bounce also has a class.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ EventType = Literal[
     "complained",
     "unsubscribed",
     "answered",
+    "exported",
     "erased",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
