@@ -38,6 +38,7 @@ from listonosz.sending import (
     Ready,
     SendReport,
     build_report,
+    check_public_url,
     merge_audience,
     plan_delivery,
     prepare_messages,
@@ -197,6 +198,7 @@ def send_campaign(
     message: str = "invitation",
     batch_size: int | None = None,
     transport: str | None = None,
+    check_links: bool = True,
 ) -> dict[str, Any] | State:
     """Send one message kind of a campaign to everyone in its audience who has not had it.
 
@@ -210,11 +212,15 @@ def send_campaign(
         message: The message kind to send, as declared in the campaign (e.g. invitation).
         batch_size: Recipients per task; the settings' batch_size when empty.
         transport: A transport named in listonosz.toml; the campaign's or the default when empty.
+        check_links: Refuse to start unless the web app that the messages link to (public_url)
+            answers over HTTPS; off only when it is hosted out of this machine's reach.
     """
     settings = Settings()
     campaign = open_campaign(campaign_path, settings)
     if transport:
         campaign = campaign.model_copy(update={"transport": transport})
+    if check_links and settings.check_public_url:
+        check_public_url(settings, campaign.transport)
     transport_settings = settings.transport_settings(campaign.transport)
     outbox = settings.outbox_path(transport_settings)
     stop = Stop()

@@ -77,16 +77,28 @@ def send(
         str | None,
         typer.Option(help="Send one sample of every message kind to this staff address only."),
     ] = None,
+    link_check: Annotated[
+        bool,
+        typer.Option(
+            "--link-check/--no-link-check",
+            help="Refuse to send unless public_url answers over HTTPS (the messages' RSVP and "
+            "unsubscribe links); --no-link-check when the web app is hosted out of reach.",
+        ),
+    ] = True,
 ) -> None:
     """Send one message kind to everyone in the audience who has not had it yet."""
     from listonosz.campaign import open_campaign
+    from listonosz.sending import check_public_url
 
     try:
-        spec = open_campaign(campaign, Settings())  # fail fast, before Prefect starts
+        settings = Settings()
+        spec = open_campaign(campaign, settings)  # fail fast, before Prefect starts
         spec.message(message)
         if test_to:
             _send_samples(spec, transport, test_to)
             return
+        if link_check and settings.check_public_url and not dry_run:
+            check_public_url(settings, transport or spec.transport)
     except ListonoszError as exc:
         raise _fail(str(exc)) from None
 
@@ -102,6 +114,7 @@ def send(
                 message,
                 batch_size,
                 "outbox" if dry_run else transport,
+                link_check,
                 return_state=True,
             )
             # The flow's dict: returned, or the data of the Cancelled state a stopped run ends in.
