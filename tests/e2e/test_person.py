@@ -71,6 +71,10 @@ def test_export_then_erase_leaves_no_trace(website: Website, capture: Capture) -
     for path in ledger.parent.glob("ledger.sqlite*"):
         assert person.encode() not in path.read_bytes(), path
 
+    # the person's links now lead to a polite page, not an error
+    gone = httpx.get(yes_url)
+    assert gone.status_code == 410 and "nieaktywny" in gone.text
+
     # the exports and the erasure are events, without the address
     again = json.loads(_cli("person", "export", person).stdout)
     assert again["deliveries"] == again["events"] == again["answers"] == []

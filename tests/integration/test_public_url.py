@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import trustme
 import uvicorn
@@ -90,6 +91,8 @@ def test_an_app_that_answers_over_https_passes(
 ) -> None:
     monkeypatch.setenv("LISTONOSZ_PUBLIC_URL", https_app)
     check_public_url(Settings(), "relay")  # no error
+    over_https = httpx.get(f"{https_app}/healthz")
+    assert over_https.headers["strict-transport-security"].startswith("max-age=")
     monkeypatch.setenv("LISTONOSZ_PUBLIC_URL", f"{https_app}/elsewhere")
     with pytest.raises(DeadLinkError, match="answered 404, not 200"):
         check_public_url(Settings(), "relay")
