@@ -134,7 +134,10 @@ def vtimezone(name: str, first: dt.datetime, last: dt.datetime) -> Timezone:
         key = (daylight, offset_before, offset_after, after.tzname() or name)
         groups.setdefault(key, []).append(local_before)
     for (daylight, offset_from, offset_to, tzname), starts in groups.items():
-        observance = TimezoneDaylight() if daylight else TimezoneStandard()
+        kind: type[TimezoneDaylight | TimezoneStandard] = (
+            TimezoneDaylight if daylight else TimezoneStandard
+        )
+        observance = kind()
         observance.add("dtstart", starts[0])
         for later in starts[1:]:
             observance.add("rdate", later)
