@@ -116,12 +116,12 @@ def vtimezone(name: str, first: dt.datetime, last: dt.datetime) -> Timezone:
     if not changes:
         local = first.astimezone(zone)
         offset = local.utcoffset()
-        observance = TimezoneStandard()
-        observance.add("dtstart", local.replace(tzinfo=None, microsecond=0))
-        observance.add("tzoffsetfrom", offset)
-        observance.add("tzoffsetto", offset)
-        observance.add("tzname", local.tzname())
-        component.add_component(observance)
+        only = TimezoneStandard()
+        only.add("dtstart", local.replace(tzinfo=None, microsecond=0))
+        only.add("tzoffsetfrom", offset)
+        only.add("tzoffsetto", offset)
+        only.add("tzname", local.tzname())
+        component.add_component(only)
         return component
     groups: dict[tuple[bool, dt.timedelta, dt.timedelta, str], list[dt.datetime]] = {}
     for instant in changes:
@@ -134,10 +134,7 @@ def vtimezone(name: str, first: dt.datetime, last: dt.datetime) -> Timezone:
         key = (daylight, offset_before, offset_after, after.tzname() or name)
         groups.setdefault(key, []).append(local_before)
     for (daylight, offset_from, offset_to, tzname), starts in groups.items():
-        kind: type[TimezoneDaylight | TimezoneStandard] = (
-            TimezoneDaylight if daylight else TimezoneStandard
-        )
-        observance = kind()
+        observance = TimezoneDaylight() if daylight else TimezoneStandard()
         observance.add("dtstart", starts[0])
         for later in starts[1:]:
             observance.add("rdate", later)
