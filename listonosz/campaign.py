@@ -111,7 +111,7 @@ class Event(_Model):
     #: The calendar file's SEQUENCE: raise it whenever the date, time or place changes.
     sequence: int = Field(default=0, ge=0)
     #: Attendance counts as closed this long after the end even if staff never close it.
-    attendance_closes: Duration = dt.timedelta(days=3)
+    attendance_closes: Duration = dt.timedelta(days=1)
 
     @field_validator("timezone")
     @classmethod
