@@ -12,6 +12,8 @@ import datetime as dt
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.events import emit_event
+from prefect.settings import PREFECT_API_URL
 
 from flows.campaign import send_campaign
 from listonosz.config import Settings
@@ -79,3 +81,20 @@ def run_follow_ups(
         )
         sent[name] = int(result["sent"]) if isinstance(result, dict) else 0
     return {"sent": sent, "missed": missed}
+
+
+#: The Prefect event that closing attendance emits; the follow-ups deployment's trigger.
+ATTENDANCE_CLOSED = "listonosz.attendance.closed"
+
+
+def announce_attendance_closed(campaign_id: str) -> bool:
+    """Emit the attendance-closed event to the Prefect server (when one is configured), so
+    the follow-ups deployment's trigger runs the follow-ups at once; False when no server."""
+    if not PREFECT_API_URL.value():
+        return False
+    emitted = emit_event(
+        event=ATTENDANCE_CLOSED,
+        resource={"prefect.resource.id": f"listonosz.campaign.{campaign_id}"},
+        payload={"campaign": campaign_id},
+    )
+    return emitted is not None

@@ -14,6 +14,7 @@ from typing import Annotated, Any, cast
 import typer
 
 from listonosz.campaign import Campaign
+from listonosz.cli.attendance import attendance_app
 from listonosz.cli.contacts import contacts_app, suppress_app
 from listonosz.cli.db import db_app
 from listonosz.cli.followups import followups_app
@@ -31,6 +32,7 @@ app = typer.Typer(
 app.add_typer(contacts_app, name="contacts")
 app.add_typer(suppress_app, name="suppress")
 app.add_typer(db_app, name="db")
+app.add_typer(attendance_app, name="attendance")
 app.add_typer(followups_app, name="followups")
 app.add_typer(person_app, name="person")
 app.command("preview")(preview)

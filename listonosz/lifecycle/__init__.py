@@ -1,6 +1,7 @@
 """The event's lifecycle after the invitation: who answered, who came, and which follow-ups
 are due for whom."""
 
+from listonosz.lifecycle.attendance import Guest, search
 from listonosz.lifecycle.campaigns import CampaignBook
 from listonosz.lifecycle.followups import (
     CampaignState,
@@ -18,6 +19,7 @@ __all__ = [
     "CampaignState",
     "Closed",
     "FollowUp",
+    "Guest",
     "Invitation",
     "Rsvp",
     "RsvpError",
@@ -27,4 +29,5 @@ __all__ = [
     "due_at",
     "follow_ups",
     "read_state",
+    "search",
 ]
