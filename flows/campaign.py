@@ -243,7 +243,7 @@ def send_campaign(
         with graceful_signals(stop), stop_when_cancelled(stop):
             merged = merge_contacts(campaign, settings, suppression, message)
             spec = campaign.message(message)
-            if spec.scheduled is not None:  # a follow-up: only its rule's people
+            if spec.audience is not None or spec.not_within is not None:  # only its rule's people
                 with Participants(settings.resolved_ledger_url) as people:
                     state = read_state(control, people, campaign)
                 moment = now or dt.datetime.now(dt.UTC)

@@ -200,7 +200,7 @@ class MessageSpec(_Model):
     template: str
     subject: str
     send: Literal["now"] | Schedule = "now"
-    #: Scheduled messages: who gets them (everyone on the lists when left out).
+    #: Who gets it, by RSVP and attendance (everyone on the lists when left out).
     audience: list[AudienceState] | None = None
     #: Not to someone who answered within this long before the message is due.
     not_within: Duration | None = None
@@ -232,13 +232,18 @@ class MessageSpec(_Model):
 
     @model_validator(mode="after")
     def _rules_that_can_match(self) -> MessageSpec:
-        if self.scheduled is None:
-            for name in ("audience", "not_within", "needs_attendance"):
-                if getattr(self, name) is not None:
-                    raise ValueError(f"{name} applies to scheduled messages only (send: {{…}})")
-            return self
         if self.audience is not None and not self.audience:
             raise ValueError("audience: an empty list matches nobody; leave it out for everyone")
+        if self.scheduled is None:
+            for name in ("not_within", "needs_attendance"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name} applies to scheduled messages only (send: {{…}})")
+            if self.audience and {"attended", "absent"} & set(self.audience):
+                raise ValueError(
+                    "audience: attended or absent needs a schedule after the event "
+                    "(send: {after_end: …}) so that attendance is known"
+                )
+            return self
         attendance = {"attended", "absent"}
         if self.audience and attendance & set(self.audience) and self.scheduled.after_end is None:
             raise ValueError(

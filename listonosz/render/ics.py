@@ -29,6 +29,7 @@ from listonosz.campaign import Campaign
 from listonosz.render.model import Attachment
 
 CONTENT_TYPE = 'text/calendar; charset="utf-8"; method=PUBLISH'
+CANCEL_CONTENT_TYPE = 'text/calendar; charset="utf-8"; method=CANCEL'
 FILENAME = "wydarzenie.ics"
 PRODID = "-//Listonosz//Listonosz//PL"
 
@@ -38,7 +39,9 @@ def event_uid(campaign: Campaign) -> str:
     return f"{campaign.id}@{campaign.sender.domain}"
 
 
-def event_calendar(campaign: Campaign, stamp: dt.datetime, sequence: int = 0) -> bytes:
+def event_calendar(
+    campaign: Campaign, stamp: dt.datetime, sequence: int = 0, cancelled: bool = False
+) -> bytes:
     """The VCALENDAR bytes (CRLF lines, folded at 75 octets) of the campaign's event.
 
     ``stamp`` is the DTSTAMP (when this calendar object was made). ``sequence`` must grow each
@@ -58,7 +61,7 @@ def event_calendar(campaign: Campaign, stamp: dt.datetime, sequence: int = 0) ->
     entry.add("location", f"{venue.name}, {venue.address}, {venue.city}")
     entry.add("description", _description(campaign))
     entry.add("url", organiser.website)
-    entry.add("status", "CONFIRMED")
+    entry.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     entry.add("transp", "OPAQUE")
     entry.add("class", "PUBLIC")
     who = vCalAddress(f"mailto:{organiser.email}")
@@ -69,7 +72,7 @@ def event_calendar(campaign: Campaign, stamp: dt.datetime, sequence: int = 0) ->
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", "PUBLISH")
+    calendar.add("method", "CANCEL" if cancelled else "PUBLISH")
     calendar.add_component(entry)
     start = event.starts_at.astimezone(dt.UTC)
     calendar.add_component(
@@ -155,6 +158,11 @@ def _description(campaign: Campaign) -> str:
     return "\n".join(lines)
 
 
-def calendar_attachment(campaign: Campaign, stamp: dt.datetime, sequence: int = 0) -> Attachment:
-    """The calendar file as an attachment of the invitation."""
-    return Attachment(FILENAME, CONTENT_TYPE, event_calendar(campaign, stamp, sequence))
+def calendar_attachment(
+    campaign: Campaign, stamp: dt.datetime, sequence: int = 0, cancelled: bool = False
+) -> Attachment:
+    """The calendar file as an attachment (METHOD:CANCEL and STATUS:CANCELLED when the event
+    is called off: calendars that imported it remove it)."""
+    content_type = CANCEL_CONTENT_TYPE if cancelled else CONTENT_TYPE
+    data = event_calendar(campaign, stamp, sequence, cancelled)
+    return Attachment(FILENAME, content_type, data)

@@ -62,6 +62,8 @@ def test_sample_campaign_messages_and_sources() -> None:
         "reminder",
         "thank_you",
         "we_missed_you",
+        "update",
+        "cancellation",
         "newsletter",
     ]
     assert campaign.message("newsletter").consent_required
@@ -196,7 +198,8 @@ def test_follow_up_rules_read_as_written() -> None:
             "attended or absent is known only after the event",
         ),
         ({"send": {"after_end": "1d"}, "audience": []}, "an empty list matches nobody"),
-        ({"audience": ["yes"]}, "audience applies to scheduled messages only"),
+        ({"not_within": "24h"}, "not_within applies to scheduled messages only"),
+        ({"audience": ["attended"]}, "attended or absent needs a schedule after the event"),
         ({"send": {"after_end": "1d"}, "audience": ["maybe"]}, "messages.reminder.audience.0"),
     ],
 )

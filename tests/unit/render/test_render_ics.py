@@ -78,3 +78,26 @@ def test_an_independent_parser_reads_the_zone_as_zoneinfo_has_it(campaign: Campa
     while moment < dt.datetime(2017, 9, 6, tzinfo=dt.UTC):
         assert moment.astimezone(parsed).utcoffset() == moment.astimezone(zone).utcoffset(), moment
         moment += dt.timedelta(hours=1)
+
+
+def test_update_and_cancellation_read_back_in_an_independent_parser(campaign: Campaign) -> None:
+    """vobject (not the icalendar that wrote them) finds the same UID, a higher SEQUENCE and
+    the right METHOD in what the update and cancellation messages attach."""
+    import vobject
+
+    from listonosz.render.environment import MessageRenderer
+
+    moved = campaign.model_copy(update={"event": campaign.event.model_copy(update={"sequence": 1})})
+    invitation = MessageRenderer(campaign, "invitation", campaign.templates_dir, now=STAMP)
+    first = vobject.readOne(invitation.attachments[0].data.decode())
+    seen = []
+    for kind, method in (("update", "PUBLISH"), ("cancellation", "CANCEL")):
+        renderer = MessageRenderer(moved, kind, moved.templates_dir, now=STAMP)
+        [attachment] = renderer.attachments
+        assert attachment.content_type.endswith(f"method={method}")
+        parsed = vobject.readOne(attachment.data.decode())
+        assert parsed.method.value == method
+        assert parsed.vevent.uid.value == first.vevent.uid.value
+        assert int(parsed.vevent.sequence.value) > int(first.vevent.sequence.value)
+        seen.append(parsed.vevent.status.value)
+    assert seen == ["CONFIRMED", "CANCELLED"]
