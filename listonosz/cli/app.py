@@ -202,24 +202,15 @@ def _control(campaign: Path, message: str | None) -> tuple[Campaign, Ledger]:
 
 def _send_samples(campaign: Campaign, transport_name: str | None, address: str) -> None:
     from listonosz.contacts.normalise import normalise_email
-    from listonosz.sending import merge_audience, send_test_messages
-    from listonosz.transports import make_transport
+    from listonosz.sending import send_samples
 
     try:
         address = normalise_email(address)
     except ValueError as exc:
         raise _fail(f"--test-to {address!r}: {exc}") from None
-    settings = Settings()
-    transport_settings = settings.transport_settings(transport_name or campaign.transport)
-    transport = make_transport(transport_settings, settings.outbox_path(transport_settings))
-    try:
-        transport.check()
-        lines = send_test_messages(
-            campaign, settings, transport, address, merge_audience(campaign).contacts
-        )
-    finally:
-        transport.close()
-    typer.echo("\n".join(lines))
+    if transport_name:
+        campaign = campaign.model_copy(update={"transport": transport_name})
+    typer.echo("\n".join(send_samples(campaign, Settings(), address)))
 
 
 @app.command()
