@@ -345,6 +345,8 @@ def test_staff_start_a_dry_run_from_the_prefect_ui_form(
             json={"parameters": {"campaign_path": "campaigns/zepsuty.yaml"}},
         )
         assert refused.status_code == 409, refused.text
+        quick = api.client.post(f"/deployments/{deployment['id']}/create_flow_run", json={})
+        assert quick.status_code == 409, quick.text  # Quick run: no campaign chosen
 
         started = dt.datetime.now(dt.UTC)
         ui = full_prefect.removesuffix("/api")
@@ -380,13 +382,10 @@ def test_staff_start_a_dry_run_from_the_prefect_ui_form(
                 page.wait_for_timeout(500)  # the drop-down's fade-in, for the picture
                 page.screenshot(path=shots / "prefect-run-form.png")
                 page.keyboard.press("Escape")
-                page.get_by_role("button", name="Submit").click()
-                wait_for(
-                    "the run staff started",
-                    lambda: bool(api.runs(deployment["id"], started)),
-                    30,
-                    log,
-                )
+                page.get_by_role("option").first.wait_for(state="detached")
+                with page.expect_response(lambda r: r.url.endswith("/create_flow_run")) as sent:
+                    page.get_by_role("button", name="Submit").click()
+                assert sent.value.status == 201, sent.value.text()
             finally:
                 browser.close()
 
