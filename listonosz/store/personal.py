@@ -11,18 +11,18 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import delete, or_, select, text
+from sqlalchemy import delete, func, or_, select, text
 
 from listonosz.store.engine import StoreHandle
 from listonosz.store.events import EventLog, StoredEvent
 from listonosz.store.ledger import Delivery, Ledger
 from listonosz.store.participants import Participant, Participants
-from listonosz.store.schema import deliveries, events, participants, suppressions
+from listonosz.store.schema import deliveries, events, inbox, participants, suppressions
 from listonosz.store.suppression import Entry, SuppressionList, legacy_key, person_key
 
-#: The tables erasure clears of a person (the others, ``runs``, ``pauses`` and
+#: The tables erasure clears of a person (the others, ``runs``, ``pauses``, ``nonces`` and
 #: ``alembic_version``, hold nobody).
-PERSONAL_TABLES = ("deliveries", "events", "participants", "suppressions")
+PERSONAL_TABLES = ("deliveries", "events", "participants", "suppressions", "inbox")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +105,8 @@ class PersonalData(StoreHandle):
             removed_participants = conn.execute(
                 delete(participants).where(participants.c.email == email)
             ).rowcount
+            # webhook bodies not processed yet name recipients as the provider wrote them
+            conn.execute(delete(inbox).where(func.lower(inbox.c.body).contains(email)))
             conn.execute(
                 delete(suppressions).where(
                     or_(

@@ -29,6 +29,7 @@ from listonosz.render.ics import FILENAME, event_calendar
 from listonosz.render.polish import date_pl, time_pl, weekday_pl
 from listonosz.store import EventLog, Ledger, Participants, SuppressionList
 from listonosz.tracking import unsubscribe
+from listonosz.web.checkin import add_checkin_routes
 from listonosz.web.security import Guard
 
 #: The body a mailbox provider POSTs for a one-click unsubscribe (RFC 8058).
@@ -47,6 +48,7 @@ class Services:
     participants: Participants
     suppressions: SuppressionList
     rsvp: Rsvp
+    book: CampaignBook
 
     def close(self) -> None:
         for handle in (self.ledger, self.log, self.participants, self.suppressions):
@@ -77,13 +79,15 @@ def create_app(settings: Settings | None = None) -> Guard:
         url = settings.resolved_ledger_url
         secret = settings.signing_secret()
         ledger, log, people = Ledger(url), EventLog(url), Participants(url)
+        book = CampaignBook(settings)
         state["services"] = Services(
             secret,
             ledger,
             log,
             people,
             SuppressionList(url, secret),
-            Rsvp(ledger, people, log, CampaignBook(settings)),
+            Rsvp(ledger, people, log, book),
+            book,
         )
         try:
             yield
@@ -243,6 +247,13 @@ def create_app(settings: Settings | None = None) -> Guard:
             headers={"content-disposition": f'attachment; filename="{FILENAME}"'},
         )
 
+    add_checkin_routes(
+        app,
+        render,
+        lambda: services().secret,
+        lambda: services().participants,
+        lambda: services().book,
+    )
     return Guard(app)
 
 
