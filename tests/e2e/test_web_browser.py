@@ -217,12 +217,17 @@ def test_a_recipient_answers_changes_and_unsubscribes_in_chromium(
         for handle in (log, people, suppressions):
             handle.close()
 
-    # a later `listonosz send` of another kind, in its own process, skips that person
+    # a later `listonosz send` of another kind, in its own process, skips that person: a
+    # notice for everyone on the lists, so only the suppression list can keep them out
     for path in capture.messages():
         path.unlink()
+    text = website.campaign.read_text(encoding="utf-8")
+    assert text.count("\nmessages:\n") == 1
+    notice = '  change:\n    template: reminder\n    subject: "Zmiana sali"\n'
+    website.campaign.write_text(text.replace("\nmessages:\n", f"\nmessages:\n{notice}"))
     env = {**os.environ, "PREFECT_API_URL": prefect_server}
     sent = subprocess.run(
-        [LISTONOSZ, "send", str(website.campaign), "--message", "reminder"],
+        [LISTONOSZ, "send", str(website.campaign), "--message", "change"],
         cwd=REPO,
         env=env,
         capture_output=True,
