@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from listonosz.campaign import Organiser
 from listonosz.config import Settings
 from listonosz.lifecycle import CampaignBook, Invitation, Rsvp, RsvpError
 from listonosz.mail import verify_token
@@ -116,6 +117,10 @@ def create_app(settings: Settings | None = None) -> Guard:
     def services() -> Services:
         return state["services"]
 
+    def organiser_of(campaign_id: str) -> Organiser | None:
+        campaign = services().book.get(campaign_id)
+        return campaign.event.organiser if campaign else None
+
     def key_of(token: str, purpose: str) -> tuple[str, dict[str, str]] | None:
         try:
             claims = verify_token(services().secret, purpose, token)
@@ -159,6 +164,7 @@ def create_app(settings: Settings | None = None) -> Guard:
             title="Wypisanie z listy",
             done=held.scope if held else None,
             action=f"/u/{quote(token)}",
+            organiser=organiser_of(delivery.campaign),
         )
 
     @app.post("/u/{token}", response_class=HTMLResponse, summary="Unsubscribe (one-click)")
@@ -181,7 +187,13 @@ def create_app(settings: Settings | None = None) -> Guard:
         result = unsubscribe(s.ledger, s.log, s.suppressions, found[0], scope, "web", how)
         if not result.found:
             return gone()
-        return render("unsubscribed.html", title="Wypisano z listy", scope=result.scope)
+        delivery = s.ledger.delivery(found[0])
+        return render(
+            "unsubscribed.html",
+            title="Wypisano z listy",
+            scope=result.scope,
+            organiser=organiser_of(delivery.campaign) if delivery else None,
+        )
 
     @app.get("/r/{token}", response_class=HTMLResponse, summary="RSVP: the invitation")
     def rsvp_page(token: str) -> HTMLResponse:
