@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from listonosz.store.engine import StoreHandle
@@ -36,18 +36,22 @@ class Inbox(StoreHandle):
     def put(self, source: str, body: str) -> int:
         """Keep ``body`` (as ``new``); its id."""
         with self.engine.begin() as conn:
-            result = conn.execute(
-                inbox.insert().values(
-                    source=source,
-                    received_at=dt.datetime.now(dt.UTC),
-                    body=body,
-                    status=NEW,
-                    detail="",
+            return _put(conn, source, body)
+
+    def put_once(self, source: str, body: str, nonce: str) -> int | None:
+        """Keep ``body`` that came with a single-use ``nonce``; None (nothing kept) when
+        ``source`` already sent that value. One transaction for both, so a value is used up
+        only by a body that was kept."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    nonces.insert().values(
+                        source=source, value=nonce, seen_at=dt.datetime.now(dt.UTC)
+                    )
                 )
-            )
-            key = result.inserted_primary_key
-            assert key is not None
-            return int(key[0])
+                return _put(conn, source, body)
+        except IntegrityError:
+            return None
 
     def pending(self, limit: int = 1000) -> list[Received]:
         """Bodies not processed yet (a crash between storing and processing), oldest first."""
@@ -92,3 +96,18 @@ class Inbox(StoreHandle):
         except IntegrityError:
             return False
         return True
+
+
+def _put(conn: Connection, source: str, body: str) -> int:
+    result = conn.execute(
+        inbox.insert().values(
+            source=source,
+            received_at=dt.datetime.now(dt.UTC),
+            body=body,
+            status=NEW,
+            detail="",
+        )
+    )
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])

@@ -90,6 +90,8 @@ def read_each(
 def _problem(exc: Exception) -> str:
     if isinstance(exc, KeyError):
         return f"missing field {exc.args[0]!r}"[:120]
+    if isinstance(exc, Unreadable):
+        return redact(str(exc))[:200]
     return redact(f"{type(exc).__name__}: {exc}")[:200]
 
 

@@ -29,6 +29,7 @@ from listonosz.render.ics import FILENAME, event_calendar
 from listonosz.render.polish import date_pl, time_pl, weekday_pl
 from listonosz.store import EventLog, Ledger, Participants, SuppressionList
 from listonosz.tracking import unsubscribe
+from listonosz.web.hooks import WEBHOOK_MAX_BODY, Webhooks
 from listonosz.web.security import Guard
 
 #: The body a mailbox provider POSTs for a one-click unsubscribe (RFC 8058).
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> Guard:
     settings = settings or Settings()
     pages = page_environment()
     state: dict[str, Services] = {}
+    webhooks = Webhooks(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -85,9 +87,11 @@ def create_app(settings: Settings | None = None) -> Guard:
             SuppressionList(url, secret),
             Rsvp(ledger, people, log, CampaignBook(settings)),
         )
+        webhooks.open()
         try:
             yield
         finally:
+            webhooks.close()
             state.pop("services").close()
 
     app = FastAPI(
@@ -98,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Guard:
         redoc_url=None,
     )
     app.mount("/static", StaticFiles(packages=[("listonosz.web", "static")]), name="static")
+    app.include_router(webhooks.router())
 
     def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
         html = pages.get_template(name).render(**context)
@@ -243,7 +248,7 @@ def create_app(settings: Settings | None = None) -> Guard:
             headers={"content-disposition": f'attachment; filename="{FILENAME}"'},
         )
 
-    return Guard(app)
+    return Guard(app, larger={"/hooks/": WEBHOOK_MAX_BODY})
 
 
 def google_calendar_url(invitation: Invitation) -> str:
