@@ -58,15 +58,13 @@ class EventLog(StoreHandle):
             first.setdefault((event.source, event.source_event_id), index)
         rows = [_row(batch[i], now) for i in first.values()]
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        stored: set[tuple[str, str]] = set()
-        for start in range(0, len(rows), _INSERT_CHUNK):
-            statement = (
-                dialect.insert(events)
-                .values(rows[start : start + _INSERT_CHUNK])
-                .on_conflict_do_nothing(index_elements=["source", "source_event_id"])
-                .returning(events.c.source, events.c.source_event_id)
-            )
-            stored.update((source, id_) for source, id_ in conn.execute(statement))
+        statement = (
+            dialect.insert(events)
+            .on_conflict_do_nothing(index_elements=["source", "source_event_id"])
+            .returning(events.c.source, events.c.source_event_id)
+        )
+        # one compiled statement; SQLAlchemy sends the rows as multi-row VALUES batches
+        stored = {(source, id_) for source, id_ in conn.execute(statement, rows)} if rows else set()
         return [
             first[(e.source, e.source_event_id)] == i and (e.source, e.source_event_id) in stored
             for i, e in enumerate(batch)
@@ -137,10 +135,6 @@ class EventLog(StoreHandle):
             return 0
         with self.engine.begin() as conn:
             return conn.execute(delete(events).where(events.c.delivery_key.in_(wanted))).rowcount
-
-
-#: Rows per multi-row INSERT (10 columns each: far below SQLite's 32,766 parameters).
-_INSERT_CHUNK = 500
 
 
 def _row(event: StoredEvent, now: dt.datetime) -> dict[str, Any]:

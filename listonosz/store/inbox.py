@@ -9,9 +9,11 @@ its events are in the event log.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from listonosz.store.engine import StoreHandle
@@ -37,6 +39,23 @@ class Inbox(StoreHandle):
         """Keep ``body`` (as ``new``); its id."""
         with self.engine.begin() as conn:
             return _put(conn, source, body)
+
+    def put_many(self, items: Sequence[tuple[str, str, str | None]]) -> list[int | None]:
+        """Keep many ``(source, body, nonce or None)`` in one transaction (a group commit);
+        for each, its id, or None when its nonce was used before (in this batch too)."""
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        claim = dialect.insert(nonces).on_conflict_do_nothing(index_elements=["source", "value"])
+        now = dt.datetime.now(dt.UTC)
+        ids: list[int | None] = []
+        with self.engine.begin() as conn:
+            for source, body, nonce in items:
+                if nonce is not None:
+                    taken = conn.execute(claim.values(source=source, value=nonce, seen_at=now))
+                    if taken.rowcount != 1:
+                        ids.append(None)
+                        continue
+                ids.append(_put(conn, source, body))
+        return ids
 
     def put_once(self, source: str, body: str, nonce: str) -> int | None:
         """Keep ``body`` that came with a single-use ``nonce``; None (nothing kept) when
@@ -69,6 +88,20 @@ class Inbox(StoreHandle):
         values = {"status": DONE, "body": ""} if ok else {"status": FAILED}
         with self.engine.begin() as conn:
             conn.execute(update(inbox).where(inbox.c.id == id_).values(detail=detail, **values))
+
+    def finish_many(self, results: Iterable[tuple[int, bool, str]]) -> None:
+        """:meth:`finish` for many ``(id, ok, detail)`` in one transaction."""
+        given = list(results)
+        done = [{"row": i, "why": d} for i, ok, d in given if ok]
+        failed = [{"row": i, "why": d} for i, ok, d in given if not ok]
+        row = inbox.c.id == bindparam("row")
+        with self.engine.begin() as conn:
+            if done:
+                values = {"status": DONE, "body": "", "detail": bindparam("why")}
+                conn.execute(update(inbox).where(row).values(**values), done)
+            if failed:
+                values = {"status": FAILED, "detail": bindparam("why")}
+                conn.execute(update(inbox).where(row).values(**values), failed)
 
     def counts(self) -> dict[str, int]:
         """How many bodies are in each status."""

@@ -3,25 +3,25 @@
 
 A request is verified by its provider's own scheme (the provider's module in
 ``listonosz.transports``), and only then stored as it arrived in the store's webhook inbox and
-answered 200; its events are applied after the answer (a background task, and at start-up for
-bodies a stop left unprocessed), because a provider that waits too long or gets a 5xx may
-retry or drop the event. Refused requests (401, 403, 404) store nothing. Nothing here logs a
-body or an address.
+answered 200. Its events are applied after the answer by one worker thread (a background task
+wakes it; at start-up it applies what a stop left unprocessed), because a provider that waits
+too long or gets a 5xx may retry or drop the event. Refused requests (401, 403, 404) store
+nothing. Nothing here logs a body or an address.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.concurrency import run_in_threadpool
 
 from listonosz.config import Settings, WebhookSettings
 from listonosz.store import Inbox, Received
@@ -33,8 +33,12 @@ log = logging.getLogger("listonosz.web.hooks")
 
 #: The largest webhook body taken (SendGrid batches, Brevo's batched mode).
 WEBHOOK_MAX_BODY = 8 * 1024 * 1024
-#: Stored bodies read per query while applying (each may be a batch of a thousand events).
-DRAIN_ROWS = 20
+#: Stored bodies read per query while applying, and how much of them is applied at once
+#: (one transaction: about 5,000 SendGrid events, or a few hundred single events).
+DRAIN_ROWS = 200
+DRAIN_BYTES = 2 * 1024 * 1024
+#: Bodies stored per transaction at most (a group commit).
+WRITE_BATCH = 500
 
 
 class Provider(Protocol):
@@ -56,67 +60,180 @@ PROVIDERS: dict[str, Provider] = {
 
 
 class Processor:
-    """Applies stored bodies, oldest first, one thread at a time per process: a call while
-    another thread drains only asks it to go round once more."""
+    """Applies stored bodies, oldest first, in one worker thread per app: a request only
+    wakes it (cheap: no thread of its own per request), and it applies every body stored
+    meanwhile in a few large batches."""
 
-    def __init__(self, inbox: Inbox, tracker: Tracker) -> None:
+    def __init__(self, inbox: Inbox, tracker: Tracker, lock: threading.Lock) -> None:
         self.inbox = inbox
         self.tracker = tracker
-        self._lock = threading.Lock()
+        self.lock = lock
         self._wanted = threading.Event()
+        self._thread: threading.Thread | None = None
         self.closing = False
 
-    def drain(self) -> None:
-        """Apply every ``new`` body (those stored meanwhile too)."""
+    def start(self) -> None:
+        """Start the worker; it first applies what an earlier run stored but did not."""
         self._wanted.set()
-        while self._wanted.is_set() and not self.closing:
-            if not self._lock.acquire(blocking=False):
-                return  # the thread draining sees the request when it finishes its round
-            try:
-                while self._wanted.is_set() and not self.closing:
-                    self._wanted.clear()
-                    self._round()
-            except SQLAlchemyError as exc:  # the store is away: the rows stay new
-                log.error("webhooks: applying stopped, the store failed: %s", type(exc).__name__)
-                return
-            finally:
-                self._lock.release()
+        self._thread = threading.Thread(target=self._work, name="listonosz-webhooks", daemon=True)
+        self._thread.start()
 
-    def _round(self) -> None:
+    def stop(self, timeout: float = 10) -> None:
+        self.closing = True
+        self._wanted.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wake(self) -> None:
+        """Ask the worker to apply what was stored (safe from any thread)."""
+        self._wanted.set()
+
+    def _work(self) -> None:
+        while not self.closing:
+            self._wanted.wait()
+            self._wanted.clear()
+            try:
+                self.drain()
+            except SQLAlchemyError as exc:  # the store is away: the rows stay new
+                log.error("webhooks: applying paused, the store failed: %s", type(exc).__name__)
+                time.sleep(1)
+                self._wanted.set()
+
+    def drain(self) -> None:
+        """Apply every ``new`` body, in batches of about ``DRAIN_BYTES`` of bodies."""
         while not self.closing:
             rows = self.inbox.pending(DRAIN_ROWS)
             if not rows:
                 return
+            group: list[Received] = []
+            size = 0
             for row in rows:
-                if self.closing:
-                    return
-                self.process(row)
+                group.append(row)
+                size += len(row.body)
+                if size >= DRAIN_BYTES:
+                    self.process(group)
+                    group, size = [], 0
+            if group:
+                self.process(group)
 
-    def process(self, row: Received) -> None:
-        """Read one body, apply what could be read, and mark the row: ``done`` (emptied) or,
-        when any event could not be read, ``failed`` (the body kept for another try)."""
-        provider = PROVIDERS.get(row.source)
-        if provider is None:
-            self.inbox.finish(row.id, False, f"no webhook reader for {row.source!r}")
-            return
-        parsed = provider.parse_webhook(row.body)
+    def process(self, rows: list[Received]) -> None:
+        """Read these bodies, then apply and mark them holding the write lock."""
+        parsed: list[tuple[Received, Parsed]] = []
+        missing: list[tuple[int, bool, str]] = []
+        for row in rows:
+            provider = PROVIDERS.get(row.source)
+            if provider is None:
+                missing.append((row.id, False, f"no webhook reader for {row.source!r}"))
+            else:
+                parsed.append((row, provider.parse_webhook(row.body)))
+        with self.lock:
+            self._apply(parsed, missing)
+
+    def _apply(
+        self, parsed: list[tuple[Received, Parsed]], results: list[tuple[int, bool, str]]
+    ) -> None:
+        """Apply what the bodies held (one batch for them all) and mark each row: ``done``
+        (emptied) or, when any of its events could not be read, ``failed`` (the body kept for
+        another try, the reasons in its detail)."""
         try:
-            applied = self.tracker.apply(parsed.events)
+            applied = self.tracker.apply(e for _, p in parsed for e in p.events)
         except SQLAlchemyError:
             raise
-        except Exception as exc:  # a reader's or the tracker's bug: keep the body, say why
-            log.exception("webhooks: %s body %d could not be applied", row.source, row.id)
-            self.inbox.finish(row.id, False, redact(f"{type(exc).__name__}: {exc}")[:500])
+        except Exception as exc:  # a reader's or the tracker's bug: find the body, keep it
+            if len(parsed) > 1:  # one at a time, to find the body at fault
+                for item in parsed:
+                    self._apply([item], [])
+                self.inbox.finish_many(results)
+                return
+            log.exception("webhooks: %s body could not be applied", parsed[0][0].source)
+            why = redact(f"{type(exc).__name__}: {exc}")[:500]
+            self.inbox.finish_many([*results, *((row.id, False, why) for row, _ in parsed)])
             return
-        for alert in applied.alerts:
+        for alert in dict.fromkeys(applied.alerts):
             log.warning("webhooks: %s", alert)
-        detail = (
-            f"{parsed.summary()}; recorded {applied.recorded}, repeats {applied.duplicates}, "
-            f"unmatched {applied.unmatched}"
-        )
-        if parsed.problems:
-            log.warning("webhooks: %s body %d: %s", row.source, row.id, parsed.summary())
-        self.inbox.finish(row.id, not parsed.problems, detail[:2000])
+        for row, one in parsed:
+            if one.problems:
+                log.warning("webhooks: %s body %d: %s", row.source, row.id, one.summary())
+            results.append((row.id, not one.problems, one.summary()[:2000]))
+        self.inbox.finish_many(results)
+
+
+class Writer:
+    """Stores bodies for many requests at once (a group commit): a request waits for the
+    transaction that holds its body, so it is still answered only once its body is stored,
+    and a burst of single-event webhooks costs one transaction per burst, not per request."""
+
+    def __init__(self, inbox: Inbox, lock: threading.Lock) -> None:
+        self.inbox = inbox
+        self.lock = lock
+        self._queue: list[tuple[str, str, str | None, asyncio.Future[int | None]]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self.closing = False
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._work, name="listonosz-inbox", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10) -> None:
+        with self._ready:
+            self.closing = True
+            self._ready.notify()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    async def store(self, source: str, body: str, nonce: str | None) -> int | None:
+        """The stored body's id (None: its nonce was used before), once committed."""
+        self._loop = asyncio.get_running_loop()
+        future: asyncio.Future[int | None] = self._loop.create_future()
+        with self._ready:
+            if self.closing:
+                raise RuntimeError("the app is stopping")
+            self._queue.append((source, body, nonce, future))
+            self._ready.notify()
+        return await future
+
+    def _work(self) -> None:
+        while True:
+            with self._ready:
+                while not self._queue and not self.closing:
+                    self._ready.wait()
+                if not self._queue:
+                    return
+                batch, self._queue = self._queue[:WRITE_BATCH], self._queue[WRITE_BATCH:]
+            try:
+                with self.lock:
+                    ids = self.inbox.put_many([(s, b, n) for s, b, n, _ in batch])
+            except Exception as exc:  # every waiting request answers 503
+                self._settle(batch, error=exc)
+            else:
+                self._settle(batch, ids)
+
+    def _settle(
+        self,
+        batch: list[tuple[str, str, str | None, asyncio.Future[int | None]]],
+        ids: list[int | None] | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        loop = self._loop
+        assert loop is not None
+        for number, (*_, future) in enumerate(batch):
+            if error is not None:
+                loop.call_soon_threadsafe(_fail, future, error)
+            else:
+                assert ids is not None
+                loop.call_soon_threadsafe(_succeed, future, ids[number])
+
+
+def _succeed(future: asyncio.Future[int | None], value: int | None) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _fail(future: asyncio.Future[int | None], error: Exception) -> None:
+    if not future.done():
+        future.set_exception(error)
 
 
 @dataclass
@@ -126,24 +243,24 @@ class Webhooks:
     settings: Settings
     inbox: Inbox | None = None
     processor: Processor | None = None
-    _startup: threading.Thread | None = None
+    writer: Writer | None = None
 
     def open(self) -> None:
         """Open the store and apply, in a thread, what an earlier run stored but did not."""
         url = self.settings.resolved_ledger_url
         self.inbox = Inbox(url)
         tracker = Tracker(url, self.settings.signing_secret())
-        self.processor = Processor(self.inbox, tracker)
-        self._startup = threading.Thread(
-            target=self.processor.drain, name="listonosz-webhooks", daemon=True
-        )
-        self._startup.start()
+        lock = threading.Lock()  # one writer at a time here: no SQLite busy-waiting in-process
+        self.writer = Writer(self.inbox, lock)
+        self.writer.start()
+        self.processor = Processor(self.inbox, tracker, lock)
+        self.processor.start()
 
     def close(self) -> None:
+        if self.writer is not None:
+            self.writer.stop()
         if self.processor is not None:
-            self.processor.closing = True
-            if self._startup is not None:
-                self._startup.join(timeout=10)
+            self.processor.stop()
             self.processor.tracker.close()
         if self.inbox is not None:
             self.inbox.close()
@@ -177,29 +294,21 @@ class Webhooks:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return _answer(400, "the body is not UTF-8")
-        store = self._store(provider, text, nonce)
+        assert self.writer is not None
         try:
-            stored = await run_in_threadpool(store)
-        except SQLAlchemyError as exc:
+            stored = await self.writer.store(provider, text, nonce)
+        except (SQLAlchemyError, RuntimeError) as exc:
             log.error("webhooks: %s body not stored: %s", provider, type(exc).__name__)
             return _answer(503, "the store is unavailable; try again later")
         if stored is None:
             log.warning("webhooks: %s refused (403): a token used before", provider)
             return _answer(403, "this token was used before")
-        assert self.processor is not None
-        tasks.add_task(self.processor.drain)
+        tasks.add_task(self._wake)  # after the answer; async: no thread for it
         return JSONResponse({"status": "stored"})
 
-    def _store(self, provider: str, text: str, nonce: str | None) -> Callable[[], int | None]:
-        inbox = self.inbox
-        assert inbox is not None
-
-        def store() -> int | None:
-            if nonce is None:
-                return inbox.put(provider, text)
-            return inbox.put_once(provider, text, nonce)
-
-        return store
+    async def _wake(self) -> None:
+        assert self.processor is not None
+        self.processor.wake()
 
 
 def _answer(status: int, reason: str) -> JSONResponse:
