@@ -42,19 +42,39 @@ class Inbox(StoreHandle):
 
     def put_many(self, items: Sequence[tuple[str, str, str | None]]) -> list[int | None]:
         """Keep many ``(source, body, nonce or None)`` in one transaction (a group commit);
-        for each, its id, or None when its nonce was used before (in this batch too)."""
+        for each, its id, or None when its nonce was used before (in this batch too). Two
+        compiled statements, each executed for every row."""
+        if not items:
+            return []
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        claim = dialect.insert(nonces).on_conflict_do_nothing(index_elements=["source", "value"])
         now = dt.datetime.now(dt.UTC)
-        ids: list[int | None] = []
+        claims = [{"source": s, "value": n, "seen_at": now} for s, _, n in items if n is not None]
         with self.engine.begin() as conn:
-            for source, body, nonce in items:
-                if nonce is not None:
-                    taken = conn.execute(claim.values(source=source, value=nonce, seen_at=now))
-                    if taken.rowcount != 1:
-                        ids.append(None)
-                        continue
-                ids.append(_put(conn, source, body))
+            fresh: set[tuple[str, str]] = set()
+            if claims:
+                claim = (
+                    dialect.insert(nonces)
+                    .on_conflict_do_nothing(index_elements=["source", "value"])
+                    .returning(nonces.c.source, nonces.c.value)
+                )
+                fresh = {(s, v) for s, v in conn.execute(claim, claims)}
+            kept = []
+            for index, (source, _, nonce) in enumerate(items):
+                if nonce is None:
+                    kept.append(index)
+                elif (source, nonce) in fresh:
+                    fresh.discard((source, nonce))  # a second use within the batch: refused
+                    kept.append(index)
+            rows = [
+                {"source": items[i][0], "received_at": now, "body": items[i][1],
+                 "status": NEW, "detail": ""}
+                for i in kept
+            ]  # fmt: skip
+            ids: list[int | None] = [None] * len(items)
+            if rows:
+                insert = inbox.insert().returning(inbox.c.id, sort_by_parameter_order=True)
+                for index, (id_,) in zip(kept, conn.execute(insert, rows), strict=True):
+                    ids[index] = int(id_)
         return ids
 
     def put_once(self, source: str, body: str, nonce: str) -> int | None:
