@@ -12,10 +12,11 @@ nothing. Nothing here logs a body or an address.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,9 +36,9 @@ log = logging.getLogger("listonosz.web.hooks")
 #: The largest webhook body taken (SendGrid batches, Brevo's batched mode).
 WEBHOOK_MAX_BODY = 8 * 1024 * 1024
 #: Stored bodies read per query while applying, and how much of them is applied at once
-#: (one transaction: about 5,000 SendGrid events, or a few hundred single events).
+#: (one transaction: about 2,000 SendGrid events, or a few hundred single events).
 DRAIN_ROWS = 200
-DRAIN_BYTES = 2 * 1024 * 1024
+DRAIN_BYTES = 1024 * 1024
 #: How long the worker lets stored bodies gather once woken (seconds).
 APPLY_DELAY = 0.1
 #: Bodies stored per transaction at most (a group commit).
@@ -62,12 +63,44 @@ PROVIDERS: dict[str, Provider] = {
 }
 
 
+class WriteLock:
+    """One writer to the store at a time in this process (no SQLite busy-waiting), storing
+    first: applying waits while any request's body waits to be stored, so a long batch of
+    events never keeps a provider waiting for its answer longer than one transaction."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._turn = threading.Condition()
+        self._urgent = 0
+
+    @contextlib.contextmanager
+    def storing(self) -> Iterator[None]:
+        with self._turn:
+            self._urgent += 1
+        self._lock.acquire()
+        with self._turn:
+            self._urgent -= 1
+            self._turn.notify_all()
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    @contextlib.contextmanager
+    def applying(self) -> Iterator[None]:
+        with self._turn:
+            while self._urgent:
+                self._turn.wait()
+        with self._lock:
+            yield
+
+
 class Processor:
     """Applies stored bodies, oldest first, in one worker thread per app: a request only
     wakes it (cheap: no thread of its own per request), and it applies every body stored
     meanwhile in a few large batches."""
 
-    def __init__(self, inbox: Inbox, tracker: Tracker, lock: threading.Lock) -> None:
+    def __init__(self, inbox: Inbox, tracker: Tracker, lock: WriteLock) -> None:
         self.inbox = inbox
         self.tracker = tracker
         self.lock = lock
@@ -130,7 +163,7 @@ class Processor:
                 missing.append((row.id, False, f"no webhook reader for {row.source!r}"))
             else:
                 parsed.append((row, provider.parse_webhook(row.body)))
-        with self.lock:
+        with self.lock.applying():
             self._apply(parsed, missing)
 
     def _apply(
@@ -167,7 +200,7 @@ class Writer:
     transaction that holds its body, so it is still answered only once its body is stored,
     and a burst of single-event webhooks costs one transaction per burst, not per request."""
 
-    def __init__(self, inbox: Inbox, lock: threading.Lock) -> None:
+    def __init__(self, inbox: Inbox, lock: WriteLock) -> None:
         self.inbox = inbox
         self.lock = lock
         self._queue: list[tuple[str, str, str | None, asyncio.Future[int | None]]] = []
@@ -207,7 +240,7 @@ class Writer:
                     return
                 batch, self._queue = self._queue[:WRITE_BATCH], self._queue[WRITE_BATCH:]
             try:
-                with self.lock:
+                with self.lock.storing():
                     ids = self.inbox.put_many([(s, b, n) for s, b, n, _ in batch])
             except Exception as exc:  # every waiting request answers 503
                 self._settle(batch, error=exc)
@@ -254,7 +287,7 @@ class Webhooks:
         url = self.settings.resolved_ledger_url
         self.inbox = Inbox(url)
         tracker = Tracker(url, self.settings.signing_secret())
-        lock = threading.Lock()  # one writer at a time here: no SQLite busy-waiting in-process
+        lock = WriteLock()
         self.writer = Writer(self.inbox, lock)
         self.writer.start()
         self.processor = Processor(self.inbox, tracker, lock)
