@@ -135,6 +135,8 @@ class Processor:
                 log.error("webhooks: applying paused, the store failed: %s", type(exc).__name__)
                 time.sleep(1)
                 self._wanted.set()
+            except Exception:  # a bug must not stop the worker: the rows stay new
+                log.exception("webhooks: applying failed; trying again at the next webhook")
 
     def drain(self) -> None:
         """Apply every ``new`` body, in batches of about ``DRAIN_BYTES`` of bodies."""
