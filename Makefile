@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: demo test bench system lint format clean
+.PHONY: demo test bench system lint format screenshots clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ system:
 test: system lint
 	$(BIN)/pytest
 
+# The web app's pages as recipients see them, at 375 and 1280 px, and the Prefect UI's run form
+# staff fill in, into docs/ (the README shows them): the browser tests, saving their screenshots.
+screenshots: system $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_web_browser.py \
+		tests/e2e/test_schedule.py::test_staff_start_a_dry_run_from_the_prefect_ui_form \
+		--screenshots docs
+
 $(BENCH_STAMP): $(STAMP)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
 	@touch $@
@@ -39,6 +46,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/send.py
 	for provider in postmark sendgrid mailgun brevo; do \
 		$(BIN)/python benchmarks/send.py --transport $$provider || exit 1; done
+	$(BIN)/python benchmarks/webhooks.py
 
 # The static checks: style, the layers (import-linter contracts in pyproject.toml), types.
 lint: $(STAMP)

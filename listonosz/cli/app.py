@@ -15,6 +15,7 @@ import typer
 
 from listonosz.campaign import Campaign
 from listonosz.cli.attendance import attendance_app
+from listonosz.cli.common import fail
 from listonosz.cli.contacts import contacts_app, suppress_app
 from listonosz.cli.db import db_app
 from listonosz.cli.followups import followups_app
@@ -38,11 +39,6 @@ app.add_typer(person_app, name="person")
 app.command("preview")(preview)
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    return typer.Exit(code=2)
-
-
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
@@ -59,7 +55,7 @@ def serve(
         settings = Settings()
         settings.signing_secret()
     except (ListonoszError, OSError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     serve_web(settings, host, port, forwarded_allow_ips)
 
 
@@ -103,7 +99,7 @@ def send(
         if link_check and settings.check_public_url and not dry_run:
             check_public_url(settings, transport or spec.transport)
     except ListonoszError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
     from flows.local_server import prefect_api, quiet_local_prefect
 
@@ -125,7 +121,7 @@ def send(
             outcome = state.result(raise_on_failure=not state.is_cancelled())
             result = cast("dict[str, Any]", outcome)
     except ListonoszError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except KeyboardInterrupt:
         typer.secho("stopped before sending began", err=True, fg=typer.colors.YELLOW)
         raise typer.Exit(code=EXIT_STOPPED) from None
@@ -197,7 +193,7 @@ def _control(campaign: Path, message: str | None) -> tuple[Campaign, Ledger]:
             spec.message(message)
         return spec, Ledger(Settings().resolved_ledger_url)
     except ListonoszError as exc:  # a bad campaign, or a store that needs `db upgrade`
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _send_samples(campaign: Campaign, transport_name: str | None, address: str) -> None:
@@ -207,7 +203,7 @@ def _send_samples(campaign: Campaign, transport_name: str | None, address: str) 
     try:
         address = normalise_email(address)
     except ValueError as exc:
-        raise _fail(f"--test-to {address!r}: {exc}") from None
+        raise fail(f"--test-to {address!r}: {exc}") from None
     if transport_name:
         campaign = campaign.model_copy(update={"transport": transport_name})
     typer.echo("\n".join(send_samples(campaign, Settings(), address)))
@@ -217,8 +213,19 @@ def _send_samples(campaign: Campaign, transport_name: str | None, address: str) 
 def report(
     campaign: Annotated[Path, typer.Argument(help="The campaign file.")],
     message: Annotated[str, typer.Option(help="Which message kind.")] = "invitation",
+    by: Annotated[
+        str, typer.Option(help="What happened after sending, per `group` or mail `provider`.")
+    ] = "group",
+    xlsx: Annotated[
+        Path | None, typer.Option(help="Also write both tables (groups, providers) here.")
+    ] = None,
+    chart: Annotated[
+        Path | None, typer.Option(help="Also draw delivered/bounced/complaints as a PNG.")
+    ] = None,
 ) -> None:
-    """Show what the ledger holds for one message kind, per stakeholder group."""
+    """Show what the ledger holds for one message kind, per stakeholder group, and what
+    happened to the messages after sending (deliveries, bounces, complaints, unsubscribes,
+    answers) per group or mailbox provider."""
     from listonosz.campaign import open_campaign
     from listonosz.contacts.groups import group_label
     from listonosz.store import DEFERRED, FAILED, SENDING, SENT
@@ -229,7 +236,7 @@ def report(
         spec.message(message)
         ledger = Ledger(settings.resolved_ledger_url)  # the real ledger, not a dry run's
     except ListonoszError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     try:
         groups = ledger.group_counts(spec.id, message)
         totals = ledger.status_counts(spec.id, message)
@@ -244,6 +251,48 @@ def report(
         counts = groups[code]
         typer.echo(f"{group_label(code):<45}" + "".join(f"{counts[s]:>10}" for s in statuses))
     typer.echo(f"{'all recipients':<45}" + "".join(f"{totals[s]:>10}" for s in statuses))
+    _tracking_report(settings, spec, message, by, xlsx, chart)
+
+
+def _tracking_report(
+    settings: Settings,
+    campaign: Campaign,
+    message: str,
+    by: str,
+    xlsx: Path | None,
+    chart: Path | None,
+) -> None:
+    """The after-sending table on screen, and the workbook and chart when asked for."""
+    from listonosz.reports import delivery_frame, for_staff, summary, write_chart, write_xlsx
+
+    if by not in ("group", "provider"):
+        raise fail(f"--by must be group or provider, not {by!r}")
+    own = frozenset({campaign.sender.domain})
+    with Ledger(settings.resolved_ledger_url) as store:
+        frame = delivery_frame(store.engine, campaign.id, message, own)
+    tables = {"group": summary(frame, "group"), "provider": summary(frame, "provider")}
+    typer.echo("")
+    typer.echo(for_staff(tables[by]).to_string())
+    flag = str(tables[by].at["Razem", "complaint_flag"])
+    if flag != "w normie":
+        typer.secho(f"complaint rate: {flag}", err=True, fg=typer.colors.YELLOW)
+    try:
+        if xlsx is not None:
+            write_xlsx(
+                {
+                    "Grupy": for_staff(tables["group"]),
+                    "Dostawcy poczty": for_staff(tables["provider"]),
+                },
+                xlsx,
+            )
+            typer.echo(f"Wrote {xlsx}.")
+        if chart is not None:
+            per = "grup" if by == "group" else "dostawców poczty"
+            title = f"{campaign.event.title}: {message}, według {per}"
+            write_chart(tables[by], title, chart)
+            typer.echo(f"Wrote {chart}.")
+    except OSError as exc:
+        raise fail(f"cannot write: {exc}") from None
 
 
 @app.command("capture-server")
@@ -259,7 +308,7 @@ def capture_server(
     try:
         controller = start_capture_server(outbox, host, port)
     except OSError as exc:
-        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     typer.echo(f"Capture server listening on {host}:{port}; messages go to {outbox}/")
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from listonosz.campaign import Organiser
 from listonosz.config import Settings
 from listonosz.lifecycle import CampaignBook, Invitation, Rsvp, RsvpError
 from listonosz.mail import verify_token
@@ -30,6 +31,7 @@ from listonosz.render.polish import date_pl, time_pl, weekday_pl
 from listonosz.store import EventLog, Ledger, Participants, SuppressionList
 from listonosz.tracking import unsubscribe
 from listonosz.web.checkin import add_checkin_routes
+from listonosz.web.hooks import WEBHOOK_MAX_BODY, Webhooks
 from listonosz.web.security import Guard
 
 #: The body a mailbox provider POSTs for a one-click unsubscribe (RFC 8058).
@@ -73,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Guard:
     settings = settings or Settings()
     pages = page_environment()
     state: dict[str, Services] = {}
+    webhooks = Webhooks(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -89,9 +92,11 @@ def create_app(settings: Settings | None = None) -> Guard:
             Rsvp(ledger, people, log, book),
             book,
         )
+        webhooks.open()
         try:
             yield
         finally:
+            webhooks.close()
             state.pop("services").close()
 
     app = FastAPI(
@@ -102,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Guard:
         redoc_url=None,
     )
     app.mount("/static", StaticFiles(packages=[("listonosz.web", "static")]), name="static")
+    app.include_router(webhooks.router())
 
     def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
         html = pages.get_template(name).render(**context)
@@ -115,6 +121,10 @@ def create_app(settings: Settings | None = None) -> Guard:
 
     def services() -> Services:
         return state["services"]
+
+    def organiser_of(campaign_id: str) -> Organiser | None:
+        campaign = services().book.get(campaign_id)
+        return campaign.event.organiser if campaign else None
 
     def key_of(token: str, purpose: str) -> tuple[str, dict[str, str]] | None:
         try:
@@ -159,6 +169,7 @@ def create_app(settings: Settings | None = None) -> Guard:
             title="Wypisanie z listy",
             done=held.scope if held else None,
             action=f"/u/{quote(token)}",
+            organiser=organiser_of(delivery.campaign),
         )
 
     @app.post("/u/{token}", response_class=HTMLResponse, summary="Unsubscribe (one-click)")
@@ -181,7 +192,13 @@ def create_app(settings: Settings | None = None) -> Guard:
         result = unsubscribe(s.ledger, s.log, s.suppressions, found[0], scope, "web", how)
         if not result.found:
             return gone()
-        return render("unsubscribed.html", title="Wypisano z listy", scope=result.scope)
+        delivery = s.ledger.delivery(found[0])
+        return render(
+            "unsubscribed.html",
+            title="Wypisano z listy",
+            scope=result.scope,
+            organiser=organiser_of(delivery.campaign) if delivery else None,
+        )
 
     @app.get("/r/{token}", response_class=HTMLResponse, summary="RSVP: the invitation")
     def rsvp_page(token: str) -> HTMLResponse:
@@ -254,7 +271,7 @@ def create_app(settings: Settings | None = None) -> Guard:
         lambda: services().participants,
         lambda: services().book,
     )
-    return Guard(app)
+    return Guard(app, larger={"/hooks/": WEBHOOK_MAX_BODY})
 
 
 def google_calendar_url(invitation: Invitation) -> str:

@@ -350,7 +350,7 @@ def test_staff_start_a_dry_run_from_the_prefect_ui_form(
 
         started = dt.datetime.now(dt.UTC)
         ui = full_prefect.removesuffix("/api")
-        shots = Path(request.config.getoption("--screenshots", None) or tmp_path)
+        shots = Path(request.config.getoption("screenshots") or tmp_path)
 
         def loopback_only(route: Route) -> None:
             if route.request.url.startswith(ui + "/"):
