@@ -27,10 +27,11 @@ system:
 test: system lint
 	$(BIN)/pytest
 
-# The web app's pages as recipients see them, at 375 and 1280 px, and the Prefect UI's run form
-# staff fill in, into docs/ (the README shows them): the browser tests, saving their screenshots.
+# Into docs/ (the README shows them): the web app's pages as recipients see them, at 375 and
+# 1280 px (tests/e2e/test_web_browser.py), the report's chart (tests/e2e/test_report.py) and the
+# Prefect UI's run form staff fill in (tests/e2e/test_schedule.py).
 screenshots: system $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_web_browser.py \
+	$(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_web_browser.py tests/e2e/test_report.py \
 		tests/e2e/test_schedule.py::test_staff_start_a_dry_run_from_the_prefect_ui_form \
 		--screenshots docs
 

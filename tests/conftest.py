@@ -35,10 +35,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--screenshots",
         metavar="DIR",
         default=None,
-        help="Write the browser tests' screenshots (the web pages of tests/e2e/"
-        "test_web_browser.py, the Prefect UI form of test_schedule.py) to DIR "
-        "(`make screenshots`: docs/) instead of a temporary folder.",
+        help="Write the web pages' screenshots (tests/e2e/test_web_browser.py), the report's "
+        "chart (tests/e2e/test_report.py) and the Prefect UI's run form (tests/e2e/"
+        "test_schedule.py) to DIR (`make screenshots`: docs/) instead of a temporary folder.",
     )
+
+
+@pytest.fixture
+def shots(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """Where screenshots go: ``--screenshots DIR`` (``make screenshots``: docs/), else tmp."""
+    chosen = request.config.getoption("screenshots")
+    folder = Path(chosen) if chosen else tmp_path / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def free_port() -> int:
@@ -268,11 +277,20 @@ def website(
     campaign = write_project(
         project, 5, when=today + dt.timedelta(days=30), deadline=today + dt.timedelta(days=20)
     )
+    with serving(project, campaign, tmp_path / "serve.log", monkeypatch) as site:
+        yield site
+
+
+@contextlib.contextmanager
+def serving(
+    project: Path, campaign: Path, log: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Website]:
+    """``listonosz serve`` for ``project`` in its own process on a free port, its output in
+    ``log``; LISTONOSZ_PROJECT_DIR and LISTONOSZ_PUBLIC_URL set for the test while inside."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     monkeypatch.setenv("LISTONOSZ_PROJECT_DIR", str(project))
     monkeypatch.setenv("LISTONOSZ_PUBLIC_URL", url)
-    log = tmp_path / "serve.log"
     with log.open("wb") as out:
         server = subprocess.Popen(
             [LISTONOSZ, "serve", "--port", str(port)],

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure  # no pyplot: no display, no global state
+from matplotlib.ticker import MaxNLocator
 
 from listonosz.contacts.csvout import neutralise
 
@@ -37,14 +38,15 @@ def write_chart(table: pd.DataFrame, title: str, path: Path) -> None:
         },
         index=rows.index,
     ).iloc[::-1]
-    height = max(3.0, 0.5 * len(plotted) + 1.5)
+    height = max(3.5, 0.5 * len(plotted) + 2.0)
     figure = Figure(figsize=(9, height), dpi=120)
     axes = figure.subplots()
     plotted.plot.barh(ax=axes, color=["#1e6b34", "#b35900", "#8b1a1a"], width=0.8)
     axes.set_title(title, loc="left", fontsize=11)
     axes.set_xlabel("Liczba wiadomości")
     axes.set_ylabel("")
-    axes.legend(loc="lower right", frameon=False)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, frameon=False)
     axes.spines[["top", "right"]].set_visible(False)
     figure.tight_layout()
     figure.savefig(path, format="png")
