@@ -15,6 +15,7 @@ from typing import Annotated, Any, cast
 import typer
 
 from listonosz.campaign import Campaign
+from listonosz.cli.bounces import bounces_app
 from listonosz.cli.contacts import contacts_app, suppress_app
 from listonosz.cli.db import db_app
 from listonosz.cli.person import person_app
@@ -32,6 +33,7 @@ app.add_typer(contacts_app, name="contacts")
 app.add_typer(suppress_app, name="suppress")
 app.add_typer(db_app, name="db")
 app.add_typer(person_app, name="person")
+app.add_typer(bounces_app, name="bounces")
 app.command("preview")(preview)
 
 
