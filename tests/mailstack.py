@@ -123,24 +123,14 @@ class Dovecot:
 
     def count(self, folder: str) -> int:
         """Messages in ``folder`` (0 when it does not exist yet)."""
-        with contextlib.closing(_Session(self)) as session:
-            imap = session.imap
+        with self.client() as imap:
             if not imap.folder_exists(folder):
                 return 0
             return int(imap.folder_status(folder, [b"MESSAGES"])[b"MESSAGES"])
 
     def append(self, raw: bytes, folder: str = "INBOX", flags: tuple[bytes, ...] = ()) -> None:
-        with contextlib.closing(_Session(self)) as session:
-            session.imap.append(folder, raw, flags=flags)
-
-
-class _Session:
-    def __init__(self, dovecot: Dovecot) -> None:
-        self.imap = dovecot.client()
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.imap.logout()
+        with self.client() as imap:
+            imap.append(folder, raw, flags=flags)
 
 
 @contextlib.contextmanager

@@ -117,11 +117,11 @@ def test_collect_records_each_message_and_moves_it_away(
     assert dovecot_server.count("INBOX") == 0
     assert dovecot_server.count("Processed") == 5
     assert dovecot_server.count("Unrecognised") == 1
-    with closing(_Imap(dovecot_server)) as imap:  # read with PEEK: nothing marked as seen
-        imap.client.select_folder("Processed", readonly=True)
-        assert imap.client.search(["SEEN"]) == []
-        imap.client.select_folder("Unrecognised", readonly=True)
-        [(_uid, flags)] = imap.client.get_flags(imap.client.search("ALL")).items()
+    with dovecot_server.client() as imap:  # read with PEEK: nothing marked as seen
+        imap.select_folder("Processed", readonly=True)
+        assert imap.search(["SEEN"]) == []
+        imap.select_folder("Unrecognised", readonly=True)
+        [(_uid, flags)] = imap.get_flags(imap.search("ALL")).items()
         assert set(flags) - {b"\\Recent"} == {b"\\Flagged"}
 
 
@@ -163,11 +163,3 @@ def test_a_wrong_password_or_server_is_a_clear_error(
         closed = _settings(dovecot_server, port=1, timeout=2)
         with pytest.raises(BounceMailboxError, match=r"cannot connect to .*127\.0\.0\.1:1"):
             BounceMailbox(closed, SECRET).collect(tracker)
-
-
-class _Imap:
-    def __init__(self, server: Dovecot) -> None:
-        self.client = server.client()
-
-    def close(self) -> None:
-        self.client.logout()
