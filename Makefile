@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	@bash scripts/demo.sh
 
-# Chromium, fonts, python3-venv, make (and in CI a PostgreSQL server): installed as root,
-# named with the command that installs them otherwise. Nothing to do costs a few milliseconds.
+# Chromium, fonts, Postfix, Dovecot, python3-venv, make (and in CI a PostgreSQL server):
+# installed as root, named with the command that installs them otherwise. Nothing to do costs a
+# few milliseconds.
 system:
 	@PYTHON=$(PYTHON) bash scripts/setup-system.sh
 
