@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import email.header
 import email.message
 import email.parser
-import email.policy
 import email.utils
 import logging
 import re
@@ -81,8 +81,10 @@ _AUTOREPLY_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 
-_PARSER = email.parser.BytesParser(policy=email.policy.default)
-_HEADERS = email.parser.BytesHeaderParser(policy=email.policy.default)
+# compat32, the email package's own default: several times faster than policy.default, whose
+# header objects this module does not need (it decodes the one header it reads as text).
+_PARSER = email.parser.BytesParser()
+_HEADERS = email.parser.BytesHeaderParser()
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +142,7 @@ def classify(raw: bytes, secret: bytes | None = None) -> Classified:
         return Classified("unknown", how=f"unreadable ({type(exc).__name__}: {exc})")
 
 
-def _classify(message: email.message.EmailMessage, raw: bytes, secret: bytes | None) -> Classified:
+def _classify(message: email.message.Message, raw: bytes, secret: bytes | None) -> Classified:
     date = _date(message)
     envelope = list(_header_addresses(message, _ENVELOPE_HEADERS))
     found = _delivery_status(message)
@@ -181,7 +183,7 @@ def _classify(message: email.message.EmailMessage, raw: bytes, secret: bytes | N
             None,
             secret,
         )
-    legacy = _flufl(raw)
+    legacy = _flufl(message)
     if legacy is not None:
         original = _attached_original(message)
         message_id = _message_id(original) or _message_id_in_text(raw)
@@ -236,7 +238,7 @@ def _named(
 
 
 def _delivery_status(
-    message: email.message.EmailMessage,
+    message: email.message.Message,
 ) -> tuple[email.message.Message, list[Entry], email.message.Message | None] | None:
     """The per-message fields, the recipients' entries and the returned original's headers
     of a DSN; None when ``message`` has no delivery-status part."""
@@ -298,7 +300,7 @@ def _status(field_value: str, diagnostic: str) -> str:
 
 
 def _feedback_report(
-    message: email.message.EmailMessage,
+    message: email.message.Message,
 ) -> tuple[email.message.Message, email.message.Message | None] | None:
     for part in message.walk():
         if part.get_content_type() == "message/feedback-report":
@@ -316,12 +318,11 @@ def _feedback_report(
 # -- non-standard bounces ------------------------------------------------------------------
 
 
-def _flufl(raw: bytes) -> list[Entry] | None:
+def _flufl(legacy: email.message.Message) -> list[Entry] | None:
     """Failures flufl.bounce finds in a bounce of no standard form; None when it finds none."""
     from flufl.bounce import all_failures
 
     logging.getLogger("flufl.bounce").setLevel(logging.WARNING)
-    legacy = email.message_from_bytes(raw)  # flufl.bounce reads compat32 messages
     try:
         temporary, permanent = all_failures(legacy)
     except Exception:  # one of its heuristics tripped over this message
@@ -352,7 +353,7 @@ def _decoded(address: bytes | str) -> str:
 # -- auto-replies --------------------------------------------------------------------------
 
 
-def _autoreply(message: email.message.EmailMessage) -> str:
+def _autoreply(message: email.message.Message) -> str:
     """Why ``message`` is an automatic reply (which header or subject says so), or ''."""
     submitted = str(message.get("Auto-Submitted", "")).strip().lower()
     if submitted and not submitted.startswith("no"):
@@ -361,13 +362,31 @@ def _autoreply(message: email.message.EmailMessage) -> str:
         present = message.get(name)
         if present is not None and (value is None or value in str(present).strip().lower()):
             return name
-    subject = str(message.get("Subject", ""))
-    if _AUTOREPLY_SUBJECT.search(subject):
+    if _AUTOREPLY_SUBJECT.search(_text_header(message.get("Subject", ""))):
         return "subject"
     return ""
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _text_header(value: object) -> str:
+    """A header's text: RFC 2047 encoded words decoded (``=?utf-8?q?…?=``), raw 8-bit text
+    read as UTF-8 (mail programs send both)."""
+    try:
+        pieces = email.header.decode_header(value)  # type: ignore[arg-type]
+    except (ValueError, LookupError, UnicodeError):
+        return _unescaped(str(value))
+    text = []
+    for piece, charset in pieces:
+        if isinstance(piece, str):
+            text.append(_unescaped(piece))
+            continue
+        try:
+            text.append(piece.decode(charset or "utf-8", "replace"))
+        except LookupError:  # unknown-8bit, or a charset Python does not know
+            text.append(piece.decode("utf-8", "replace"))
+    return "".join(text)
 
 
 def _empty() -> email.message.Message:
@@ -437,9 +456,14 @@ def _field_addresses(block: email.message.Message, name: str) -> list[str]:
 
 
 def _field(block: email.message.Message, name: str) -> str:
-    """A report field's value with its folding undone."""
+    """A report field's value with its folding undone (8-bit text read as UTF-8)."""
     value = block.get(name)
-    return " ".join(str(value).split()) if value is not None else ""
+    return " ".join(_unescaped(str(value)).split()) if value is not None else ""
+
+
+def _unescaped(text: str) -> str:
+    """Text the parser read from raw 8-bit bytes (as surrogates), decoded as UTF-8."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _address(value: str) -> str:

@@ -179,6 +179,7 @@ def test_real_bounces_become_events_and_suppressions(
         texts = [m[b"BODY[]"] for m in imap.fetch(imap.search("ALL"), ["BODY.PEEK[]"]).values()]
     assert any(f"Original-Envelope-Id: {key[UNKNOWN]}".encode() in t for t in texts)
     assert sum(b"X-Postfix-Queue-ID" in t for t in texts) == 4
+    assert sum(b"Content-Type: text/rfc822-headers" in t for t in texts) == 4  # RET=HDRS
 
     again = collect_bounces()
     assert (again["processed"], again["unrecognised"], again["recorded"]) == (0, 0, 0)

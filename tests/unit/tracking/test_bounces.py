@@ -210,3 +210,17 @@ def test_a_guessed_hard_bounce_counts_as_soft_and_each_kind_has_its_event() -> N
     ooo = classify(bouncemail.autoreply(VERP, RCPT, "Nieobecność"), SECRET)
     assert [e.type for e in tracked_events(ooo, "i", NOW)] == ["autoresponded"]
     assert tracked_events(classify(bouncemail.plain(VERP), SECRET), "i", NOW) == []
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Nieobecność".encode(),  # raw 8-bit UTF-8, as some mail programs send it
+        b"=?iso-8859-2?q?Nieobecno=B6=E6?=",  # Latin-2, as older Polish webmail does
+        b"=?utf-8?b?QXV0b21hdHljem5hIG9kcG93aWVkxbo=?= Zaproszenie",
+    ],
+)
+def test_polish_subjects_are_read_in_any_encoding(subject: bytes) -> None:
+    raw = b"From: ewa@ngo.example.pl\r\nTo: " + VERP.encode() + b"\r\nSubject: " + subject
+    found = classify(raw + b"\r\n\r\nJestem na urlopie.\r\n", SECRET)
+    assert (found.kind, found.delivery_key) == ("autoreply", KEY)
