@@ -6,7 +6,6 @@ jobs call the core directly.
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 from pathlib import Path
@@ -15,9 +14,12 @@ from typing import Annotated, Any, cast
 import typer
 
 from listonosz.campaign import Campaign
+from listonosz.cli.attendance import attendance_app
 from listonosz.cli.bounces import bounces_app
+from listonosz.cli.common import fail
 from listonosz.cli.contacts import contacts_app, suppress_app
 from listonosz.cli.db import db_app
+from listonosz.cli.followups import followups_app
 from listonosz.cli.person import person_app
 from listonosz.cli.preview import preview
 from listonosz.config import Settings
@@ -32,14 +34,11 @@ app = typer.Typer(
 app.add_typer(contacts_app, name="contacts")
 app.add_typer(suppress_app, name="suppress")
 app.add_typer(db_app, name="db")
+app.add_typer(attendance_app, name="attendance")
+app.add_typer(followups_app, name="followups")
 app.add_typer(person_app, name="person")
 app.add_typer(bounces_app, name="bounces")
 app.command("preview")(preview)
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    return typer.Exit(code=2)
 
 
 @app.command()
@@ -58,7 +57,7 @@ def serve(
         settings = Settings()
         settings.signing_secret()
     except (ListonoszError, OSError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     serve_web(settings, host, port, forwarded_allow_ips)
 
 
@@ -102,11 +101,12 @@ def send(
         if link_check and settings.check_public_url and not dry_run:
             check_public_url(settings, transport or spec.transport)
     except ListonoszError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
-    _quiet_local_prefect()
+    from flows.local_server import prefect_api, quiet_local_prefect
+
+    quiet_local_prefect()
     from flows.campaign import send_campaign
-    from flows.local_server import prefect_api
 
     previous = signal.signal(signal.SIGTERM, _interrupt)  # until the flow takes signals itself
     try:
@@ -123,7 +123,7 @@ def send(
             outcome = state.result(raise_on_failure=not state.is_cancelled())
             result = cast("dict[str, Any]", outcome)
     except ListonoszError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except KeyboardInterrupt:
         typer.secho("stopped before sending began", err=True, fg=typer.colors.YELLOW)
         raise typer.Exit(code=EXIT_STOPPED) from None
@@ -195,7 +195,7 @@ def _control(campaign: Path, message: str | None) -> tuple[Campaign, Ledger]:
             spec.message(message)
         return spec, Ledger(Settings().resolved_ledger_url)
     except ListonoszError as exc:  # a bad campaign, or a store that needs `db upgrade`
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _send_samples(campaign: Campaign, transport_name: str | None, address: str) -> None:
@@ -206,7 +206,7 @@ def _send_samples(campaign: Campaign, transport_name: str | None, address: str) 
     try:
         address = normalise_email(address)
     except ValueError as exc:
-        raise _fail(f"--test-to {address!r}: {exc}") from None
+        raise fail(f"--test-to {address!r}: {exc}") from None
     settings = Settings()
     transport_settings = settings.transport_settings(transport_name or campaign.transport)
     transport = make_transport(transport_settings, settings.outbox_path(transport_settings))
@@ -236,7 +236,7 @@ def report(
         spec.message(message)
         ledger = Ledger(settings.resolved_ledger_url)  # the real ledger, not a dry run's
     except ListonoszError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     try:
         groups = ledger.group_counts(spec.id, message)
         totals = ledger.status_counts(spec.id, message)
@@ -253,17 +253,6 @@ def report(
     typer.echo(f"{'all recipients':<45}" + "".join(f"{totals[s]:>10}" for s in statuses))
 
 
-def _quiet_local_prefect() -> None:
-    """Without a Prefect server configured, Prefect starts a temporary local one: keep it quiet.
-
-    Its telemetry heartbeat competes with the run for the server's SQLite file and logs a
-    harmless "database is locked" traceback, and its first start (creating its database) can
-    outlast the default 20 s on a busy machine. An explicit setting in the environment wins.
-    """
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-
-
 @app.command("capture-server")
 def capture_server(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -277,7 +266,7 @@ def capture_server(
     try:
         controller = start_capture_server(outbox, host, port)
     except OSError as exc:
-        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     typer.echo(f"Capture server listening on {host}:{port}; messages go to {outbox}/")
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

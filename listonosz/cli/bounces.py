@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from listonosz.cli.common import fail
 from listonosz.config import Settings
 from listonosz.errors import ListonoszError
 
@@ -15,11 +16,6 @@ bounces_app = typer.Typer(
     help="The bounce mailbox: bounces, complaints and auto-replies to the VERP address.",
     no_args_is_help=True,
 )
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    return typer.Exit(code=2)
 
 
 @bounces_app.command()
@@ -31,7 +27,7 @@ def fetch() -> None:
     try:
         collected = read_bounce_mailbox(Settings())
     except (ListonoszError, OSError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(collected.summary())
 
 

@@ -20,7 +20,14 @@ from listonosz.store.ledger import (
     Status,
     delivery_key,
 )
-from listonosz.store.participants import ANSWERS, Answer, Participant, Participants
+from listonosz.store.participants import (
+    ANSWERS,
+    ATTENDANCE,
+    Answer,
+    Attendance,
+    Participant,
+    Participants,
+)
 from listonosz.store.personal import PERSONAL_TABLES, Erased, PersonalData, PersonData
 from listonosz.store.suppression import (
     REASONS,
@@ -36,6 +43,7 @@ from listonosz.store.suppression import (
 __all__ = [
     "ALL_KINDS",
     "ANSWERS",
+    "ATTENDANCE",
     "DEFAULT_LEASE",
     "DEFERRED",
     "FAILED",
@@ -46,6 +54,7 @@ __all__ = [
     "SENT",
     "SETTLED",
     "Answer",
+    "Attendance",
     "Claim",
     "Delivery",
     "Entry",

@@ -110,6 +110,16 @@ class Ledger(StoreHandle):
         with self.engine.connect() as conn:
             return set(conn.scalars(query))
 
+    def sent_emails(self, campaign: str, kind: str) -> set[str]:
+        """Addresses whose message of this kind was sent (handed over) in this campaign."""
+        query = select(deliveries.c.email).where(
+            deliveries.c.campaign == campaign,
+            deliveries.c.kind == kind,
+            deliveries.c.status == SENT,
+        )
+        with self.engine.connect() as conn:
+            return set(conn.scalars(query))
+
     def delivery(self, key: str) -> Delivery | None:
         """The row of one delivery key, or None (never sent, or erased since)."""
         with self.engine.connect() as conn:

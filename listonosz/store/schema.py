@@ -141,3 +141,12 @@ participants = Table(
     Column("attended_at", DateTime(timezone=True)),
     Column("attended_source", String(20)),
 )
+
+#: Campaigns whose attendance staff declared final: follow-ups that need it wait until then.
+attendance_closures = Table(
+    "attendance_closures",
+    metadata,
+    Column("campaign", String(80), primary_key=True),
+    Column("closed_at", DateTime(timezone=True), nullable=False),
+    Column("source", String(20), nullable=False),
+)

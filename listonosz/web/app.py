@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from listonosz.campaign import Organiser
 from listonosz.config import Settings
 from listonosz.lifecycle import CampaignBook, Invitation, Rsvp, RsvpError
 from listonosz.mail import verify_token
@@ -29,6 +30,7 @@ from listonosz.render.ics import FILENAME, event_calendar
 from listonosz.render.polish import date_pl, time_pl, weekday_pl
 from listonosz.store import EventLog, Ledger, Participants, SuppressionList
 from listonosz.tracking import unsubscribe
+from listonosz.web.checkin import add_checkin_routes
 from listonosz.web.security import Guard
 
 #: The body a mailbox provider POSTs for a one-click unsubscribe (RFC 8058).
@@ -47,6 +49,7 @@ class Services:
     participants: Participants
     suppressions: SuppressionList
     rsvp: Rsvp
+    book: CampaignBook
 
     def close(self) -> None:
         for handle in (self.ledger, self.log, self.participants, self.suppressions):
@@ -77,13 +80,15 @@ def create_app(settings: Settings | None = None) -> Guard:
         url = settings.resolved_ledger_url
         secret = settings.signing_secret()
         ledger, log, people = Ledger(url), EventLog(url), Participants(url)
+        book = CampaignBook(settings)
         state["services"] = Services(
             secret,
             ledger,
             log,
             people,
             SuppressionList(url, secret),
-            Rsvp(ledger, people, log, CampaignBook(settings)),
+            Rsvp(ledger, people, log, book),
+            book,
         )
         try:
             yield
@@ -111,6 +116,10 @@ def create_app(settings: Settings | None = None) -> Guard:
 
     def services() -> Services:
         return state["services"]
+
+    def organiser_of(campaign_id: str) -> Organiser | None:
+        campaign = services().book.get(campaign_id)
+        return campaign.event.organiser if campaign else None
 
     def key_of(token: str, purpose: str) -> tuple[str, dict[str, str]] | None:
         try:
@@ -155,6 +164,7 @@ def create_app(settings: Settings | None = None) -> Guard:
             title="Wypisanie z listy",
             done=held.scope if held else None,
             action=f"/u/{quote(token)}",
+            organiser=organiser_of(delivery.campaign),
         )
 
     @app.post("/u/{token}", response_class=HTMLResponse, summary="Unsubscribe (one-click)")
@@ -177,7 +187,13 @@ def create_app(settings: Settings | None = None) -> Guard:
         result = unsubscribe(s.ledger, s.log, s.suppressions, found[0], scope, "web", how)
         if not result.found:
             return gone()
-        return render("unsubscribed.html", title="Wypisano z listy", scope=result.scope)
+        delivery = s.ledger.delivery(found[0])
+        return render(
+            "unsubscribed.html",
+            title="Wypisano z listy",
+            scope=result.scope,
+            organiser=organiser_of(delivery.campaign) if delivery else None,
+        )
 
     @app.get("/r/{token}", response_class=HTMLResponse, summary="RSVP: the invitation")
     def rsvp_page(token: str) -> HTMLResponse:
@@ -243,6 +259,13 @@ def create_app(settings: Settings | None = None) -> Guard:
             headers={"content-disposition": f'attachment; filename="{FILENAME}"'},
         )
 
+    add_checkin_routes(
+        app,
+        render,
+        lambda: services().secret,
+        lambda: services().participants,
+        lambda: services().book,
+    )
     return Guard(app)
 
 
