@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 import smtplib
 from contextlib import closing
 from pathlib import Path
 
 import pytest
+from prefect.client.orchestration import get_client
 
 from flows.bounces import collect_bounces
 from flows.campaign import send_campaign
@@ -20,7 +22,7 @@ from listonosz.store import EventLog, Ledger, SuppressionList, delivery_key
 from listonosz.store.schema import events as events_table
 from listonosz.tracking.verp import verp_address
 from tests import bouncemail, mailstack
-from tests.conftest import MailStack
+from tests.conftest import MailStack, deployed_worker, prefect_cli
 from tests.factories import write_project
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
@@ -186,3 +188,43 @@ def test_real_bounces_become_events_and_suppressions(
     assert _store_state(url, secret) == (events_after, suppressed)
     assert mail_stack.dovecot.count("Processed") == 5
     assert mail_stack.dovecot.count("Unrecognised") == 1
+
+
+def test_the_scheduled_deployment_collects_on_a_worker(
+    prefect_server: str, tmp_path: Path, dovecot_server: mailstack.Dovecot
+) -> None:
+    """prefect.yaml's collect-bounces deployment: every 10 minutes, and run on a process
+    worker whose environment holds the mailbox's settings, it empties the mailbox."""
+    secret = "a token secret for the deployment test"
+    key = "e5" * 20
+    to = verp_address(mailstack.BOUNCE_ADDRESS, key, secret.encode())
+    dovecot_server.append(bouncemail.dsn(to, "jan@gmina.example.pl"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LISTONOSZ_")}
+    env.update(
+        PREFECT_API_URL=prefect_server,
+        LISTONOSZ_VAR_DIR=str(tmp_path / "var"),
+        LISTONOSZ_CONFIG=str(tmp_path / "absent.toml"),
+        LISTONOSZ_TOKEN_SECRET=secret,
+        LISTONOSZ_BOUNCES__HOST="127.0.0.1",
+        LISTONOSZ_BOUNCES__PORT=str(dovecot_server.port),
+        LISTONOSZ_BOUNCES__SECURITY="plain",
+        LISTONOSZ_BOUNCES__USERNAME=dovecot_server.user,
+        LISTONOSZ_BOUNCES__PASSWORD=dovecot_server.password,
+    )
+    with deployed_worker(env, tmp_path / "worker.log"):
+        with get_client(sync_client=True) as client:
+            deployment = client.read_deployment_by_name("collect-bounces/collect-bounces")
+        [schedule] = deployment.schedules
+        assert schedule.active and schedule.schedule.interval == dt.timedelta(minutes=10)
+        output = prefect_cli(
+            env,
+            "deployment",
+            "run",
+            "collect-bounces/collect-bounces",
+            "--watch",
+            "--watch-timeout",
+            "240",
+            timeout=300,
+        )
+    assert "Completed" in output, (tmp_path / "worker.log").read_text()
+    assert (dovecot_server.count("INBOX"), dovecot_server.count("Processed")) == (0, 1)
