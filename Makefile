@@ -45,6 +45,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/send.py
 	for provider in postmark sendgrid mailgun brevo; do \
 		$(BIN)/python benchmarks/send.py --transport $$provider || exit 1; done
+	$(BIN)/python benchmarks/bounces.py
 
 # The static checks: style, the layers (import-linter contracts in pyproject.toml), types.
 lint: $(STAMP)

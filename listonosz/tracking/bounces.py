@@ -30,7 +30,6 @@ import email.parser
 import email.utils
 import logging
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Literal, get_args
 
@@ -48,6 +47,8 @@ _SOFT_PERMANENT = ("5.2.2", "5.2.3", "5.3.1", "5.3.4")
 #: "Delivery time expired" (Exchange and others fail an expired message with it).
 _EXPIRED_PERMANENT = "5.4.7"
 
+_DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")
+_ADDRESS_LIKE = re.compile(r"[^\s<>\"',;:()]+@[^\s<>\"',;:()]+")
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _ANGLE_ID = re.compile(r"<[^<>\s]+@[^<>\s]+>")
 _MESSAGE_ID_LINE = re.compile(rb"^Message-ID:[ \t]*(<[^<>\s]+@[^<>\s]+>)", re.I | re.M)
@@ -83,6 +84,8 @@ _AUTOREPLY_SUBJECT = re.compile(
 
 # compat32, the email package's own default: several times faster than policy.default, whose
 # header objects this module does not need (it decodes the one header it reads as text).
+_Parts = list[tuple[str, email.message.Message]]  # a message's parts, with their types
+
 _PARSER = email.parser.BytesParser()
 _HEADERS = email.parser.BytesHeaderParser()
 
@@ -144,8 +147,9 @@ def classify(raw: bytes, secret: bytes | None = None) -> Classified:
 
 def _classify(message: email.message.Message, raw: bytes, secret: bytes | None) -> Classified:
     date = _date(message)
-    envelope = list(_header_addresses(message, _ENVELOPE_HEADERS))
-    found = _delivery_status(message)
+    envelope = _header_addresses(message, _ENVELOPE_HEADERS)
+    parts = [(part.get_content_type(), part) for part in message.walk()]
+    found = _delivery_status(parts)
     if found is not None:
         per_message, entries, original = found
         verp = [*envelope, *_field_addresses(per_message, "X-Postfix-Sender")]
@@ -162,7 +166,7 @@ def _classify(message: email.message.Message, raw: bytes, secret: bytes | None) 
             _field(per_message, "Original-Envelope-Id"),
             secret,
         )
-    feedback = _feedback_report(message)
+    feedback = _feedback_report(parts)
     if feedback is not None:
         report, original = feedback
         feedback_type = _field(report, "Feedback-Type").lower() or "abuse"
@@ -185,7 +189,7 @@ def _classify(message: email.message.Message, raw: bytes, secret: bytes | None) 
         )
     legacy = _flufl(message)
     if legacy is not None:
-        original = _attached_original(message)
+        original = _attached_original(parts)
         message_id = _message_id(original) or _message_id_in_text(raw)
         verp = [*envelope, *_return_path(original)]
         return _named(
@@ -238,15 +242,11 @@ def _named(
 
 
 def _delivery_status(
-    message: email.message.Message,
+    parts: _Parts,
 ) -> tuple[email.message.Message, list[Entry], email.message.Message | None] | None:
     """The per-message fields, the recipients' entries and the returned original's headers
-    of a DSN; None when ``message`` has no delivery-status part."""
-    status_part = None
-    for part in message.walk():
-        if part.get_content_type() in ("message/delivery-status", "message/global-delivery-status"):
-            status_part = part
-            break
+    of a DSN; None when the message has no delivery-status part."""
+    status_part = next((part for kind, part in parts if kind in _DSN_TYPES), None)
     if status_part is None:
         return None
     payload = status_part.get_payload()
@@ -256,7 +256,7 @@ def _delivery_status(
     blocks = [b for b in payload if isinstance(b, email.message.Message)] or [_empty()]
     per_message, *per_recipient = blocks
     entries = [entry for block in per_recipient if (entry := _dsn_entry(block)) is not None]
-    return per_message, entries, _attached_original(message)
+    return per_message, entries, _attached_original(parts)
 
 
 def _dsn_entry(block: email.message.Message) -> Entry | None:
@@ -300,18 +300,18 @@ def _status(field_value: str, diagnostic: str) -> str:
 
 
 def _feedback_report(
-    message: email.message.Message,
+    parts: _Parts,
 ) -> tuple[email.message.Message, email.message.Message | None] | None:
-    for part in message.walk():
-        if part.get_content_type() == "message/feedback-report":
+    for kind, part in parts:
+        if kind == "message/feedback-report":
             payload = part.get_payload()
             if (
                 isinstance(payload, list)
                 and payload
                 and isinstance(payload[0], email.message.Message)
             ):
-                return payload[0], _attached_original(message)
-            return _HEADERS.parsebytes(str(payload).encode()), _attached_original(message)
+                return payload[0], _attached_original(parts)
+            return _HEADERS.parsebytes(str(payload).encode()), _attached_original(parts)
     return None
 
 
@@ -399,10 +399,9 @@ def _gravest(entries: list[Entry]) -> Kind:
     return max(entries, key=lambda e: _GRAVITY.get(e.kind, 0)).kind
 
 
-def _attached_original(message: email.message.Message) -> email.message.Message | None:
+def _attached_original(parts: _Parts) -> email.message.Message | None:
     """The returned original's headers: a message/rfc822 part or text/rfc822-headers."""
-    for part in message.walk():
-        kind = part.get_content_type()
+    for kind, part in parts:
         if kind in ("message/rfc822", "message/global"):
             payload = part.get_payload()
             if (
@@ -442,12 +441,13 @@ def _return_path(original: email.message.Message | None) -> list[str]:
     return [_address(str(v)) for v in original.get_all("Return-Path", []) if _address(str(v))]
 
 
-def _header_addresses(message: email.message.Message, names: tuple[str, ...]) -> Iterator[str]:
+def _header_addresses(message: email.message.Message, names: tuple[str, ...]) -> list[str]:
+    """Everything that looks like an address in these headers (VERP checks them after)."""
+    found = []
     for name in names:
         for value in message.get_all(name, []):
-            for _, address in email.utils.getaddresses([str(value)]):
-                if "@" in address:
-                    yield address
+            found += _ADDRESS_LIKE.findall(str(value))
+    return found
 
 
 def _field_addresses(block: email.message.Message, name: str) -> list[str]:
