@@ -228,3 +228,15 @@ def test_the_scheduled_deployment_collects_on_a_worker(
         )
     assert "Completed" in output, (tmp_path / "worker.log").read_text()
     assert (dovecot_server.count("INBOX"), dovecot_server.count("Processed")) == (0, 1)
+
+
+def test_without_a_bounce_mailbox_the_flow_says_so_and_does_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("LISTONOSZ_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("LISTONOSZ_CONFIG", str(tmp_path / "absent.toml"))
+    for name in [n for n in os.environ if n.startswith("LISTONOSZ_BOUNCES__")]:
+        monkeypatch.delenv(name)
+    assert collect_bounces() == {"configured": False}
+    assert "No bounce mailbox is configured" in caplog.text
+    assert not (tmp_path / "var").exists()
