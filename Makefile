@@ -42,10 +42,10 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/contacts.py
 	$(BIN)/python benchmarks/render.py
+	$(BIN)/python benchmarks/bounces.py
 	$(BIN)/python benchmarks/send.py
 	for provider in postmark sendgrid mailgun brevo; do \
 		$(BIN)/python benchmarks/send.py --transport $$provider || exit 1; done
-	$(BIN)/python benchmarks/bounces.py
 
 # The static checks: style, the layers (import-linter contracts in pyproject.toml), types.
 lint: $(STAMP)

@@ -64,16 +64,6 @@ class TransportSettings(BaseModel):
     message_stream: str | None = Field(default=None, description="postmark: e.g. broadcast")
 
 
-class DkimSettings(BaseModel):
-    """DKIM signing of every message; the key comes from the environment or a file."""
-
-    domain: str
-    selector: str
-    algorithm: Literal["rsa", "ed25519"] = "rsa"
-    private_key: SecretStr | None = Field(default=None, description="PEM text (environment)")
-    private_key_file: Path | None = None
-
-
 class BounceMailboxSettings(BaseModel):
     """The IMAP mailbox that bounces come back to (the campaigns' ``sender.bounce_address``):
     read by ``listonosz bounces fetch`` and the ``collect-bounces`` flow."""
@@ -96,6 +86,16 @@ class BounceMailboxSettings(BaseModel):
         "Original-Envelope-Id or Message-ID): only for a mailbox without VERP, since anyone "
         "who can write to it could then suppress an address",
     )
+
+
+class DkimSettings(BaseModel):
+    """DKIM signing of every message; the key comes from the environment or a file."""
+
+    domain: str
+    selector: str
+    algorithm: Literal["rsa", "ed25519"] = "rsa"
+    private_key: SecretStr | None = Field(default=None, description="PEM text (environment)")
+    private_key_file: Path | None = None
 
 
 class ConfigError(ListonoszError, ValueError):
@@ -142,9 +142,6 @@ class Settings(BaseSettings):
     transport: str = "capture"
     transports: dict[str, TransportSettings] = Field(default_factory=dict)
     dkim: DkimSettings | None = None
-    bounces: BounceMailboxSettings | None = Field(
-        default=None, description="the bounce mailbox over IMAP (LISTONOSZ_BOUNCES__…)"
-    )
     lease_seconds: float = Field(
         default=60.0,
         gt=0,
@@ -154,6 +151,9 @@ class Settings(BaseSettings):
     concurrency: int = Field(default=4, ge=1, le=64)
     render_seconds: float = Field(
         default=2.0, gt=0, le=600, description="most time one message's templates may take"
+    )
+    bounces: BounceMailboxSettings | None = Field(
+        default=None, description="the bounce mailbox over IMAP (LISTONOSZ_BOUNCES__…)"
     )
 
     @field_validator("allowed_dirs", mode="before")
