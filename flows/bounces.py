@@ -13,7 +13,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 
 from listonosz.config import Settings
-from listonosz.tracking.mailbox import Collected, read_bounce_mailbox
+from listonosz.tracking import Collected, read_bounce_mailbox
 
 
 @task(name="read-bounce-mailbox", cache_policy=NONE)

@@ -22,7 +22,7 @@ bounces_app = typer.Typer(
 def fetch() -> None:
     """Read the bounce mailbox once (as the collect-bounces flow does every 10 minutes):
     record every report, move it to Processed, or to Unrecognised if it is none."""
-    from listonosz.tracking.mailbox import read_bounce_mailbox
+    from listonosz.tracking import read_bounce_mailbox
 
     try:
         collected = read_bounce_mailbox(Settings())
@@ -39,7 +39,7 @@ def scan(
     line with file, kind (hard, soft, delayed, expired, block, complaint, autoreply, unknown),
     recipients, status, diagnostic, delivery_key (signed by the VERP address, or the report's
     envelope id) and confidence."""
-    from listonosz.tracking.bounces import classify
+    from listonosz.tracking import classify
 
     secret = _existing_secret(Settings())
     unreadable = 0

@@ -28,7 +28,7 @@ from listonosz.mail import (
 )
 from listonosz.render.environment import Links, MessageRenderer, RenderedMessage
 from listonosz.store import Ledger, SuppressionList, delivery_key
-from listonosz.tracking.verp import verp_address
+from listonosz.tracking import verp_address
 from listonosz.transports import Outgoing, Transport
 from listonosz.transports.base import MessageParts
 

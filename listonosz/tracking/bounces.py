@@ -82,10 +82,10 @@ _AUTOREPLY_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 
-# compat32, the email package's own default: several times faster than policy.default, whose
-# header objects this module does not need (it decodes the one header it reads as text).
 _Parts = list[tuple[str, email.message.Message]]  # a message's parts, with their types
 
+# compat32, the email package's own default: several times faster than policy.default, whose
+# header objects this module does not need (it decodes the one header it reads as text).
 _PARSER = email.parser.BytesParser()
 _HEADERS = email.parser.BytesHeaderParser()
 
@@ -207,13 +207,13 @@ def _classify(message: email.message.Message, raw: bytes, secret: bytes | None) 
         )
     why = _autoreply(message)
     if why:
-        answered = _first_id(message.get("In-Reply-To", "")) or _first_id(
-            message.get("References", "")
+        answered = _first_id(str(message.get("In-Reply-To", ""))) or _first_id(
+            str(message.get("References", ""))
         )
         return _named(
             Classified(
                 "autoreply",
-                (Entry("autoreply", _address(message.get("From", "")) or None),),
+                (Entry("autoreply", _address(str(message.get("From", ""))) or None),),
                 how=why,
                 date=date,
                 message_id=answered,
@@ -463,7 +463,10 @@ def _field(block: email.message.Message, name: str) -> str:
 
 def _unescaped(text: str) -> str:
     """Text the parser read from raw 8-bit bytes (as surrogates), decoded as UTF-8."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte
+        return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _address(value: str) -> str:
