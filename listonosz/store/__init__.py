@@ -5,6 +5,7 @@ suppression list), in one database: SQLite under ``var/`` or PostgreSQL."""
 from listonosz.store.engine import StoreError, dispose_all, shown
 from listonosz.store.engine import upgrade as upgrade_store
 from listonosz.store.events import EventLog, StoredEvent
+from listonosz.store.inbox import Inbox, Received
 from listonosz.store.ledger import (
     ALL_KINDS,
     DEFAULT_LEASE,
@@ -60,6 +61,7 @@ __all__ = [
     "Entry",
     "Erased",
     "EventLog",
+    "Inbox",
     "Ledger",
     "Outcome",
     "Participant",
@@ -67,6 +69,7 @@ __all__ = [
     "PersonData",
     "PersonalData",
     "Reason",
+    "Received",
     "Scope",
     "Status",
     "StoreError",

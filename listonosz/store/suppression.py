@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy import ColumnElement, Connection, delete, or_, select
 
 from listonosz.contacts.model import Contact, Suppressed
 from listonosz.contacts.normalise import normalise_email
@@ -87,8 +87,9 @@ class SuppressionList(StoreHandle):
         *,
         scope: str = "all",
         source: str = "staff",
+        conn: Connection | None = None,
     ) -> Entry:
-        """Suppress an address; invalid input raises.
+        """Suppress an address; invalid input raises. In ``conn``'s transaction when given.
 
         The newest entry wins, except that a newsletter-only entry never narrows an entry for
         everything that has another reason than an unsubscribe (a complaint stays a complaint).
@@ -97,6 +98,9 @@ class SuppressionList(StoreHandle):
             raise SuppressionError(f"unknown reason {reason!r}; use one of {', '.join(REASONS)}")
         if scope not in SCOPES:
             raise SuppressionError(f"unknown scope {scope!r}; use one of {', '.join(SCOPES)}")
+        if conn is None:
+            with self.engine.begin() as own:
+                return self.add(email, reason, detail, scope=scope, source=source, conn=own)
         normalised = _normalise(email)
         key = person_key(self._secret, normalised)
         entry = Entry(
@@ -109,24 +113,23 @@ class SuppressionList(StoreHandle):
             source,
         )
         mine = _rows_of(key, normalised)
-        with self.engine.begin() as conn:
-            if scope != "all":
-                held = conn.execute(select(suppressions.c.reason, suppressions.c.scope).where(mine))
-                if any(r.scope == "all" and r.reason != "unsubscribed" for r in held):
-                    return entry
-            conn.execute(delete(suppressions).where(mine))
-            conn.execute(
-                suppressions.insert().values(
-                    key=key,
-                    email=entry.email or None,
-                    reason=reason,
-                    detail=detail,
-                    added_at=entry.added_at,
-                    scope=scope,
-                    source=source,
-                    key_scheme="hmac",
-                )
+        if scope != "all":
+            held = conn.execute(select(suppressions.c.reason, suppressions.c.scope).where(mine))
+            if any(r.scope == "all" and r.reason != "unsubscribed" for r in held):
+                return entry
+        conn.execute(delete(suppressions).where(mine))
+        conn.execute(
+            suppressions.insert().values(
+                key=key,
+                email=entry.email or None,
+                reason=reason,
+                detail=detail,
+                added_at=entry.added_at,
+                scope=scope,
+                source=source,
+                key_scheme="hmac",
             )
+        )
         return entry
 
     def remove(self, email: str) -> bool:

@@ -31,6 +31,7 @@ from listonosz.render.polish import date_pl, time_pl, weekday_pl
 from listonosz.store import EventLog, Ledger, Participants, SuppressionList
 from listonosz.tracking import unsubscribe
 from listonosz.web.checkin import add_checkin_routes
+from listonosz.web.hooks import WEBHOOK_MAX_BODY, Webhooks
 from listonosz.web.security import Guard
 
 #: The body a mailbox provider POSTs for a one-click unsubscribe (RFC 8058).
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Guard:
     settings = settings or Settings()
     pages = page_environment()
     state: dict[str, Services] = {}
+    webhooks = Webhooks(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -90,9 +92,11 @@ def create_app(settings: Settings | None = None) -> Guard:
             Rsvp(ledger, people, log, book),
             book,
         )
+        webhooks.open()
         try:
             yield
         finally:
+            webhooks.close()
             state.pop("services").close()
 
     app = FastAPI(
@@ -103,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Guard:
         redoc_url=None,
     )
     app.mount("/static", StaticFiles(packages=[("listonosz.web", "static")]), name="static")
+    app.include_router(webhooks.router())
 
     def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
         html = pages.get_template(name).render(**context)
@@ -266,7 +271,7 @@ def create_app(settings: Settings | None = None) -> Guard:
         lambda: services().participants,
         lambda: services().book,
     )
-    return Guard(app)
+    return Guard(app, larger={"/hooks/": WEBHOOK_MAX_BODY})
 
 
 def google_calendar_url(invitation: Invitation) -> str:

@@ -124,3 +124,13 @@ def test_the_provider_benchmark_sends_everyone_through_the_whole_flow() -> None:
     assert header.split() == ["msg/s"]
     assert flow.startswith("Listonosz flow via sendgrid")
     assert alone.startswith("the transport alone")
+
+
+@pytest.mark.slow
+def test_the_webhooks_benchmark_checks_the_store_and_ends_with_its_targets() -> None:
+    run = _bench("benchmarks/webhooks.py", "--batches", "2", "--singles", "300")
+    assert run.returncode == 0, run.stderr[-3000:]
+    store, targets = _last_lines(run.stdout, 2)
+    assert store.startswith("store:    2,300 events recorded once each; outcomes ")
+    assert "bounced 40" in store and "40 addresses suppressed" in store  # 1 in 50 batched
+    assert targets.startswith("targets:  >= 10,000 events/s batched: ")

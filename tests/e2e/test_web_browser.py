@@ -185,7 +185,8 @@ def test_a_recipient_answers_changes_and_unsubscribes_in_chromium(
     page.get_by_role("link", name="Wypisz się z listy").click()
     page.wait_for_url(f"{website.url}/u/**")
     assert page.get_by_text("Czy na pewno chcesz się wypisać?").is_visible()
-    assert page.get_by_label("Ze wszystkich wiadomości od tego nadawcy").is_checked()
+    everything = "Ze wszystkich wiadomości, które wysyła Regionalny Ośrodek Polityki Społecznej"
+    assert page.get_by_label(everything).is_checked()
     ring = visit.focus_ring()
     assert (ring["tag"], ring["style"]) == ("INPUT", "solid"), ring
     visit.check("unsubscribe")
