@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	@bash scripts/demo.sh
 
-# Chromium, fonts, python3-venv, make (and in CI a PostgreSQL server): installed as root,
-# named with the command that installs them otherwise. Nothing to do costs a few milliseconds.
+# Chromium, fonts, Postfix, Dovecot, python3-venv, make (and in CI a PostgreSQL server):
+# installed as root, named with the command that installs them otherwise. Nothing to do costs a
+# few milliseconds.
 system:
 	@PYTHON=$(PYTHON) bash scripts/setup-system.sh
 
@@ -44,6 +45,7 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/contacts.py
 	$(BIN)/python benchmarks/render.py
+	$(BIN)/python benchmarks/bounces.py
 	$(BIN)/python benchmarks/send.py
 	for provider in postmark sendgrid mailgun brevo; do \
 		$(BIN)/python benchmarks/send.py --transport $$provider || exit 1; done

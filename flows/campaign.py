@@ -49,6 +49,7 @@ from listonosz.sending import (
 )
 from listonosz.stopping import CANCELLED, PAUSED, Stop, graceful_signals
 from listonosz.store import Ledger, Participants, SuppressionList
+from listonosz.tracking import Tracker
 from listonosz.transports import Transport, make_transport
 
 T = TypeVar("T")
@@ -273,6 +274,8 @@ def send_campaign(
     )
     # people, dry run or not
     suppression = SuppressionList(settings.resolved_ledger_url, settings.signing_secret())
+    # Refusals at send time are bounces: events and suppressions beside the ledger's rows.
+    tracker = Tracker(ledger_url, settings.signing_secret())
     try:
         with graceful_signals(stop), stop_when_cancelled(stop):
             merged = merge_contacts(campaign, settings, suppression, message)
@@ -296,7 +299,7 @@ def send_campaign(
                     mailer,
                     run_id,
                     lease,
-                    suppression=suppression,
+                    tracker=tracker,
                     stop=stop,
                     paused=lambda: control.paused(campaign.id, message) is not None,
                 )
@@ -308,6 +311,7 @@ def send_campaign(
         ledger.close()
         control.close()
         suppression.close()
+        tracker.close()
     logger = get_run_logger()
     logger.info(
         "Sent %d, already settled %d", outcome.this_run.get("sent", 0), outcome.already_sent

@@ -15,6 +15,7 @@ import typer
 
 from listonosz.campaign import Campaign
 from listonosz.cli.attendance import attendance_app
+from listonosz.cli.bounces import bounces_app
 from listonosz.cli.common import fail
 from listonosz.cli.contacts import contacts_app, suppress_app
 from listonosz.cli.db import db_app
@@ -36,6 +37,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(attendance_app, name="attendance")
 app.add_typer(followups_app, name="followups")
 app.add_typer(person_app, name="person")
+app.add_typer(bounces_app, name="bounces")
 app.command("preview")(preview)
 
 

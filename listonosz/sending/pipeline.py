@@ -28,6 +28,7 @@ from listonosz.mail import (
 )
 from listonosz.render.environment import Links, MessageRenderer, RenderedMessage
 from listonosz.store import Ledger, SuppressionList, delivery_key
+from listonosz.tracking import verp_address
 from listonosz.transports import Outgoing, Transport, make_transport
 from listonosz.transports.base import MessageParts
 
@@ -212,12 +213,12 @@ class MessageFactory:
         return Outgoing(prepared.key, mail_from, prepared.email, parts=self.parts(prepared))
 
     def envelope_from(self, key: str) -> str:
-        """MAIL FROM: the sender, or a VERP address naming the ledger row when bounces are kept."""
+        """MAIL FROM: the sender, or a signed VERP address naming the ledger row when bounces
+        are kept (``bounces+<key>.<mac>@domain``, see :mod:`listonosz.tracking.verp`)."""
         bounce = self.campaign.sender.bounce_address
         if not bounce:
             return self.campaign.sender.email
-        local, domain = bounce.rsplit("@", 1)
-        return f"{local}+{key}@{domain}"
+        return verp_address(bounce, key, self._secret)
 
 
 def common_headers(campaign: Campaign, kind: str) -> CommonHeaders:

@@ -62,3 +62,26 @@ def test_deployments_match_their_flows() -> None:
     ]
     (trigger,) = follow_ups["triggers"]
     assert trigger["expect"] == [ATTENDANCE_CLOSED]
+
+
+def test_the_bounce_mailbox_comes_from_the_file_and_its_password_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LISTONOSZ_CONFIG", str(REPO / "listonosz.example.toml"))
+    monkeypatch.setenv("LISTONOSZ_BOUNCES__PASSWORD", "not-a-real-password")
+    bounces = Settings().bounces
+    assert bounces is not None
+    assert (bounces.host, bounces.port, bounces.security) == (
+        "imap.rops-bialystok.example",
+        993,
+        "tls",
+    )
+    assert (bounces.folder, bounces.processed_folder, bounces.unrecognised_folder) == (
+        "INBOX",
+        "Processed",
+        "Unrecognised",
+    )
+    assert bounces.password is not None
+    assert bounces.password.get_secret_value() == "not-a-real-password"
+    assert "not-a-real-password" not in repr(bounces)
+    assert bounces.trust_unsigned is False  # only a signed VERP address applies a report
