@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import os
+import subprocess
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -14,9 +16,11 @@ import pytest
 
 from flows.campaign import send_campaign
 from flows.followups import run_follow_ups
+from listonosz.campaign import load_campaign
 from listonosz.config import Settings
+from listonosz.sending import merge_audience
 from listonosz.store import Participants
-from tests.conftest import Capture
+from tests.conftest import LISTONOSZ, Capture
 from tests.factories import write_project
 
 pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.slow]
@@ -93,10 +97,34 @@ def test_follow_ups_reach_exactly_the_right_people_once(
 
     # the seminar; attendance recorded and closed after it
     end = start + dt.timedelta(hours=4)
+    # the signed list staff typed in: one by address, one by name and institution only, one
+    # stranger, one who is listed but did not sign
+    audience = {c.email: c for c in merge_audience(load_campaign(path)).contacts}
+    came = audience[silent_came]
+    signed = tmp_path / "lista-obecnosci.csv"
+    signed.write_text(
+        "Lista obecności – seminarium\n"
+        "Lp.;Imię i nazwisko;Instytucja;E-mail;Podpis\n"
+        f"1;;;{yes_came.upper()};podpisano\n"
+        f"2;{came.last_name} {came.first_name};{came.organisation};;podpisano\n"
+        "3;Zenon Nieznany;Urząd Gminy Nigdzie;;podpisano\n"
+        f"4;;;{yes_absent};\n",
+        encoding="cp1250",
+    )
+    for campaign in (path, late):
+        imported = subprocess.run(
+            [LISTONOSZ, "attendance", "import", str(campaign), str(signed)],
+            env=os.environ.copy(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert imported.returncode == 0, imported.stderr
+        assert "2 marked present from 4 rows (1 listed but not signed)" in imported.stdout
+        assert "lista-obecnosci.csv:5: Zenon Nieznany: nobody on the lists" in imported.stderr
     with Participants(settings.resolved_ledger_url) as people:
-        for campaign_id in (CAMPAIGN, "spozniona"):
-            for who in (yes_came, silent_came):
-                people.attend(campaign_id, who, "attended", "import", end)
+        present = {p.email for p in people.of_campaign(CAMPAIGN) if p.attended == "attended"}
+        assert present == {yes_came, silent_came}
         before_closing = run_follow_ups(CAMPAIGN, end + dt.timedelta(minutes=30))
         assert before_closing["sent"] == {}
         for campaign_id in (CAMPAIGN, "spozniona"):
