@@ -246,26 +246,16 @@ class Website:
     log: Path
 
 
-@pytest.fixture
-def website(
-    tmp_path: Path, listonosz_env: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Website]:
-    """``listonosz serve`` in its own process on a free port, for a project whose event is 30
-    days ahead (registration open for 20 more days); messages sent in the test link to it."""
-    today = dt.date.today()
-    project = tmp_path / "project"
-    campaign = write_project(
-        project, 5, when=today + dt.timedelta(days=30), deadline=today + dt.timedelta(days=20)
-    )
-    port = free_port()
+@contextlib.contextmanager
+def listonosz_serve(env: dict[str, str], log: Path, port: int | None = None) -> Iterator[str]:
+    """``listonosz serve`` in its own process with ``env`` (its output in ``log``), on ``port``
+    or a free one, until the block ends; its base URL once ``/healthz`` answers."""
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
-    monkeypatch.setenv("LISTONOSZ_PROJECT_DIR", str(project))
-    monkeypatch.setenv("LISTONOSZ_PUBLIC_URL", url)
-    log = tmp_path / "serve.log"
     with log.open("wb") as out:
         server = subprocess.Popen(
             [LISTONOSZ, "serve", "--port", str(port)],
-            env=os.environ.copy(),
+            env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -278,7 +268,7 @@ def website(
             time.sleep(0.05)
         else:
             raise AssertionError(f"listonosz serve did not answer: {log.read_text()}")
-        yield Website(url, project, campaign, log)
+        yield url
     finally:
         server.terminate()
         try:
@@ -286,3 +276,22 @@ def website(
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+@pytest.fixture
+def website(
+    tmp_path: Path, listonosz_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Website]:
+    """``listonosz serve`` in its own process on a free port, for a project whose event is 30
+    days ahead (registration open for 20 more days); messages sent in the test link to it."""
+    today = dt.date.today()
+    project = tmp_path / "project"
+    campaign = write_project(
+        project, 5, when=today + dt.timedelta(days=30), deadline=today + dt.timedelta(days=20)
+    )
+    port = free_port()
+    monkeypatch.setenv("LISTONOSZ_PROJECT_DIR", str(project))
+    monkeypatch.setenv("LISTONOSZ_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    log = tmp_path / "serve.log"
+    with listonosz_serve(os.environ.copy(), log, port) as url:
+        yield Website(url, project, campaign, log)

@@ -37,6 +37,32 @@ ONE_CLICK = ("List-Unsubscribe", "One-Click")
 _KEY_LENGTH = 40
 
 
+def _form_body(fields: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """The OpenAPI description of a small form body (the routes read it themselves), so the
+    schema documents it and tools that test from the schema send it."""
+    schema = {"type": "object", "properties": fields, "required": required}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {"schema": schema},
+                "multipart/form-data": {"schema": schema},
+            },
+        }
+    }
+
+
+#: One-click (what mailbox providers send), or the page's choice of scope.
+UNSUBSCRIBE_FORM = _form_body(
+    {
+        ONE_CLICK[0]: {"type": "string", "enum": [ONE_CLICK[1]]},
+        "scope": {"type": "string", "enum": ["all", "newsletter"]},
+    },
+    [],
+)
+RSVP_FORM = _form_body({"answer": {"type": "string", "enum": ["yes", "no"]}}, ["answer"])
+
+
 @dataclass
 class Services:
     """What the routes use, opened once per app and closed with it."""
@@ -157,7 +183,12 @@ def create_app(settings: Settings | None = None) -> Guard:
             action=f"/u/{quote(token)}",
         )
 
-    @app.post("/u/{token}", response_class=HTMLResponse, summary="Unsubscribe (one-click)")
+    @app.post(
+        "/u/{token}",
+        response_class=HTMLResponse,
+        summary="Unsubscribe (one-click)",
+        openapi_extra=UNSUBSCRIBE_FORM,
+    )
     async def unsubscribe_post(token: str, request: Request) -> HTMLResponse:
         found = key_of(token, "unsubscribe")
         if found is None:
@@ -200,7 +231,9 @@ def create_app(settings: Settings | None = None) -> Guard:
             google=google_calendar_url(invitation),
         )
 
-    @app.post("/r/{token}", response_class=HTMLResponse, summary="RSVP: answer")
+    @app.post(
+        "/r/{token}", response_class=HTMLResponse, summary="RSVP: answer", openapi_extra=RSVP_FORM
+    )
     async def rsvp_post(token: str, request: Request) -> Response:
         found = key_of(token, "rsvp")
         if found is None:
