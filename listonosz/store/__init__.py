@@ -24,6 +24,7 @@ from listonosz.store.participants import ANSWERS, Answer, Participant, Participa
 from listonosz.store.suppression import (
     REASONS,
     SCOPES,
+    Addition,
     Entry,
     Reason,
     Scope,
@@ -43,6 +44,7 @@ __all__ = [
     "SENDING",
     "SENT",
     "SETTLED",
+    "Addition",
     "Answer",
     "Claim",
     "Delivery",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,23 +40,24 @@ class EventLog(StoreHandle):
 
     def record(self, event: StoredEvent) -> bool:
         """Store ``event``; False when this source already sent an event with its id."""
-        row = {
-            "source": event.source,
-            "source_event_id": event.source_event_id,
-            "delivery_key": event.delivery_key,
-            "campaign": event.campaign,
-            "type": event.type,
-            "bounce_class": event.bounce_class,
-            "occurred_at": event.occurred_at,
-            "received_at": event.received_at or dt.datetime.now(dt.UTC),
-            "detail": json.dumps(dict(event.detail), ensure_ascii=False, sort_keys=True),
-        }
         try:
             with self.engine.begin() as conn:
-                conn.execute(events.insert().values(**row))
+                conn.execute(events.insert(), _row(event))
         except IntegrityError:
             return False
         return True
+
+    def record_many(self, batch: Sequence[StoredEvent]) -> int:
+        """Store these events in one transaction, each at most once per source id; how many
+        were new. (When one was stored before, each is stored on its own instead.)"""
+        if not batch:
+            return 0
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(events.insert(), [_row(event) for event in batch])
+        except IntegrityError:
+            return sum(self.record(event) for event in batch)
+        return len(batch)
 
     def for_deliveries(self, keys: Iterable[str]) -> list[StoredEvent]:
         """Every event about these deliveries, oldest first."""
@@ -86,6 +87,20 @@ class EventLog(StoreHandle):
             return 0
         with self.engine.begin() as conn:
             return conn.execute(delete(events).where(events.c.delivery_key.in_(wanted))).rowcount
+
+
+def _row(event: StoredEvent) -> dict[str, Any]:
+    return {
+        "source": event.source,
+        "source_event_id": event.source_event_id,
+        "delivery_key": event.delivery_key,
+        "campaign": event.campaign,
+        "type": event.type,
+        "bounce_class": event.bounce_class,
+        "occurred_at": event.occurred_at,
+        "received_at": event.received_at or dt.datetime.now(dt.UTC),
+        "detail": json.dumps(dict(event.detail), ensure_ascii=False, sort_keys=True),
+    }
 
 
 def _event(row: Any) -> StoredEvent:

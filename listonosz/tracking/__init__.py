@@ -9,7 +9,12 @@ from listonosz.tracking.events import (
     EventType,
     Source,
 )
-from listonosz.tracking.unsubscribe import Unsubscribed, unsubscribe
+from listonosz.tracking.unsubscribe import (
+    Unsubscribed,
+    UnsubscribeRequest,
+    unsubscribe,
+    unsubscribe_many,
+)
 
 __all__ = [
     "BOUNCE_CLASSES",
@@ -18,6 +23,8 @@ __all__ = [
     "BounceClass",
     "EventType",
     "Source",
+    "UnsubscribeRequest",
     "Unsubscribed",
     "unsubscribe",
+    "unsubscribe_many",
 ]

@@ -28,7 +28,8 @@ from listonosz.mail import verify_token
 from listonosz.render.ics import FILENAME, event_calendar
 from listonosz.render.polish import date_pl, time_pl, weekday_pl
 from listonosz.store import EventLog, Ledger, Participants, SuppressionList
-from listonosz.tracking import unsubscribe
+from listonosz.tracking import Unsubscribed, UnsubscribeRequest, unsubscribe_many
+from listonosz.web.batching import Batcher
 from listonosz.web.security import Guard
 
 #: The body a mailbox provider POSTs for a one-click unsubscribe (RFC 8058).
@@ -73,6 +74,8 @@ class Services:
     participants: Participants
     suppressions: SuppressionList
     rsvp: Rsvp
+    #: unsubscribes that arrive together are written together (a few statements for all)
+    unsubscribes: Batcher[UnsubscribeRequest, Unsubscribed]
 
     def close(self) -> None:
         for handle in (self.ledger, self.log, self.participants, self.suppressions):
@@ -103,13 +106,15 @@ def create_app(settings: Settings | None = None) -> Guard:
         url = settings.resolved_ledger_url
         secret = settings.signing_secret()
         ledger, log, people = Ledger(url), EventLog(url), Participants(url)
+        suppressions = SuppressionList(url, secret)
         state["services"] = Services(
             secret,
             ledger,
             log,
             people,
-            SuppressionList(url, secret),
+            suppressions,
             Rsvp(ledger, people, log, CampaignBook(settings)),
+            Batcher(lambda asked: unsubscribe_many(ledger, log, suppressions, asked, "web")),
         )
         try:
             yield
@@ -204,8 +209,7 @@ def create_app(settings: Settings | None = None) -> Guard:
             scope, how = fields["scope"], "page"
         else:
             return render("message.html", 400, title="Nieprawidłowe żądanie", kind="bad")
-        s = services()
-        result = unsubscribe(s.ledger, s.log, s.suppressions, found[0], scope, "web", how)
+        result = await services().unsubscribes.submit(UnsubscribeRequest(found[0], scope, how))
         if not result.found:
             return gone()
         return render("unsubscribed.html", title="Wypisano z listy", scope=result.scope)
