@@ -30,6 +30,7 @@ from listonosz.campaign import Campaign, open_campaign
 from listonosz.config import Settings, TransportSettings
 from listonosz.contacts.merge import MergeResult
 from listonosz.contacts.report import report_rows, write_report
+from listonosz.lifecycle import audience_of, read_state
 from listonosz.sending import (
     BatchReport,
     BatchSender,
@@ -38,12 +39,13 @@ from listonosz.sending import (
     Ready,
     SendReport,
     build_report,
+    check_public_url,
     merge_audience,
     plan_delivery,
     prepare_messages,
 )
 from listonosz.stopping import CANCELLED, PAUSED, Stop, graceful_signals
-from listonosz.store import Ledger, SuppressionList
+from listonosz.store import Ledger, Participants, SuppressionList
 from listonosz.transports import Transport, make_transport
 
 T = TypeVar("T")
@@ -197,6 +199,8 @@ def send_campaign(
     message: str = "invitation",
     batch_size: int | None = None,
     transport: str | None = None,
+    check_links: bool = True,
+    now: dt.datetime | None = None,
 ) -> dict[str, Any] | State:
     """Send one message kind of a campaign to everyone in its audience who has not had it.
 
@@ -210,11 +214,17 @@ def send_campaign(
         message: The message kind to send, as declared in the campaign (e.g. invitation).
         batch_size: Recipients per task; the settings' batch_size when empty.
         transport: A transport named in listonosz.toml; the campaign's or the default when empty.
+        check_links: Refuse to start unless the web app that the messages link to (public_url)
+            answers over HTTPS; off only when it is hosted out of this machine's reach.
+        now: The moment a scheduled message's audience is decided at (tests move the clock);
+            the current time when empty.
     """
     settings = Settings()
     campaign = open_campaign(campaign_path, settings)
     if transport:
         campaign = campaign.model_copy(update={"transport": transport})
+    if check_links and settings.check_public_url:
+        check_public_url(settings, campaign.transport)
     transport_settings = settings.transport_settings(campaign.transport)
     outbox = settings.outbox_path(transport_settings)
     stop = Stop()
@@ -232,6 +242,12 @@ def send_campaign(
     try:
         with graceful_signals(stop), stop_when_cancelled(stop):
             merged = merge_contacts(campaign, settings, suppression, message)
+            spec = campaign.message(message)
+            if spec.audience is not None or spec.not_within is not None:  # only its rule's people
+                with Participants(settings.resolved_ledger_url) as people:
+                    state = read_state(control, people, campaign)
+                moment = now or dt.datetime.now(dt.UTC)
+                merged.contacts = audience_of(spec, merged.contacts, state, moment)
             factory = MessageFactory(campaign, message, settings)
             if control.paused(campaign.id, message) is not None:
                 stop.request(PAUSED)  # nothing to prepare: the report says paused

@@ -106,6 +106,11 @@ class Settings(BaseSettings):
         default="https://listonosz.localhost",
         description="Base URL of the web app that serves unsubscribe and RSVP links.",
     )
+    check_public_url: bool = Field(
+        default=True,
+        description="Refuse to send through a real transport unless public_url is HTTPS and "
+        "its /healthz answers (turn off only when the web app is hosted out of reach).",
+    )
     token_secret: SecretStr | None = Field(
         default=None,
         description="Signs unsubscribe and RSVP tokens; generated under var_dir when not set.",

@@ -6,7 +6,6 @@ jobs call the core directly.
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 from pathlib import Path
@@ -15,8 +14,11 @@ from typing import Annotated, Any, cast
 import typer
 
 from listonosz.campaign import Campaign
+from listonosz.cli.attendance import attendance_app
 from listonosz.cli.contacts import contacts_app, suppress_app
 from listonosz.cli.db import db_app
+from listonosz.cli.followups import followups_app
+from listonosz.cli.person import person_app
 from listonosz.cli.preview import preview
 from listonosz.config import Settings
 from listonosz.errors import ListonoszError
@@ -30,6 +32,9 @@ app = typer.Typer(
 app.add_typer(contacts_app, name="contacts")
 app.add_typer(suppress_app, name="suppress")
 app.add_typer(db_app, name="db")
+app.add_typer(attendance_app, name="attendance")
+app.add_typer(followups_app, name="followups")
+app.add_typer(person_app, name="person")
 app.command("preview")(preview)
 
 
@@ -75,22 +80,35 @@ def send(
         str | None,
         typer.Option(help="Send one sample of every message kind to this staff address only."),
     ] = None,
+    link_check: Annotated[
+        bool,
+        typer.Option(
+            "--link-check/--no-link-check",
+            help="Refuse to send unless public_url answers over HTTPS (the messages' RSVP and "
+            "unsubscribe links); --no-link-check when the web app is hosted out of reach.",
+        ),
+    ] = True,
 ) -> None:
     """Send one message kind to everyone in the audience who has not had it yet."""
     from listonosz.campaign import open_campaign
+    from listonosz.sending import check_public_url
 
     try:
-        spec = open_campaign(campaign, Settings())  # fail fast, before Prefect starts
+        settings = Settings()
+        spec = open_campaign(campaign, settings)  # fail fast, before Prefect starts
         spec.message(message)
         if test_to:
             _send_samples(spec, transport, test_to)
             return
+        if link_check and settings.check_public_url and not dry_run:
+            check_public_url(settings, transport or spec.transport)
     except ListonoszError as exc:
         raise _fail(str(exc)) from None
 
-    _quiet_local_prefect()
+    from flows.local_server import prefect_api, quiet_local_prefect
+
+    quiet_local_prefect()
     from flows.campaign import send_campaign
-    from flows.local_server import prefect_api
 
     previous = signal.signal(signal.SIGTERM, _interrupt)  # until the flow takes signals itself
     try:
@@ -100,6 +118,7 @@ def send(
                 message,
                 batch_size,
                 "outbox" if dry_run else transport,
+                link_check,
                 return_state=True,
             )
             # The flow's dict: returned, or the data of the Cancelled state a stopped run ends in.
@@ -234,17 +253,6 @@ def report(
         counts = groups[code]
         typer.echo(f"{group_label(code):<45}" + "".join(f"{counts[s]:>10}" for s in statuses))
     typer.echo(f"{'all recipients':<45}" + "".join(f"{totals[s]:>10}" for s in statuses))
-
-
-def _quiet_local_prefect() -> None:
-    """Without a Prefect server configured, Prefect starts a temporary local one: keep it quiet.
-
-    Its telemetry heartbeat competes with the run for the server's SQLite file and logs a
-    harmless "database is locked" traceback, and its first start (creating its database) can
-    outlast the default 20 s on a busy machine. An explicit setting in the environment wins.
-    """
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 @app.command("capture-server")

@@ -1,7 +1,33 @@
-"""The event's lifecycle after the invitation: who answered, and (later) who came and which
-follow-ups are due."""
+"""The event's lifecycle after the invitation: who answered, who came, and which follow-ups
+are due for whom."""
 
+from listonosz.lifecycle.attendance import Guest, search
 from listonosz.lifecycle.campaigns import CampaignBook
+from listonosz.lifecycle.followups import (
+    CampaignState,
+    FollowUp,
+    attendance_final,
+    audience_of,
+    due_at,
+    follow_ups,
+    read_state,
+)
 from listonosz.lifecycle.rsvp import Closed, Invitation, Rsvp, RsvpError, closed_for
 
-__all__ = ["CampaignBook", "Closed", "Invitation", "Rsvp", "RsvpError", "closed_for"]
+__all__ = [
+    "CampaignBook",
+    "CampaignState",
+    "Closed",
+    "FollowUp",
+    "Guest",
+    "Invitation",
+    "Rsvp",
+    "RsvpError",
+    "attendance_final",
+    "audience_of",
+    "closed_for",
+    "due_at",
+    "follow_ups",
+    "read_state",
+    "search",
+]

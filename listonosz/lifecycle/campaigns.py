@@ -25,15 +25,25 @@ class CampaignBook:
         self._lock = threading.Lock()
         self._seen: tuple[tuple[str, int, int], ...] | None = None
         self._by_id: dict[str, Campaign] = {}
+        self._paths: dict[str, Path] = {}
 
     def get(self, campaign_id: str) -> Campaign | None:
         """The campaign with this id, or None."""
+        return next((c for c in self.all() if c.id == campaign_id), None)
+
+    def path_of(self, campaign_id: str) -> Path | None:
+        """The file of the campaign with this id (as loaded last), or None."""
+        self.all()
+        return self._paths.get(campaign_id)
+
+    def all(self) -> list[Campaign]:
+        """Every campaign of the project, by id."""
         with self._lock:
             stamp = self._stamp()
             if stamp != self._seen:
-                self._by_id = self._load()
+                self._by_id, self._paths = self._load()
                 self._seen = stamp
-            return self._by_id.get(campaign_id)
+            return [self._by_id[key] for key in sorted(self._by_id)]
 
     def _stamp(self) -> tuple[tuple[str, int, int], ...]:
         try:
@@ -47,8 +57,9 @@ class CampaignBook:
             return []
         return [p for p in self._folder.iterdir() if p.suffix in (".yaml", ".yml")]
 
-    def _load(self) -> dict[str, Campaign]:
+    def _load(self) -> tuple[dict[str, Campaign], dict[str, Path]]:
         found: dict[str, Campaign] = {}
+        paths: dict[str, Path] = {}
         for path in sorted(self._files()):
             try:
                 campaign = load_campaign(
@@ -58,5 +69,7 @@ class CampaignBook:
                 )
             except (CampaignError, PathError):
                 continue
-            found.setdefault(campaign.id, campaign)
-        return found
+            if campaign.id not in found:
+                found[campaign.id] = campaign
+                paths[campaign.id] = path
+        return found, paths

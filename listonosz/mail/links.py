@@ -62,3 +62,11 @@ def rsvp_url(public_url: str, secret: bytes, delivery_key: str, answer: str) -> 
         raise ValueError(f"an RSVP answer is one of {RSVP_ANSWERS}, not {answer!r}")
     token = sign_token(secret, "rsvp", k=delivery_key, a=answer)
     return f"{public_url.rstrip('/')}/r/{quote(token)}"
+
+
+def checkin_url(public_url: str, secret: bytes, campaign_id: str) -> str:
+    """The registration desk's secret link to one campaign's check-in page (purpose
+    ``checkin``): whoever holds it can mark people present, so staff share it with the desk
+    only."""
+    token = sign_token(secret, "checkin", c=campaign_id)
+    return f"{public_url.rstrip('/')}/checkin/{quote(token)}"

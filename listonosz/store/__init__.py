@@ -20,7 +20,15 @@ from listonosz.store.ledger import (
     Status,
     delivery_key,
 )
-from listonosz.store.participants import ANSWERS, Answer, Participant, Participants
+from listonosz.store.participants import (
+    ANSWERS,
+    ATTENDANCE,
+    Answer,
+    Attendance,
+    Participant,
+    Participants,
+)
+from listonosz.store.personal import PERSONAL_TABLES, Erased, PersonalData, PersonData
 from listonosz.store.suppression import (
     REASONS,
     SCOPES,
@@ -36,9 +44,11 @@ from listonosz.store.suppression import (
 __all__ = [
     "ALL_KINDS",
     "ANSWERS",
+    "ATTENDANCE",
     "DEFAULT_LEASE",
     "DEFERRED",
     "FAILED",
+    "PERSONAL_TABLES",
     "REASONS",
     "SCOPES",
     "SENDING",
@@ -46,14 +56,18 @@ __all__ = [
     "SETTLED",
     "Addition",
     "Answer",
+    "Attendance",
     "Claim",
     "Delivery",
     "Entry",
+    "Erased",
     "EventLog",
     "Ledger",
     "Outcome",
     "Participant",
     "Participants",
+    "PersonData",
+    "PersonalData",
     "Reason",
     "Scope",
     "Status",

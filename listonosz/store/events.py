@@ -13,11 +13,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from listonosz.store.engine import StoreHandle
-from listonosz.store.schema import events
+from listonosz.store.schema import deliveries, events
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +80,40 @@ class EventLog(StoreHandle):
         with self.engine.connect() as conn:
             return [_event(row) for row in conn.execute(query.order_by(events.c.id))]
 
+    def count_for_address(
+        self,
+        email: str,
+        type_: str,
+        classes: Iterable[str],
+        since: dt.datetime,
+        reset_by: str | None = None,
+    ) -> int:
+        """Events of one type (and bounce classes) about deliveries to ``email`` since
+        ``since``, counting only those after the newest ``reset_by`` event (a delivery resets
+        a run of soft bounces)."""
+        about = deliveries.c.email == email
+        joined = events.join(deliveries, deliveries.c.key == events.c.delivery_key)
+        with self.engine.connect() as conn:
+            if reset_by is not None:
+                newest = conn.scalar(
+                    select(func.max(events.c.occurred_at))
+                    .select_from(joined)
+                    .where(about, events.c.type == reset_by)
+                )
+                if newest is not None and _aware(newest) > since:
+                    since = _aware(newest)
+            query = (
+                select(func.count())
+                .select_from(joined)
+                .where(
+                    about,
+                    events.c.type == type_,
+                    events.c.bounce_class.in_(list(classes)),
+                    events.c.occurred_at > since,
+                )
+            )
+            return int(conn.scalar(query) or 0)
+
     def forget_deliveries(self, keys: Iterable[str]) -> int:
         """Delete the events of these deliveries (erasure); returns how many."""
         wanted = list(keys)
@@ -101,6 +135,11 @@ def _row(event: StoredEvent) -> dict[str, Any]:
         "received_at": event.received_at or dt.datetime.now(dt.UTC),
         "detail": json.dumps(dict(event.detail), ensure_ascii=False, sort_keys=True),
     }
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite gives back naive datetimes: they were stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _event(row: Any) -> StoredEvent:

@@ -86,6 +86,8 @@ class Delivery:
     detail: str
     claimed_at: dt.datetime
     settled_at: dt.datetime | None
+    outcome: str | None = None
+    outcome_at: dt.datetime | None = None
 
 
 def _now() -> dt.datetime:
@@ -108,6 +110,16 @@ class Ledger(StoreHandle):
         with self.engine.connect() as conn:
             return set(conn.scalars(query))
 
+    def sent_emails(self, campaign: str, kind: str) -> set[str]:
+        """Addresses whose message of this kind was sent (handed over) in this campaign."""
+        query = select(deliveries.c.email).where(
+            deliveries.c.campaign == campaign,
+            deliveries.c.kind == kind,
+            deliveries.c.status == SENT,
+        )
+        with self.engine.connect() as conn:
+            return set(conn.scalars(query))
+
     def delivery(self, key: str) -> Delivery | None:
         """The row of one delivery key, or None (never sent, or erased since)."""
         with self.engine.connect() as conn:
@@ -123,6 +135,33 @@ class Ledger(StoreHandle):
         with self.engine.connect() as conn:
             rows = conn.execute(_BY_KEYS, {"keys": wanted}).all()
         return {row.key: Delivery(**row._mapping) for row in rows}
+
+    def by_message_id(self, message_id: str) -> Delivery | None:
+        """The row whose message carried this Message-ID (with or without angle brackets)."""
+        wanted = message_id.strip()
+        if not wanted.startswith("<"):
+            wanted = f"<{wanted}>"
+        query = select(*_DELIVERY).where(deliveries.c.message_id == wanted)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else Delivery(**row._mapping)
+
+    def raise_outcome(self, key: str, outcome: str, at: dt.datetime, ranks: dict[str, int]) -> bool:
+        """Set a delivery's outcome unless it already holds one that ranks as high (``ranks``:
+        outcome → precedence); one statement, so events applied at once cannot undo each
+        other. False when the outcome was kept."""
+        current = case(
+            *((deliveries.c.outcome == name, rank) for name, rank in ranks.items()),
+            else_=-1,
+        )
+        query = (
+            update(deliveries)
+            .where(deliveries.c.key == key)
+            .where(or_(deliveries.c.outcome.is_(None), current < ranks[outcome]))
+            .values(outcome=outcome, outcome_at=at)
+        )
+        with self.engine.begin() as conn:
+            return conn.execute(query).rowcount > 0
 
     def deliveries_to(self, email: str) -> list[Delivery]:
         """Every row of one (normalised) address, oldest first."""
@@ -345,6 +384,8 @@ _DELIVERY = (
     deliveries.c.detail,
     deliveries.c.claimed_at,
     deliveries.c.settled_at,
+    deliveries.c.outcome,
+    deliveries.c.outcome_at,
 )
 
 

@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from listonosz.store.engine import StoreHandle
-from listonosz.store.schema import participants
+from listonosz.store.schema import attendance_closures, participants
 
 Answer = Literal["yes", "no"]
 ANSWERS: tuple[str, ...] = get_args(Answer)
+Attendance = Literal["attended", "absent"]
+ATTENDANCE: tuple[str, ...] = get_args(Attendance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +34,7 @@ class Participant:
 
 
 class Participants(StoreHandle):
-    """Read and change participants' answers (attendance follows in the lifecycle step)."""
+    """Read and change participants' answers and attendance, and close attendance."""
 
     def get(self, campaign: str, email: str) -> Participant | None:
         """The person's state in ``campaign``, or None when they never answered."""
@@ -69,6 +72,46 @@ class Participants(StoreHandle):
         query = select(participants).where(participants.c.campaign == campaign)
         with self.engine.connect() as conn:
             return [Participant(**row._mapping) for row in conn.execute(query)]
+
+    def attend(
+        self, campaign: str, email: str, attended: str, source: str, at: dt.datetime
+    ) -> Participant:
+        """Record attendance (``attended`` or ``absent``), replacing any earlier record."""
+        if attended not in ATTENDANCE:
+            raise ValueError(f"attendance is one of {ATTENDANCE}, not {attended!r}")
+        values = {"attended": attended, "attended_at": at, "attended_source": source}
+        key = (participants.c.campaign == campaign) & (participants.c.email == email)
+        with self.engine.begin() as conn:
+            changed = conn.execute(update(participants).where(key).values(**values)).rowcount
+            if not changed:
+                conn.execute(participants.insert().values(campaign=campaign, email=email, **values))
+        found = self.get(campaign, email)
+        assert found is not None
+        return found
+
+    def close_attendance(self, campaign: str, source: str, at: dt.datetime) -> bool:
+        """Declare attendance final; False when it already was."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    attendance_closures.insert().values(
+                        campaign=campaign, closed_at=at, source=source
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def attendance_closed(self, campaign: str) -> dt.datetime | None:
+        """When attendance was closed, or None."""
+        query = select(attendance_closures.c.closed_at).where(
+            attendance_closures.c.campaign == campaign
+        )
+        with self.engine.connect() as conn:
+            closed = conn.scalar(query)
+        if closed is not None and closed.tzinfo is None:
+            closed = closed.replace(tzinfo=dt.UTC)
+        return closed
 
     def forget(self, email: str) -> int:
         """Delete every row of this person (erasure); returns how many."""

@@ -39,7 +39,13 @@ deliveries = Table(
     Column("detail", Text, nullable=False, default=""),
     Column("claimed_at", DateTime(timezone=True), nullable=False),
     Column("settled_at", DateTime(timezone=True)),
+    # what happened after hand-off, by tracking's precedence (a late "delivered" never
+    # replaces a bounce or a complaint); NULL until an event arrives
+    Column("outcome", String(20)),
+    Column("outcome_at", DateTime(timezone=True)),
     Index("ix_deliveries_campaign_kind_status", "campaign", "kind", "status"),
+    Index("ix_deliveries_message_id", "message_id"),
+    Index("ix_deliveries_email", "email"),
 )
 
 #: Every sending run and its heartbeat: a run that stopped beating gives up its claims.
@@ -99,6 +105,29 @@ events = Table(
     Index("ix_events_delivery_key", "delivery_key"),
 )
 
+#: Webhook bodies as they arrived, stored before the provider gets its 200 and processed
+#: after: an event is never lost to a crash or a parser's bug (``status`` new, done, failed).
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(20), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(10), nullable=False, default="new"),
+    Column("detail", Text, nullable=False, default=""),
+    Index("ix_inbox_status", "status"),
+)
+
+#: Single-use values a source may send only once (Mailgun's webhook tokens), by source.
+nonces = Table(
+    "nonces",
+    metadata,
+    Column("source", String(20), primary_key=True),
+    Column("value", String(200), primary_key=True),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+)
+
 #: Per campaign and person: the RSVP answer and attendance, each with when and where from.
 participants = Table(
     "participants",
@@ -111,4 +140,13 @@ participants = Table(
     Column("attended", String(10)),  # "attended", "absent" or NULL (not known yet)
     Column("attended_at", DateTime(timezone=True)),
     Column("attended_source", String(20)),
+)
+
+#: Campaigns whose attendance staff declared final: follow-ups that need it wait until then.
+attendance_closures = Table(
+    "attendance_closures",
+    metadata,
+    Column("campaign", String(80), primary_key=True),
+    Column("closed_at", DateTime(timezone=True), nullable=False),
+    Column("source", String(20), nullable=False),
 )

@@ -27,7 +27,7 @@ from listonosz.errors import ListonoszError
 from listonosz.store.engine import StoreHandle
 from listonosz.store.schema import suppressions
 
-Reason = Literal["unsubscribed", "hard_bounce", "complaint", "erased", "manual"]
+Reason = Literal["unsubscribed", "hard_bounce", "soft_bounces", "complaint", "erased", "manual"]
 REASONS: tuple[str, ...] = get_args(Reason)
 Scope = Literal["all", "newsletter"]
 SCOPES: tuple[str, ...] = get_args(Scope)

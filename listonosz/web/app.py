@@ -30,6 +30,7 @@ from listonosz.render.polish import date_pl, time_pl, weekday_pl
 from listonosz.store import EventLog, Ledger, Participants, SuppressionList
 from listonosz.tracking import Unsubscribed, UnsubscribeRequest, unsubscribe_many
 from listonosz.web.batching import Batcher
+from listonosz.web.checkin import add_checkin_routes
 from listonosz.web.security import Guard
 
 #: The body a mailbox provider POSTs for a one-click unsubscribe (RFC 8058).
@@ -74,6 +75,7 @@ class Services:
     participants: Participants
     suppressions: SuppressionList
     rsvp: Rsvp
+    book: CampaignBook
     #: unsubscribes that arrive together are written together (a few statements for all)
     unsubscribes: Batcher[UnsubscribeRequest, Unsubscribed]
 
@@ -106,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Guard:
         url = settings.resolved_ledger_url
         secret = settings.signing_secret()
         ledger, log, people = Ledger(url), EventLog(url), Participants(url)
+        book = CampaignBook(settings)
         suppressions = SuppressionList(url, secret)
         state["services"] = Services(
             secret,
@@ -113,7 +116,8 @@ def create_app(settings: Settings | None = None) -> Guard:
             log,
             people,
             suppressions,
-            Rsvp(ledger, people, log, CampaignBook(settings)),
+            Rsvp(ledger, people, log, book),
+            book,
             Batcher(lambda asked: unsubscribe_many(ledger, log, suppressions, asked, "web")),
         )
         try:
@@ -280,6 +284,13 @@ def create_app(settings: Settings | None = None) -> Guard:
             headers={"content-disposition": f'attachment; filename="{FILENAME}"'},
         )
 
+    add_checkin_routes(
+        app,
+        render,
+        lambda: services().secret,
+        lambda: services().participants,
+        lambda: services().book,
+    )
     return Guard(app)
 
 
