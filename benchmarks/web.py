@@ -112,6 +112,11 @@ class Server:
             time.sleep(0.05)
         raise SystemExit(f"the server did not answer: {log.read_text()[-2000:]}")
 
+    def cpu(self) -> float:
+        """CPU seconds the server has used so far, all its threads (Linux: /proc)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> float:
         """Stop it; the CPU seconds it used (from the kernel's accounting of the child)."""
         self.process.terminate()
@@ -129,6 +134,7 @@ class Result:
     p90_ms: float
     p99_ms: float
     errors: int
+    cpu_us: float = 0.0  # the server's CPU time per request
 
     @property
     def rps(self) -> float:
@@ -136,9 +142,11 @@ class Result:
 
 
 def wrk(
-    name: str, url: str, requests: Path, mode: str, seconds: int, connections: int
+    name: str, server: Server, requests: Path, mode: str, seconds: int, connections: int
 ) -> Result:
-    """One wrk run of ``requests`` (a file of "METHOD PATH" lines) against ``url``."""
+    """One wrk run of ``requests`` (a file of "METHOD PATH" lines) against ``server``."""
+    url = server.url
+    cpu = server.cpu()
     command = [
         "wrk",
         "-t1",
@@ -167,6 +175,7 @@ def wrk(
         found["p90_us"] / 1000,
         found["p99_us"] / 1000,
         errors,
+        (server.cpu() - cpu) / max(found["requests"], 1) * 1e6,
     )
 
 
@@ -243,10 +252,10 @@ def main(argv: list[str] | None = None) -> int:
             [sys.executable, str(Path(__file__).resolve()), "--bare"], env, root / "bare.log"
         )
         try:
-            wrk("warm-up", baseline.url, files["bare"], "multipart", warmup, connections)
+            wrk("warm-up", baseline, files["bare"], "multipart", warmup, connections)
             bare_result = wrk(
                 "bare ASGI endpoint (baseline)",
-                baseline.url,
+                baseline,
                 files["bare"],
                 "multipart",
                 seconds,
@@ -257,12 +266,12 @@ def main(argv: list[str] | None = None) -> int:
 
         app = Server([str(LISTONOSZ), "serve", "--port"], env, root / "serve.log")
         try:
-            wrk("warm-up", app.url, files["warm"], "multipart", warmup, connections)
+            wrk("warm-up", app, files["warm"], "multipart", warmup, connections)
             with SuppressionList(store, secret) as suppressions:
                 before = len(suppressions.entries())
             click = wrk(
                 "one-click unsubscribe POST",
-                app.url,
+                app,
                 files["one-click"],
                 "multipart",
                 seconds,
@@ -270,8 +279,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             with SuppressionList(store, secret) as suppressions:
                 written = len(suppressions.entries()) - before
-            wrk("warm-up", app.url, files["rsvp"], "get", warmup, connections)
-            page = wrk("RSVP page GET", app.url, files["rsvp"], "get", seconds, connections)
+            wrk("warm-up", app, files["rsvp"], "get", warmup, connections)
+            page = wrk("RSVP page GET", app, files["rsvp"], "get", seconds, connections)
         finally:
             app_cpu = app.stop()
 
@@ -296,11 +305,13 @@ def main(argv: list[str] | None = None) -> int:
         and ratio >= TARGET_RATIO
         and not failed
     )
-    print(f"{'':31}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'× bare':>9}")
+    print(
+        f"{'':31}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'× bare':>9}{'CPU µs/req':>12}"
+    )
     for r in results:
         print(
             f"{r.name:<31}{r.rps:>9,.0f}{r.p50_ms:>9.1f}{r.p90_ms:>9.1f}{r.p99_ms:>9.1f}"
-            f"{r.rps / bare_result.rps:>9.3f}"
+            f"{r.rps / bare_result.rps:>9.3f}{r.cpu_us:>12,.0f}"
         )
     print(
         f"target: one-click >= {TARGET_RPS:,} req/s, p99 <= {TARGET_P99_MS:g} ms, "

@@ -13,10 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from listonosz.store.engine import StoreHandle
+from listonosz.store.engine import StoreHandle, insert_or_skip
 from listonosz.store.schema import deliveries, events
 
 
@@ -47,17 +47,19 @@ class EventLog(StoreHandle):
             return False
         return True
 
-    def record_many(self, batch: Sequence[StoredEvent]) -> int:
-        """Store these events in one transaction, each at most once per source id; how many
-        were new. (When one was stored before, each is stored on its own instead.)"""
+    def record_many(self, batch: Sequence[StoredEvent], conn: Connection | None = None) -> None:
+        """Store these events at once, each at most once per source id (one stored before, or
+        twice here, is skipped), in ``conn``'s transaction (from :meth:`transaction`) or in
+        one of their own."""
         if not batch:
-            return 0
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(events.insert(), [_row(event) for event in batch])
-        except IntegrityError:
-            return sum(self.record(event) for event in batch)
-        return len(batch)
+            return
+        statement = insert_or_skip(self.engine, events)
+        rows = [_row(event) for event in batch]
+        if conn is not None:
+            conn.execute(statement, rows)
+            return
+        with self.engine.begin() as own:
+            own.execute(statement, rows)
 
     def for_deliveries(self, keys: Iterable[str]) -> list[StoredEvent]:
         """Every event about these deliveries, oldest first."""

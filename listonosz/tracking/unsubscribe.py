@@ -57,9 +57,8 @@ def unsubscribe_many(
 ) -> list[Unsubscribed]:
     """:func:`unsubscribe` for each request in turn: what each did, in order.
 
-    Five statements for any number: the deliveries, the suppressions that hold them, then the
-    events (first: a stop after them leaves the suppressions to the repeat, which finds the
-    events stored and adds the suppressions) and the new suppressions.
+    A few statements for any number: the deliveries, the suppressions that hold them, then
+    in one transaction the new events and suppressions.
     """
     found = ledger.deliveries_of(r.delivery_key for r in requests)
     held: dict[str, Entry | None] = dict(suppressions.lookup_many(d.email for d in found.values()))
@@ -93,6 +92,8 @@ def unsubscribe_many(
         # what a later request of the same person in this batch finds
         held[delivery.email] = Entry("", delivery.email, "unsubscribed", detail, now, request.scope)
         done.append(Unsubscribed(True, True, request.scope))
-    log.record_many(events)
-    suppressions.add_batch(additions)
+    if events:
+        with log.transaction() as conn:  # the events and the suppressions, or neither
+            log.record_many(events, conn)
+            suppressions.add_batch(additions, conn)
     return done

@@ -92,6 +92,7 @@ def page_environment() -> Environment:
         autoescape=select_autoescape(default=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # package files: no stat of each template on every page
     )
     env.filters.update(date_pl=date_pl, time_pl=time_pl, weekday_pl=weekday_pl)
     return env

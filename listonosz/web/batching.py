@@ -47,6 +47,9 @@ class Batcher(Generic[Item, Result]):
                 del self._waiting[: self._limit]
                 try:
                     await self._settle(batch)
+                except Exception as exc:  # a batch function that broke its contract
+                    for _, future in batch:
+                        _fail(future, exc)
                 except BaseException as exc:  # cancelled (shutting down): nobody waits forever
                     for _, future in batch:
                         _fail(future, exc)
