@@ -33,12 +33,13 @@ $(BENCH_STAMP): $(STAMP)
 
 # Every benchmark at the sizes benchmarks/RESULTS.md documents, each ending with its ratios
 # against a baseline measured in the same run.
-bench: $(BENCH_STAMP)
+bench: system $(BENCH_STAMP)
 	$(BIN)/python benchmarks/contacts.py
 	$(BIN)/python benchmarks/render.py
 	$(BIN)/python benchmarks/send.py
 	for provider in postmark sendgrid mailgun brevo; do \
 		$(BIN)/python benchmarks/send.py --transport $$provider || exit 1; done
+	$(BIN)/python benchmarks/web.py
 
 # The static checks: style, the layers (import-linter contracts in pyproject.toml), types.
 lint: $(STAMP)

@@ -33,6 +33,7 @@ check() {  # fills `missing`
   need python3-venv "$PYTHON" -c 'import ensurepip, venv'  # make creates .venv with it
   need chromium have_chromium  # `listonosz preview --screenshots`, tests/integration/test_preview.py
   need fonts-liberation test -d /usr/share/fonts/truetype/liberation  # Arial's metrics, for them
+  need wrk command -v wrk  # the load generator of benchmarks/web.py (and of its test)
   # Later steps (local delivery and IMAP for the delivery-tracking tests) add theirs here, e.g.:
   # need postfix test -x /usr/sbin/postfix
   # need dovecot-imapd test -x /usr/sbin/dovecot

@@ -66,6 +66,7 @@ def test_everything_present_is_silent_and_runs_no_apt_get(tmp_path: Path) -> Non
     machine = Machine(tmp_path, root=True)
     machine.stub("make", "")
     machine.stub("chromium", "")
+    machine.stub("wrk", "")
     run = machine.run()
     assert (run.returncode, run.stdout, run.stderr) == (0, "", "")
     assert machine.calls() == []
@@ -78,9 +79,9 @@ def test_not_root_it_names_exactly_what_is_missing_and_how_to_install_it(tmp_pat
     assert run.returncode == 1
     assert run.stderr.splitlines() == [
         "setup-system: the tests need these system packages, which are missing: "
-        "python3-venv chromium",
+        "python3-venv chromium wrk",
         "Install them as root (Debian or Ubuntu), then run make test again:",
-        "  sudo apt-get update && sudo apt-get install -y python3-venv chromium",
+        "  sudo apt-get update && sudo apt-get install -y python3-venv chromium wrk",
     ]
     assert machine.calls() == []
 
@@ -89,10 +90,10 @@ def test_as_root_it_installs_what_is_missing_quietly(tmp_path: Path) -> None:
     machine = Machine(tmp_path, root=True)
     run = machine.run()
     assert run.returncode == 0, run.stderr
-    assert run.stdout == "setup-system: installing make chromium\n"
+    assert run.stdout == "setup-system: installing make chromium wrk\n"
     assert machine.calls() == [
         "apt-get update -qq",
-        "apt-get install -y -qq -o Dpkg::Use-Pty=0 make chromium",
+        "apt-get install -y -qq -o Dpkg::Use-Pty=0 make chromium wrk",
     ]
     assert machine.run().stdout == ""  # and the next time there is nothing to do
 
@@ -101,6 +102,7 @@ def test_a_chromium_named_by_listonosz_chromium_counts(tmp_path: Path) -> None:
     machine = Machine(tmp_path, root=False)
     machine.stub("make", "")
     machine.stub("my-chrome", "")
+    machine.stub("wrk", "")
     assert machine.run(LISTONOSZ_CHROMIUM="my-chrome").returncode == 0
     run = machine.run(LISTONOSZ_CHROMIUM=str(tmp_path / "absent"))
     assert run.returncode == 1 and "missing: chromium" in run.stderr
@@ -110,6 +112,7 @@ def test_in_ci_postgresql_must_answer(tmp_path: Path) -> None:
     machine = Machine(tmp_path, root=False)
     machine.stub("make", "")
     machine.stub("chromium", "")
+    machine.stub("wrk", "")
     machine.stub("pg_isready", "exit 2")  # no answer
     assert machine.run().returncode == 0  # outside CI the PostgreSQL tests may skip
     run = machine.run(CI="true")
