@@ -173,6 +173,8 @@ def exercise(
             if operation.path.startswith(("/u/", "/r/")):
                 allowed = {200, 303, 400, 405, 413} if real else {400, 404, 405, 413}
                 assert response.status_code in allowed, (response.status_code, case)
+            if 400 <= response.status_code < 500 and response.status_code != 413:
+                assert response.headers["content-type"][0].startswith("text/html")  # a page
 
         run()
 
@@ -372,6 +374,8 @@ def test_forged_tokens_cost_no_database_query(project: tuple[Path, str]) -> None
                     assert client.get(prefix + token).status_code == 404
                     assert client.post(prefix + token, data={"answer": "yes"}).status_code == 404
                 assert client.get(f"/r/{token}/wydarzenie.ics").status_code == 404
+                assert client.get(f"/checkin/{token}?q=Nowak").status_code == 404
+                assert client.post(f"/checkin/{token}", data={"person": "x"}).status_code == 404
             # tokens of the other purpose
             assert client.get(f"/u/{rsvp}").status_code == 404
             assert client.post(f"/r/{real}", data={"answer": "yes"}).status_code == 404
