@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: demo test bench system lint format clean
+.PHONY: demo test bench system lint format screenshots clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ system:
 
 test: system lint
 	$(BIN)/pytest
+
+# The web app's pages as recipients see them, at 375 and 1280 px, into docs/ (the README shows
+# them): the browser test of tests/e2e/test_web_browser.py, saving its screenshots there.
+screenshots: system $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_web_browser.py --screenshots docs
 
 $(BENCH_STAMP): $(STAMP)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'

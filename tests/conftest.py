@@ -30,6 +30,16 @@ PREFECT = str(Path(sys.executable).parent / "prefect")
 CAMPAIGN = REPO / "campaigns" / "ekonomia-spoleczna-2016.yaml"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--screenshots",
+        metavar="DIR",
+        default=None,
+        help="Write the web pages' screenshots of tests/e2e/test_web_browser.py to DIR "
+        "(`make screenshots`: docs/) instead of a temporary folder.",
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

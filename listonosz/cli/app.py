@@ -15,6 +15,7 @@ import typer
 
 from listonosz.campaign import Campaign
 from listonosz.cli.attendance import attendance_app
+from listonosz.cli.common import fail
 from listonosz.cli.contacts import contacts_app, suppress_app
 from listonosz.cli.db import db_app
 from listonosz.cli.followups import followups_app
@@ -38,11 +39,6 @@ app.add_typer(person_app, name="person")
 app.command("preview")(preview)
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    return typer.Exit(code=2)
-
-
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
@@ -59,7 +55,7 @@ def serve(
         settings = Settings()
         settings.signing_secret()
     except (ListonoszError, OSError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     serve_web(settings, host, port, forwarded_allow_ips)
 
 
@@ -103,7 +99,7 @@ def send(
         if link_check and settings.check_public_url and not dry_run:
             check_public_url(settings, transport or spec.transport)
     except ListonoszError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
     from flows.local_server import prefect_api, quiet_local_prefect
 
@@ -125,7 +121,7 @@ def send(
             outcome = state.result(raise_on_failure=not state.is_cancelled())
             result = cast("dict[str, Any]", outcome)
     except ListonoszError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except KeyboardInterrupt:
         typer.secho("stopped before sending began", err=True, fg=typer.colors.YELLOW)
         raise typer.Exit(code=EXIT_STOPPED) from None
@@ -197,7 +193,7 @@ def _control(campaign: Path, message: str | None) -> tuple[Campaign, Ledger]:
             spec.message(message)
         return spec, Ledger(Settings().resolved_ledger_url)
     except ListonoszError as exc:  # a bad campaign, or a store that needs `db upgrade`
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _send_samples(campaign: Campaign, transport_name: str | None, address: str) -> None:
@@ -208,7 +204,7 @@ def _send_samples(campaign: Campaign, transport_name: str | None, address: str) 
     try:
         address = normalise_email(address)
     except ValueError as exc:
-        raise _fail(f"--test-to {address!r}: {exc}") from None
+        raise fail(f"--test-to {address!r}: {exc}") from None
     settings = Settings()
     transport_settings = settings.transport_settings(transport_name or campaign.transport)
     transport = make_transport(transport_settings, settings.outbox_path(transport_settings))
@@ -238,7 +234,7 @@ def report(
         spec.message(message)
         ledger = Ledger(settings.resolved_ledger_url)  # the real ledger, not a dry run's
     except ListonoszError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     try:
         groups = ledger.group_counts(spec.id, message)
         totals = ledger.status_counts(spec.id, message)
@@ -268,7 +264,7 @@ def capture_server(
     try:
         controller = start_capture_server(outbox, host, port)
     except OSError as exc:
-        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     typer.echo(f"Capture server listening on {host}:{port}; messages go to {outbox}/")
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from listonosz.cli.common import fail
 from listonosz.errors import ListonoszError
 
 attendance_app = typer.Typer(
@@ -16,11 +17,6 @@ attendance_app = typer.Typer(
 )
 
 CampaignFile = Annotated[Path, typer.Argument(help="The campaign file, e.g. campaigns/x.yaml.")]
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    return typer.Exit(code=2)
 
 
 @attendance_app.command()
@@ -35,7 +31,7 @@ def link(campaign: CampaignFile) -> None:
         spec = open_campaign(campaign, settings)
         typer.echo(checkin_url(settings.public_url, settings.signing_secret(), spec.id))
     except ListonoszError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 @attendance_app.command()
@@ -53,7 +49,7 @@ def close(campaign: CampaignFile) -> None:
         with Participants(settings.resolved_ledger_url) as people:
             closed = people.close_attendance(spec.id, "staff", dt.datetime.now(dt.UTC))
     except ListonoszError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if not closed:
         typer.echo(f"Attendance of {spec.id} was already closed.")
         return

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from listonosz.cli.common import fail
 from listonosz.errors import ListonoszError
 
 followups_app = typer.Typer(
@@ -15,18 +16,13 @@ followups_app = typer.Typer(
 )
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    return typer.Exit(code=2)
-
-
 def _moment(now: str | None) -> dt.datetime:
     if now is None:
         return dt.datetime.now(dt.UTC)
     try:
         moment = dt.datetime.fromisoformat(now)
     except ValueError:
-        raise _fail(f"--now {now!r} is not an ISO date and time (2016-09-05T09:00+02:00)") from None
+        raise fail(f"--now {now!r} is not an ISO date and time (2016-09-05T09:00+02:00)") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
@@ -48,7 +44,7 @@ def due(campaign: CampaignArgument = None, now: NowOption = None) -> None:
     try:
         items = due_follow_ups(Settings(), campaign, _moment(now))
     except ListonoszError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if not items:
         typer.echo("No scheduled messages.")
     for item in items:
@@ -80,7 +76,7 @@ def run(
         with prefect_api():
             result = run_follow_ups(campaign, moment, dry_run)
     except ListonoszError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     for name, count in result["sent"].items():
         typer.echo(f"{name}: sent {count}")
     for line in result["missed"]:

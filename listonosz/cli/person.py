@@ -8,17 +8,13 @@ from typing import Annotated
 
 import typer
 
+from listonosz.cli.common import fail
 from listonosz.errors import ListonoszError
 
 person_app = typer.Typer(
     help="One person's data: export it (right of access) or erase it (right to erasure).",
     no_args_is_help=True,
 )
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    return typer.Exit(code=2)
 
 
 @person_app.command()
@@ -36,7 +32,7 @@ def export(
     try:
         data = export_person(Settings(), email)
     except ListonoszError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     if out is None:
         typer.echo(text, nl=False)
@@ -45,7 +41,7 @@ def export(
         out.write_text(text, encoding="utf-8")
         out.chmod(0o600)
     except OSError as exc:
-        raise _fail(f"cannot write {out}: {exc.strerror}") from None
+        raise fail(f"cannot write {out}: {exc.strerror}") from None
     typer.echo(f"Wrote {out}.", err=True)
 
 
@@ -64,7 +60,7 @@ def erase(
     try:
         erasure = erase_person(Settings(), email)
     except ListonoszError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     gone = erasure.erased
     typer.echo(
         f"Erased: {gone.deliveries} deliveries, {gone.events} events, "

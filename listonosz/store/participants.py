@@ -51,15 +51,9 @@ class Participants(StoreHandle):
         """Record an answer (``yes`` or ``no``), replacing any earlier one."""
         if answer not in ANSWERS:
             raise ValueError(f"an answer is one of {ANSWERS}, not {answer!r}")
-        values = {"answer": answer, "answered_at": at, "answer_source": source}
-        key = (participants.c.campaign == campaign) & (participants.c.email == email)
-        with self.engine.begin() as conn:
-            changed = conn.execute(update(participants).where(key).values(**values)).rowcount
-            if not changed:
-                conn.execute(participants.insert().values(campaign=campaign, email=email, **values))
-        found = self.get(campaign, email)
-        assert found is not None
-        return found
+        return self._set(
+            campaign, email, {"answer": answer, "answered_at": at, "answer_source": source}
+        )
 
     def of_person(self, email: str) -> list[Participant]:
         """Every campaign's state of one person."""
@@ -79,7 +73,12 @@ class Participants(StoreHandle):
         """Record attendance (``attended`` or ``absent``), replacing any earlier record."""
         if attended not in ATTENDANCE:
             raise ValueError(f"attendance is one of {ATTENDANCE}, not {attended!r}")
-        values = {"attended": attended, "attended_at": at, "attended_source": source}
+        return self._set(
+            campaign, email, {"attended": attended, "attended_at": at, "attended_source": source}
+        )
+
+    def _set(self, campaign: str, email: str, values: dict[str, object]) -> Participant:
+        """Update the person's row with ``values``, or make it."""
         key = (participants.c.campaign == campaign) & (participants.c.email == email)
         with self.engine.begin() as conn:
             changed = conn.execute(update(participants).where(key).values(**values)).rowcount

@@ -17,11 +17,13 @@ from listonosz.store import Addition, Entry, EventLog, Ledger, StoredEvent, Supp
 @dataclass(frozen=True, slots=True)
 class Unsubscribed:
     """What an unsubscribe did: ``found`` is False for a delivery the store no longer has
-    (an erased person, a deleted ledger), ``changed`` False when it was already in effect."""
+    (an erased person, a deleted ledger), ``changed`` False when it was already in effect;
+    ``campaign`` is the delivery's (for the page to name its organiser)."""
 
     found: bool
     changed: bool
     scope: str
+    campaign: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +75,7 @@ def unsubscribe_many(
             continue
         current = held.get(delivery.email)
         if current is not None and current.scope in ("all", request.scope):
-            done.append(Unsubscribed(True, False, current.scope))
+            done.append(Unsubscribed(True, False, current.scope, delivery.campaign))
             continue
         events.append(
             StoredEvent(
@@ -91,7 +93,7 @@ def unsubscribe_many(
         additions.append(addition)
         # what a later request of the same person in this batch finds
         held[delivery.email] = Entry("", delivery.email, "unsubscribed", detail, now, request.scope)
-        done.append(Unsubscribed(True, True, request.scope))
+        done.append(Unsubscribed(True, True, request.scope, delivery.campaign))
     if events:
         with log.transaction() as conn:  # the events and the suppressions, or neither
             log.record_many(events, conn)

@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from listonosz.campaign import Organiser
 from listonosz.config import Settings
 from listonosz.lifecycle import CampaignBook, Invitation, Rsvp, RsvpError
 from listonosz.mail import verify_token
@@ -148,6 +149,10 @@ def create_app(settings: Settings | None = None) -> Guard:
     def services() -> Services:
         return state["services"]
 
+    def organiser_of(campaign_id: str) -> Organiser | None:
+        campaign = services().book.get(campaign_id)
+        return campaign.event.organiser if campaign else None
+
     def key_of(token: str, purpose: str) -> tuple[str, dict[str, str]] | None:
         try:
             claims = verify_token(services().secret, purpose, token)
@@ -191,6 +196,7 @@ def create_app(settings: Settings | None = None) -> Guard:
             title="Wypisanie z listy",
             done=held.scope if held else None,
             action=f"/u/{quote(token)}",
+            organiser=organiser_of(delivery.campaign),
         )
 
     @app.post(
@@ -217,7 +223,12 @@ def create_app(settings: Settings | None = None) -> Guard:
         result = await services().unsubscribes.submit(UnsubscribeRequest(found[0], scope, how))
         if not result.found:
             return gone()
-        return render("unsubscribed.html", title="Wypisano z listy", scope=result.scope)
+        return render(
+            "unsubscribed.html",
+            title="Wypisano z listy",
+            scope=result.scope,
+            organiser=organiser_of(result.campaign) if result.campaign else None,
+        )
 
     @app.get("/r/{token}", response_class=HTMLResponse, summary="RSVP: the invitation")
     def rsvp_page(token: str) -> HTMLResponse:
