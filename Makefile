@@ -27,10 +27,11 @@ system:
 test: system lint
 	$(BIN)/pytest
 
-# The web app's pages as recipients see them, at 375 and 1280 px, into docs/ (the README shows
-# them): the browser test of tests/e2e/test_web_browser.py, saving its screenshots there.
+# Into docs/ (the README shows them): the web app's pages as recipients see them, at 375 and
+# 1280 px (tests/e2e/test_web_browser.py), and the report's chart (tests/e2e/test_report.py).
 screenshots: system $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_web_browser.py --screenshots docs
+	$(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_web_browser.py tests/e2e/test_report.py \
+		--screenshots docs
 
 $(BENCH_STAMP): $(STAMP)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
@@ -44,6 +45,7 @@ bench: system $(BENCH_STAMP)
 	$(BIN)/python benchmarks/send.py
 	for provider in postmark sendgrid mailgun brevo; do \
 		$(BIN)/python benchmarks/send.py --transport $$provider || exit 1; done
+	$(BIN)/python benchmarks/webhooks.py
 	$(BIN)/python benchmarks/web.py
 
 # The static checks: style, the layers (import-linter contracts in pyproject.toml), types.

@@ -74,6 +74,45 @@ class DkimSettings(BaseModel):
     private_key_file: Path | None = None
 
 
+class SignedHookSettings(BaseModel):
+    """A provider that signs its webhooks with a key (SendGrid: its public key; Mailgun: the
+    webhook signing key); requests older (or newer) than ``max_age`` seconds are refused."""
+
+    public_key: SecretStr | None = Field(
+        default=None, description="sendgrid: the verification key, base64 DER as SendGrid shows it"
+    )
+    signing_key: SecretStr | None = Field(
+        default=None, description="mailgun: the HTTP webhook signing key"
+    )
+    max_age: float = Field(
+        default=24 * 3600,
+        gt=0,
+        description="seconds a signed request stays valid (the providers retry for up to a day)",
+    )
+
+
+class BasicHookSettings(BaseModel):
+    """A provider that calls its webhook with HTTP Basic auth (Postmark, Brevo) or, Brevo
+    only, a bearer token. Comma-separated, so two can be valid during a rotation."""
+
+    secrets: SecretStr | None = Field(
+        default=None, description="user:password[,user:password]: the credentials in the URL"
+    )
+    tokens: SecretStr | None = Field(
+        default=None, description="brevo: token[,token] sent as Authorization: Bearer"
+    )
+
+
+class WebhookSettings(BaseModel):
+    """How each provider's webhook (``POST /hooks/NAME`` on the web app) is authenticated;
+    a provider with nothing set has no webhook (404)."""
+
+    sendgrid: SignedHookSettings = Field(default_factory=SignedHookSettings)
+    mailgun: SignedHookSettings = Field(default_factory=SignedHookSettings)
+    postmark: BasicHookSettings = Field(default_factory=BasicHookSettings)
+    brevo: BasicHookSettings = Field(default_factory=BasicHookSettings)
+
+
 class ConfigError(ListonoszError, ValueError):
     """A setting that cannot be used; the message names it."""
 
@@ -118,6 +157,11 @@ class Settings(BaseSettings):
     transport: str = "capture"
     transports: dict[str, TransportSettings] = Field(default_factory=dict)
     dkim: DkimSettings | None = None
+    webhooks: WebhookSettings = Field(
+        default_factory=WebhookSettings,
+        description="provider webhooks: LISTONOSZ_WEBHOOKS__SENDGRID__PUBLIC_KEY, "
+        "..._MAILGUN__SIGNING_KEY, ..._POSTMARK__SECRETS, ..._BREVO__SECRETS / __TOKENS",
+    )
     lease_seconds: float = Field(
         default=60.0,
         gt=0,

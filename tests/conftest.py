@@ -35,9 +35,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--screenshots",
         metavar="DIR",
         default=None,
-        help="Write the web pages' screenshots of tests/e2e/test_web_browser.py to DIR "
-        "(`make screenshots`: docs/) instead of a temporary folder.",
+        help="Write the web pages' screenshots (tests/e2e/test_web_browser.py) and the report's "
+        "chart (tests/e2e/test_report.py) to DIR (`make screenshots`: docs/) instead of a "
+        "temporary folder.",
     )
+
+
+@pytest.fixture
+def shots(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """Where screenshots go: ``--screenshots DIR`` (``make screenshots``: docs/), else tmp."""
+    chosen = request.config.getoption("screenshots")
+    folder = Path(chosen) if chosen else tmp_path / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def free_port() -> int:
@@ -256,6 +266,35 @@ class Website:
     log: Path
 
 
+@pytest.fixture
+def website(
+    tmp_path: Path, listonosz_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Website]:
+    """``listonosz serve`` in its own process on a free port, for a project whose event is 30
+    days ahead (registration open for 20 more days); messages sent in the test link to it."""
+    today = dt.date.today()
+    project = tmp_path / "project"
+    campaign = write_project(
+        project, 5, when=today + dt.timedelta(days=30), deadline=today + dt.timedelta(days=20)
+    )
+    with serving(project, campaign, tmp_path / "serve.log", monkeypatch) as site:
+        yield site
+
+
+@contextlib.contextmanager
+def serving(
+    project: Path, campaign: Path, log: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Website]:
+    """``listonosz serve`` for ``project`` in its own process on a free port, its output in
+    ``log``; LISTONOSZ_PROJECT_DIR and LISTONOSZ_PUBLIC_URL set for the test while inside."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("LISTONOSZ_PROJECT_DIR", str(project))
+    monkeypatch.setenv("LISTONOSZ_PUBLIC_URL", url)
+    with listonosz_serve(os.environ.copy(), log, port):
+        yield Website(url, project, campaign, log)
+
+
 @contextlib.contextmanager
 def listonosz_serve(env: dict[str, str], log: Path, port: int | None = None) -> Iterator[str]:
     """``listonosz serve`` in its own process with ``env`` (its output in ``log``), on ``port``
@@ -286,22 +325,3 @@ def listonosz_serve(env: dict[str, str], log: Path, port: int | None = None) -> 
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-
-
-@pytest.fixture
-def website(
-    tmp_path: Path, listonosz_env: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Website]:
-    """``listonosz serve`` in its own process on a free port, for a project whose event is 30
-    days ahead (registration open for 20 more days); messages sent in the test link to it."""
-    today = dt.date.today()
-    project = tmp_path / "project"
-    campaign = write_project(
-        project, 5, when=today + dt.timedelta(days=30), deadline=today + dt.timedelta(days=20)
-    )
-    port = free_port()
-    monkeypatch.setenv("LISTONOSZ_PROJECT_DIR", str(project))
-    monkeypatch.setenv("LISTONOSZ_PUBLIC_URL", f"http://127.0.0.1:{port}")
-    log = tmp_path / "serve.log"
-    with listonosz_serve(os.environ.copy(), log, port) as url:
-        yield Website(url, project, campaign, log)

@@ -222,8 +222,19 @@ def _send_samples(campaign: Campaign, transport_name: str | None, address: str) 
 def report(
     campaign: Annotated[Path, typer.Argument(help="The campaign file.")],
     message: Annotated[str, typer.Option(help="Which message kind.")] = "invitation",
+    by: Annotated[
+        str, typer.Option(help="What happened after sending, per `group` or mail `provider`.")
+    ] = "group",
+    xlsx: Annotated[
+        Path | None, typer.Option(help="Also write both tables (groups, providers) here.")
+    ] = None,
+    chart: Annotated[
+        Path | None, typer.Option(help="Also draw delivered/bounced/complaints as a PNG.")
+    ] = None,
 ) -> None:
-    """Show what the ledger holds for one message kind, per stakeholder group."""
+    """Show what the ledger holds for one message kind, per stakeholder group, and what
+    happened to the messages after sending (deliveries, bounces, complaints, unsubscribes,
+    answers) per group or mailbox provider."""
     from listonosz.campaign import open_campaign
     from listonosz.contacts.groups import group_label
     from listonosz.store import DEFERRED, FAILED, SENDING, SENT
@@ -249,6 +260,48 @@ def report(
         counts = groups[code]
         typer.echo(f"{group_label(code):<45}" + "".join(f"{counts[s]:>10}" for s in statuses))
     typer.echo(f"{'all recipients':<45}" + "".join(f"{totals[s]:>10}" for s in statuses))
+    _tracking_report(settings, spec, message, by, xlsx, chart)
+
+
+def _tracking_report(
+    settings: Settings,
+    campaign: Campaign,
+    message: str,
+    by: str,
+    xlsx: Path | None,
+    chart: Path | None,
+) -> None:
+    """The after-sending table on screen, and the workbook and chart when asked for."""
+    from listonosz.reports import delivery_frame, for_staff, summary, write_chart, write_xlsx
+
+    if by not in ("group", "provider"):
+        raise fail(f"--by must be group or provider, not {by!r}")
+    own = frozenset({campaign.sender.domain})
+    with Ledger(settings.resolved_ledger_url) as store:
+        frame = delivery_frame(store.engine, campaign.id, message, own)
+    tables = {"group": summary(frame, "group"), "provider": summary(frame, "provider")}
+    typer.echo("")
+    typer.echo(for_staff(tables[by]).to_string())
+    flag = str(tables[by].at["Razem", "complaint_flag"])
+    if flag != "w normie":
+        typer.secho(f"complaint rate: {flag}", err=True, fg=typer.colors.YELLOW)
+    try:
+        if xlsx is not None:
+            write_xlsx(
+                {
+                    "Grupy": for_staff(tables["group"]),
+                    "Dostawcy poczty": for_staff(tables["provider"]),
+                },
+                xlsx,
+            )
+            typer.echo(f"Wrote {xlsx}.")
+        if chart is not None:
+            per = "grup" if by == "group" else "dostawców poczty"
+            title = f"{campaign.event.title}: {message}, według {per}"
+            write_chart(tables[by], title, chart)
+            typer.echo(f"Wrote {chart}.")
+    except OSError as exc:
+        raise fail(f"cannot write: {exc}") from None
 
 
 @app.command("capture-server")

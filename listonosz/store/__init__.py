@@ -5,6 +5,7 @@ suppression list), in one database: SQLite under ``var/`` or PostgreSQL."""
 from listonosz.store.engine import StoreError, dispose_all, shown
 from listonosz.store.engine import upgrade as upgrade_store
 from listonosz.store.events import EventLog, StoredEvent
+from listonosz.store.inbox import Inbox, Received
 from listonosz.store.ledger import (
     ALL_KINDS,
     DEFAULT_LEASE,
@@ -62,6 +63,7 @@ __all__ = [
     "Entry",
     "Erased",
     "EventLog",
+    "Inbox",
     "Ledger",
     "Outcome",
     "Participant",
@@ -69,6 +71,7 @@ __all__ = [
     "PersonData",
     "PersonalData",
     "Reason",
+    "Received",
     "Scope",
     "Status",
     "StoreError",

@@ -18,8 +18,6 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Self
@@ -28,19 +26,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import (
-    URL,
-    Connection,
-    Engine,
-    Insert,
-    Table,
-    create_engine,
-    event,
-    func,
-    make_url,
-    select,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import URL, Connection, Engine, create_engine, event, func, make_url, select
 from sqlalchemy.engine.interfaces import DBAPIConnection
 
 from listonosz.errors import ListonoszError
@@ -146,14 +132,6 @@ def _ensure_current(engine: Engine) -> None:
     )
 
 
-def insert_or_skip(engine: Engine, table: Table) -> Insert:
-    """An INSERT of ``table`` that skips rows whose unique key is already taken (SQLite and
-    PostgreSQL spell it alike)."""
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    insert: Insert = dialect.insert(table).on_conflict_do_nothing()
-    return insert
-
-
 def _create(url: str) -> Engine:
     private_sqlite(url)  # it holds addresses: readable by its owner only
     if not url.startswith("sqlite"):
@@ -237,13 +215,6 @@ class StoreHandle:
         self.url = url
         self.engine: Engine = open_engine(url)
         self._closed = False
-
-    @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """One transaction on this store, committed at the end of the block, that other
-        handles' methods taking ``conn`` write in too: all of it or nothing."""
-        with self.engine.begin() as conn:
-            yield conn
 
     def close(self) -> None:
         """Let go of the engine; safe to call twice. Its pool closes with its last user."""

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from listonosz.store.engine import StoreHandle, insert_or_skip
+from listonosz.store.engine import StoreHandle
 from listonosz.store.schema import deliveries, events
 
 
@@ -42,24 +43,32 @@ class EventLog(StoreHandle):
         """Store ``event``; False when this source already sent an event with its id."""
         try:
             with self.engine.begin() as conn:
-                conn.execute(events.insert(), _row(event))
+                conn.execute(events.insert().values(**_row(event, dt.datetime.now(dt.UTC))))
         except IntegrityError:
             return False
         return True
 
-    def record_many(self, batch: Sequence[StoredEvent], conn: Connection | None = None) -> None:
-        """Store these events at once, each at most once per source id (one stored before, or
-        twice here, is skipped), in ``conn``'s transaction (from :meth:`transaction`) or in
-        one of their own."""
-        if not batch:
-            return
-        statement = insert_or_skip(self.engine, events)
-        rows = [_row(event) for event in batch]
-        if conn is not None:
-            conn.execute(statement, rows)
-            return
-        with self.engine.begin() as own:
-            own.execute(statement, rows)
+    def record_many(self, conn: Connection, batch: Sequence[StoredEvent]) -> list[bool]:
+        """Store a batch in the caller's transaction, each event at most once per source id
+        (a repeat within the batch or of a stored event is skipped); for each event, whether
+        it was stored. A few multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING``."""
+        now = dt.datetime.now(dt.UTC)
+        first: dict[tuple[str, str], int] = {}
+        for index, event in enumerate(batch):
+            first.setdefault((event.source, event.source_event_id), index)
+        rows = [_row(batch[i], now) for i in first.values()]
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        statement = (
+            dialect.insert(events)
+            .on_conflict_do_nothing(index_elements=["source", "source_event_id"])
+            .returning(events.c.source, events.c.source_event_id)
+        )
+        # one compiled statement; SQLAlchemy sends the rows as multi-row VALUES batches
+        stored = {(source, id_) for source, id_ in conn.execute(statement, rows)} if rows else set()
+        return [
+            first[(e.source, e.source_event_id)] == i and (e.source, e.source_event_id) in stored
+            for i, e in enumerate(batch)
+        ]
 
     def for_deliveries(self, keys: Iterable[str]) -> list[StoredEvent]:
         """Every event about these deliveries, oldest first."""
@@ -89,32 +98,35 @@ class EventLog(StoreHandle):
         classes: Iterable[str],
         since: dt.datetime,
         reset_by: str | None = None,
+        conn: Connection | None = None,
     ) -> int:
         """Events of one type (and bounce classes) about deliveries to ``email`` since
         ``since``, counting only those after the newest ``reset_by`` event (a delivery resets
-        a run of soft bounces)."""
+        a run of soft bounces). In ``conn``'s transaction when given."""
+        if conn is None:
+            with self.engine.connect() as own:
+                return self.count_for_address(email, type_, classes, since, reset_by, own)
         about = deliveries.c.email == email
         joined = events.join(deliveries, deliveries.c.key == events.c.delivery_key)
-        with self.engine.connect() as conn:
-            if reset_by is not None:
-                newest = conn.scalar(
-                    select(func.max(events.c.occurred_at))
-                    .select_from(joined)
-                    .where(about, events.c.type == reset_by)
-                )
-                if newest is not None and _aware(newest) > since:
-                    since = _aware(newest)
-            query = (
-                select(func.count())
+        if reset_by is not None:
+            newest = conn.scalar(
+                select(func.max(events.c.occurred_at))
                 .select_from(joined)
-                .where(
-                    about,
-                    events.c.type == type_,
-                    events.c.bounce_class.in_(list(classes)),
-                    events.c.occurred_at > since,
-                )
+                .where(about, events.c.type == reset_by)
             )
-            return int(conn.scalar(query) or 0)
+            if newest is not None and _aware(newest) > since:
+                since = _aware(newest)
+        query = (
+            select(func.count())
+            .select_from(joined)
+            .where(
+                about,
+                events.c.type == type_,
+                events.c.bounce_class.in_(list(classes)),
+                events.c.occurred_at > since,
+            )
+        )
+        return int(conn.scalar(query) or 0)
 
     def forget_deliveries(self, keys: Iterable[str]) -> int:
         """Delete the events of these deliveries (erasure); returns how many."""
@@ -125,7 +137,7 @@ class EventLog(StoreHandle):
             return conn.execute(delete(events).where(events.c.delivery_key.in_(wanted))).rowcount
 
 
-def _row(event: StoredEvent) -> dict[str, Any]:
+def _row(event: StoredEvent, now: dt.datetime) -> dict[str, Any]:
     return {
         "source": event.source,
         "source_event_id": event.source_event_id,
@@ -134,7 +146,7 @@ def _row(event: StoredEvent) -> dict[str, Any]:
         "type": event.type,
         "bounce_class": event.bounce_class,
         "occurred_at": event.occurred_at,
-        "received_at": event.received_at or dt.datetime.now(dt.UTC),
+        "received_at": event.received_at or now,
         "detail": json.dumps(dict(event.detail), ensure_ascii=False, sort_keys=True),
     }
 

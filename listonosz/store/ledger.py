@@ -138,10 +138,7 @@ class Ledger(StoreHandle):
 
     def by_message_id(self, message_id: str) -> Delivery | None:
         """The row whose message carried this Message-ID (with or without angle brackets)."""
-        wanted = message_id.strip()
-        if not wanted.startswith("<"):
-            wanted = f"<{wanted}>"
-        query = select(*_DELIVERY).where(deliveries.c.message_id == wanted)
+        query = select(*_DELIVERY).where(deliveries.c.message_id == _bracketed(message_id))
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         return None if row is None else Delivery(**row._mapping)
@@ -162,6 +159,55 @@ class Ledger(StoreHandle):
         )
         with self.engine.begin() as conn:
             return conn.execute(query).rowcount > 0
+
+    def deliveries(self, keys: Iterable[str]) -> dict[str, Delivery]:
+        """The rows of these delivery keys (those that exist), by key: one query per 500."""
+        wanted = sorted(set(keys))
+        found: dict[str, Delivery] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                query = select(*_DELIVERY).where(deliveries.c.key.in_(chunk))
+                for row in conn.execute(query):
+                    found[row.key] = Delivery(**row._mapping)
+        return found
+
+    def by_message_ids(self, message_ids: Iterable[str]) -> dict[str, Delivery]:
+        """The rows whose messages carried these Message-IDs, by the ID as given (with or
+        without angle brackets)."""
+        bracketed = {_bracketed(m): m for m in message_ids if m.strip()}
+        wanted = sorted(bracketed)
+        found: dict[str, Delivery] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                query = select(*_DELIVERY).where(deliveries.c.message_id.in_(chunk))
+                for row in conn.execute(query):
+                    found.setdefault(bracketed[row.message_id], Delivery(**row._mapping))
+        return found
+
+    def raise_outcomes(
+        self,
+        conn: Connection,
+        changes: Iterable[tuple[str, str, dt.datetime]],
+        ranks: dict[str, int],
+    ) -> None:
+        """:meth:`raise_outcome` for many ``(key, outcome, at)`` in the caller's transaction:
+        one statement, executed for every row."""
+        rows = [{"row": k, "to": o, "at": at, "rank": ranks[o]} for k, o, at in changes]
+        if not rows:
+            return
+        current = case(
+            *((deliveries.c.outcome == name, rank) for name, rank in ranks.items()),
+            else_=-1,
+        )
+        statement = (
+            update(deliveries)
+            .where(deliveries.c.key == bindparam("row"))
+            .where(or_(deliveries.c.outcome.is_(None), current < bindparam("rank")))
+            .values(outcome=bindparam("to"), outcome_at=bindparam("at"))
+        )
+        conn.execute(statement, rows)
 
     def deliveries_to(self, email: str) -> list[Delivery]:
         """Every row of one (normalised) address, oldest first."""
@@ -387,6 +433,16 @@ _DELIVERY = (
     deliveries.c.outcome,
     deliveries.c.outcome_at,
 )
+
+
+#: Keys per ``IN (…)`` list: well under every database's limit on bound parameters.
+_IN_CHUNK = 500
+
+
+def _bracketed(message_id: str) -> str:
+    """A Message-ID as the ledger keeps it: in angle brackets."""
+    wanted = message_id.strip()
+    return wanted if wanted.startswith("<") else f"<{wanted}>"
 
 
 def _claim_lock(campaign: str, kind: str) -> int:

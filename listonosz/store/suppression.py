@@ -92,8 +92,9 @@ class SuppressionList(StoreHandle):
         *,
         scope: str = "all",
         source: str = "staff",
+        conn: Connection | None = None,
     ) -> Entry:
-        """Suppress an address; invalid input raises.
+        """Suppress an address; invalid input raises. In ``conn``'s transaction when given.
 
         The newest entry wins, except that a newsletter-only entry never narrows an entry for
         everything that has another reason than an unsubscribe (a complaint stays a complaint).
@@ -102,6 +103,9 @@ class SuppressionList(StoreHandle):
             raise SuppressionError(f"unknown reason {reason!r}; use one of {', '.join(REASONS)}")
         if scope not in SCOPES:
             raise SuppressionError(f"unknown scope {scope!r}; use one of {', '.join(SCOPES)}")
+        if conn is None:
+            with self.engine.begin() as own:
+                return self.add(email, reason, detail, scope=scope, source=source, conn=own)
         normalised = _normalise(email)
         key = person_key(self._secret, normalised)
         entry = Entry(
@@ -114,24 +118,23 @@ class SuppressionList(StoreHandle):
             source,
         )
         mine = _rows_of(key, normalised)
-        with self.engine.begin() as conn:
-            if scope != "all":
-                held = conn.execute(select(suppressions.c.reason, suppressions.c.scope).where(mine))
-                if any(r.scope == "all" and r.reason != "unsubscribed" for r in held):
-                    return entry
-            conn.execute(delete(suppressions).where(mine))
-            conn.execute(
-                suppressions.insert().values(
-                    key=key,
-                    email=entry.email or None,
-                    reason=reason,
-                    detail=detail,
-                    added_at=entry.added_at,
-                    scope=scope,
-                    source=source,
-                    key_scheme="hmac",
-                )
+        if scope != "all":
+            held = conn.execute(select(suppressions.c.reason, suppressions.c.scope).where(mine))
+            if any(r.scope == "all" and r.reason != "unsubscribed" for r in held):
+                return entry
+        conn.execute(delete(suppressions).where(mine))
+        conn.execute(
+            suppressions.insert().values(
+                key=key,
+                email=entry.email or None,
+                reason=reason,
+                detail=detail,
+                added_at=entry.added_at,
+                scope=scope,
+                source=source,
+                key_scheme="hmac",
             )
+        )
         return entry
 
     def remove(self, email: str) -> bool:
@@ -245,8 +248,7 @@ class SuppressionList(StoreHandle):
         self, additions: Sequence[Addition], conn: Connection | None = None
     ) -> list[Entry]:
         """:meth:`add` for each of ``additions`` in turn, at once (the web app suppresses the
-        unsubscribes that arrive together), in ``conn``'s transaction (from
-        :meth:`transaction`) or in one of their own."""
+        unsubscribes that arrive together), in ``conn``'s transaction when given."""
         now = dt.datetime.now(dt.UTC)
         entries: list[Entry] = []
         for addition in additions:

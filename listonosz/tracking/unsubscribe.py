@@ -95,7 +95,7 @@ def unsubscribe_many(
         held[delivery.email] = Entry("", delivery.email, "unsubscribed", detail, now, request.scope)
         done.append(Unsubscribed(True, True, request.scope, delivery.campaign))
     if events:
-        with log.transaction() as conn:  # the events and the suppressions, or neither
-            log.record_many(events, conn)
+        with log.engine.begin() as conn:  # the events and the suppressions, or neither
+            log.record_many(conn, events)
             suppressions.add_batch(additions, conn)
     return done

@@ -32,6 +32,7 @@ from listonosz.store import EventLog, Ledger, Participants, SuppressionList
 from listonosz.tracking import Unsubscribed, UnsubscribeRequest, unsubscribe_many
 from listonosz.web.batching import Batcher
 from listonosz.web.checkin import add_checkin_routes
+from listonosz.web.hooks import WEBHOOK_MAX_BODY, Webhooks
 from listonosz.web.security import Guard
 
 #: The body a mailbox provider POSTs for a one-click unsubscribe (RFC 8058).
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Guard:
     settings = settings or Settings()
     pages = page_environment()
     state: dict[str, Services] = {}
+    webhooks = Webhooks(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -122,9 +124,11 @@ def create_app(settings: Settings | None = None) -> Guard:
             book,
             Batcher(lambda asked: unsubscribe_many(ledger, log, suppressions, asked, "web")),
         )
+        webhooks.open()
         try:
             yield
         finally:
+            webhooks.close()
             state.pop("services").close()
 
     app = FastAPI(
@@ -135,6 +139,7 @@ def create_app(settings: Settings | None = None) -> Guard:
         redoc_url=None,
     )
     app.mount("/static", StaticFiles(packages=[("listonosz.web", "static")]), name="static")
+    app.include_router(webhooks.router())
 
     def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
         html = pages.get_template(name).render(**context)
@@ -303,7 +308,7 @@ def create_app(settings: Settings | None = None) -> Guard:
         lambda: services().participants,
         lambda: services().book,
     )
-    return Guard(app)
+    return Guard(app, larger={"/hooks/": WEBHOOK_MAX_BODY})
 
 
 def google_calendar_url(invitation: Invitation) -> str:

@@ -36,12 +36,14 @@ access_log = logging.getLogger("listonosz.web.access")
 
 #: A path as the log shows it: the token (or anything after a known prefix) replaced.
 _TOKEN_PATH = re.compile(r"^/(u|r|checkin)/[^/]*")
+#: A provider webhook's path (only letters: never an address a caller put there).
+_HOOK = re.compile(r"/hooks/[a-z]{1,20}\Z")
 
 
 def shown_path(path: str) -> str:
     """The request path without its token: ``/u/…``; unknown paths only by their length."""
     redacted, count = _TOKEN_PATH.subn(lambda m: f"/{m.group(1)}/…", path)
-    if count or path in ("/", "/healthz") or path.startswith("/static/"):
+    if count or path in ("/", "/healthz") or path.startswith("/static/") or _HOOK.match(path):
         return redacted
     return f"(other path, {len(path)} characters)"
 
@@ -51,9 +53,13 @@ class Guard:
     stream passes the cap; the app gets the body read whole), adds the security headers, and
     logs each request without its token."""
 
-    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body: int = MAX_BODY, larger: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_body = max_body
+        #: path prefix → its own cap (provider webhooks post batches)
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -74,11 +80,13 @@ class Guard:
                 message["headers"] = headers
             await send(message)
 
+        path = scope.get("path", "")
+        cap = next((n for p, n in self.larger.items() if path.startswith(p)), self.max_body)
         try:
-            if _declared_length(scope) > self.max_body:
+            if _declared_length(scope) > cap:
                 await _too_large(send_with_headers)
                 return
-            body = await self._read_capped(receive)
+            body = await self._read_capped(receive, cap)
             if body is None:
                 await _too_large(send_with_headers)
                 return
@@ -101,7 +109,7 @@ class Guard:
                 (time.perf_counter() - started) * 1000,
             )
 
-    async def _read_capped(self, receive: Receive) -> bytes | None:
+    async def _read_capped(self, receive: Receive, cap: int) -> bytes | None:
         """The whole body (forms are small), or None as soon as it passes the cap."""
         parts: list[bytes] = []
         seen = 0
@@ -111,7 +119,7 @@ class Guard:
                 return b"".join(parts)  # the client went away; the app sees an empty body
             chunk = message.get("body", b"")
             seen += len(chunk)
-            if seen > self.max_body:
+            if seen > cap:
                 return None
             parts.append(chunk)
             if not message.get("more_body", False):

@@ -116,6 +116,16 @@ def test_the_provider_benchmark_sends_everyone_through_the_whole_flow() -> None:
 
 
 @pytest.mark.slow
+def test_the_webhooks_benchmark_checks_the_store_and_ends_with_its_targets() -> None:
+    run = _bench("benchmarks/webhooks.py", "--batches", "2", "--singles", "300")
+    assert run.returncode == 0, run.stderr[-3000:]
+    store, targets = _last_lines(run.stdout, 2)
+    assert store.startswith("store:    2,300 events recorded once each; outcomes ")
+    assert "bounced 40" in store and "40 addresses suppressed" in store  # 1 in 50 batched
+    assert targets.startswith("targets:  >= 10,000 events/s batched: ")
+
+
+@pytest.mark.slow
 def test_the_web_benchmark_ends_with_its_ratios() -> None:
     if shutil.which("wrk") is None:
         unavailable("wrk is not installed: run scripts/setup-system.sh as root")

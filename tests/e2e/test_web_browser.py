@@ -124,15 +124,6 @@ def _report(name: str, width: int, violations: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-@pytest.fixture
-def shots(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    """Where screenshots go: ``--screenshots DIR`` (``make screenshots``: docs/), else tmp."""
-    chosen = request.config.getoption("screenshots")
-    folder = Path(chosen) if chosen else tmp_path / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 def _invitation(capture: Capture) -> tuple[str, str]:
     """The first captured message's recipient and HTML body, as their mail client shows it."""
     path = capture.messages()[0]

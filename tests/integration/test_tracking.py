@@ -120,3 +120,33 @@ def test_matching_falls_back_to_the_message_id_and_unmatched_events_are_kept(
 def test_diagnostics_lose_their_addresses() -> None:
     text = "550 5.1.1 <jan.kowalski@gmina.example.pl>: Recipient address rejected"
     assert redact(text) == "550 5.1.1 <<adres>>: Recipient address rejected"
+
+
+def test_a_large_batch_is_recorded_once_with_repeats_inside_and_across_batches(
+    store_url: str, keys: dict[str, str]
+) -> None:
+    jan = keys[PEOPLE[0]]
+    batch = [_event(n % 700, "delivered", jan) for n in range(1400)]  # each id twice
+    with Tracker(store_url, SECRET) as tracker:
+        first = tracker.apply(batch)
+        again = tracker.apply([*batch[:10], _event(900, "bounced", jan, "soft")])
+        stored = tracker.log.for_deliveries([jan])
+    assert (first.recorded, first.duplicates) == (700, 700)
+    assert (again.recorded, again.duplicates) == (1, 10)
+    assert len(stored) == 701
+    assert _outcome(store_url, jan) == "bounced"
+
+
+def test_the_inbox_stores_a_group_and_uses_each_nonce_once(store_url: str) -> None:
+    from listonosz.store import Inbox
+
+    with closing(Inbox(store_url)) as inbox:
+        first = inbox.put_many(
+            [("mailgun", "a", "t1"), ("sendgrid", "b", None), ("mailgun", "c", "t1")]
+        )
+        second = inbox.put_many([("mailgun", "d", "t1"), ("mailgun", "e", "t2")])
+        pending = inbox.pending()
+    assert first[0] is not None and first[1] is not None and first[2] is None
+    assert second[0] is None and second[1] is not None
+    assert [r.body for r in pending] == ["a", "b", "e"]
+    assert [r.id for r in pending] == [first[0], first[1], second[1]]

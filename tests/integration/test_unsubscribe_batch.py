@@ -38,10 +38,6 @@ def keys(store_url: str) -> list[str]:
     return [key for pair in zip(invitations, newsletters, strict=True) for key in pair]
 
 
-def _event(n: int, key: str | None = None) -> StoredEvent:
-    return StoredEvent("web", f"e{n}", "unsubscribed", T0, key, "c", detail={"n": n})
-
-
 def test_deliveries_of_finds_the_existing_keys_in_one_query(
     store_url: str, keys: list[str]
 ) -> None:
@@ -52,22 +48,11 @@ def test_deliveries_of_finds_the_existing_keys_in_one_query(
         assert ledger.deliveries_of([]) == {}
 
 
-def test_record_many_skips_what_is_stored_and_joins_a_transaction(store_url: str) -> None:
-    with closing(EventLog(store_url)) as log:
-        assert log.record(_event(1))
-        log.record_many([_event(1), _event(2), _event(3), _event(2)])
-        assert [e.detail["n"] for e in log.of_type("unsubscribed")] == [1, 2, 3]
-        with pytest.raises(RuntimeError), log.transaction() as conn:
-            log.record_many([_event(4), _event(5)], conn)
-            raise RuntimeError("the caller's transaction fails: nothing of it stays")
-        assert len(log.of_type("unsubscribed")) == 3
-
-
 def test_lookup_many_matches_by_keyed_hash_bare_hash_and_address(store_url: str) -> None:
     with closing(SuppressionList(store_url, SECRET)) as lists:
         lists.add(PEOPLE[0], "complaint", source="sendgrid")
         lists.add(PEOPLE[1], "erased")  # the keyed hash only
-        with lists.transaction() as conn:  # as 0.1 wrote it: a bare SHA-256 key
+        with lists.engine.begin() as conn:  # as 0.1 wrote it: a bare SHA-256 key
             conn.execute(
                 suppressions_table.insert().values(
                     key="c0ffee" * 10,
@@ -108,7 +93,7 @@ ADDITIONS = [
 
 
 def _clear(url: str) -> None:
-    with closing(EventLog(url)) as log, log.transaction() as conn:
+    with closing(EventLog(url)) as log, log.engine.begin() as conn:
         conn.execute(suppressions_table.delete())
         conn.execute(events_table.delete())
 

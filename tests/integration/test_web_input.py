@@ -13,6 +13,7 @@ import datetime as dt
 import itertools
 import os
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -354,7 +355,9 @@ def test_forged_tokens_cost_no_database_query(project: tuple[Path, str]) -> None
     statements: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
+        # the webhook inbox's own workers (threads named listonosz-…) answer no request
+        if not threading.current_thread().name.startswith("listonosz-"):
+            statements.append(statement)
 
     real = sign_token(SECRET.encode(), "unsubscribe", k="0" * 40)
     rsvp = sign_token(SECRET.encode(), "rsvp", k="0" * 40, a="yes")
