@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	@bash scripts/demo.sh
 
-# Chromium, fonts, python3-venv, make (and in CI a PostgreSQL server): installed as root,
-# named with the command that installs them otherwise. Nothing to do costs a few milliseconds.
+# Chromium, fonts, Postfix, Dovecot, python3-venv, make (and in CI a PostgreSQL server):
+# installed as root, named with the command that installs them otherwise. Nothing to do costs a
+# few milliseconds.
 system:
 	@PYTHON=$(PYTHON) bash scripts/setup-system.sh
 
@@ -28,9 +29,11 @@ test: system lint
 	$(BIN)/pytest
 
 # Into docs/ (the README shows them): the web app's pages as recipients see them, at 375 and
-# 1280 px (tests/e2e/test_web_browser.py), and the report's chart (tests/e2e/test_report.py).
+# 1280 px (tests/e2e/test_web_browser.py), the report's chart (tests/e2e/test_report.py) and the
+# Prefect UI's run form staff fill in (tests/e2e/test_schedule.py).
 screenshots: system $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_web_browser.py tests/e2e/test_report.py \
+		tests/e2e/test_schedule.py::test_staff_start_a_dry_run_from_the_prefect_ui_form \
 		--screenshots docs
 
 $(BENCH_STAMP): $(STAMP)
@@ -42,6 +45,7 @@ $(BENCH_STAMP): $(STAMP)
 bench: system $(BENCH_STAMP)
 	$(BIN)/python benchmarks/contacts.py
 	$(BIN)/python benchmarks/render.py
+	$(BIN)/python benchmarks/bounces.py
 	$(BIN)/python benchmarks/send.py
 	for provider in postmark sendgrid mailgun brevo; do \
 		$(BIN)/python benchmarks/send.py --transport $$provider || exit 1; done

@@ -13,6 +13,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.events import emit_event
+from prefect.events.worker import EventsWorker
 from prefect.settings import PREFECT_API_URL
 
 from flows.campaign import send_campaign
@@ -60,6 +61,8 @@ def run_follow_ups(
     moment = now or dt.datetime.now(dt.UTC)
     logger = get_run_logger()
     book = CampaignBook(settings)
+    if campaign is not None and book.get(campaign) is None:
+        logger.warning("No campaign %r in campaigns/: nothing to send", campaign)
     sent: dict[str, int] = {}
     missed: list[str] = []
     for item in due_follow_ups(settings, campaign, moment):
@@ -97,4 +100,6 @@ def announce_attendance_closed(campaign_id: str) -> bool:
         resource={"prefect.resource.id": f"listonosz.campaign.{campaign_id}"},
         payload={"campaign": campaign_id},
     )
+    # Handed to the server now: the CLI that closed attendance is about to exit.
+    EventsWorker.drain_all(timeout=30)
     return emitted is not None

@@ -138,7 +138,8 @@ class Sender(_Model):
     name: str
     email: EmailStr
     reply_to: EmailStr | None = None
-    #: Where bounces go; each message's envelope sender becomes local+<ledger key>@domain (VERP).
+    #: Where bounces go; each message's envelope sender becomes local+<ledger key>.<MAC>@domain
+    #: (VERP, signed: see listonosz.tracking.verp), read over IMAP (settings: bounces).
     bounce_address: EmailStr | None = None
 
     @property

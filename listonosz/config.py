@@ -64,6 +64,30 @@ class TransportSettings(BaseModel):
     message_stream: str | None = Field(default=None, description="postmark: e.g. broadcast")
 
 
+class BounceMailboxSettings(BaseModel):
+    """The IMAP mailbox that bounces come back to (the campaigns' ``sender.bounce_address``):
+    read by ``listonosz bounces fetch`` and the ``collect-bounces`` flow."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=993, ge=1, le=65535)
+    security: Literal["plain", "starttls", "tls"] = "tls"
+    username: str = ""
+    password: SecretStr | None = Field(default=None, description="from the environment only")
+    folder: str = Field(default="INBOX", description="where bounces arrive")
+    processed_folder: str = Field(default="Processed", description="read and recorded")
+    unrecognised_folder: str = Field(
+        default="Unrecognised", description="neither a bounce, a complaint nor an auto-reply"
+    )
+    timeout: float = Field(default=60.0, gt=0)
+    batch_size: int = Field(default=200, ge=1, le=5000, description="messages per IMAP FETCH")
+    trust_unsigned: bool = Field(
+        default=False,
+        description="also apply reports without a signed VERP address (matched by "
+        "Original-Envelope-Id or Message-ID): only for a mailbox without VERP, since anyone "
+        "who can write to it could then suppress an address",
+    )
+
+
 class DkimSettings(BaseModel):
     """DKIM signing of every message; the key comes from the environment or a file."""
 
@@ -171,6 +195,9 @@ class Settings(BaseSettings):
     concurrency: int = Field(default=4, ge=1, le=64)
     render_seconds: float = Field(
         default=2.0, gt=0, le=600, description="most time one message's templates may take"
+    )
+    bounces: BounceMailboxSettings | None = Field(
+        default=None, description="the bounce mailbox over IMAP (LISTONOSZ_BOUNCES__…)"
     )
 
     @field_validator("allowed_dirs", mode="before")

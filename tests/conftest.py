@@ -23,6 +23,7 @@ from listonosz.campaign import Campaign, load_campaign
 from listonosz.contacts.model import Contact
 from listonosz.sending import merge_audience
 from listonosz.transports.capture import start_capture_server
+from tests import mailstack
 from tests.factories import write_project
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,9 +36,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--screenshots",
         metavar="DIR",
         default=None,
-        help="Write the web pages' screenshots (tests/e2e/test_web_browser.py) and the report's "
-        "chart (tests/e2e/test_report.py) to DIR (`make screenshots`: docs/) instead of a "
-        "temporary folder.",
+        help="Write the web pages' screenshots (tests/e2e/test_web_browser.py), the report's "
+        "chart (tests/e2e/test_report.py) and the Prefect UI's run form (tests/e2e/"
+        "test_schedule.py) to DIR (`make screenshots`: docs/) instead of a temporary folder.",
     )
 
 
@@ -325,3 +326,36 @@ def listonosz_serve(env: dict[str, str], log: Path, port: int | None = None) -> 
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+@dataclass
+class MailStack:
+    """Postfix taking Listonosz's mail and returning real bounces into the Maildir that
+    Dovecot serves over IMAP (see tests/mailstack.py for its domains)."""
+
+    postfix: mailstack.Postfix
+    dovecot: mailstack.Dovecot
+
+
+@pytest.fixture
+def dovecot_server() -> Iterator[mailstack.Dovecot]:
+    """Dovecot alone, on a free loopback port, serving an empty bounce mailbox."""
+    reason = mailstack.missing()
+    if reason:
+        unavailable(reason)
+    with mailstack.mail_root() as root, mailstack.dovecot(root) as server:
+        yield server
+
+
+@pytest.fixture
+def mail_stack() -> Iterator[MailStack]:
+    """Postfix and Dovecot from private configurations on free loopback ports; stopped after."""
+    reason = mailstack.missing()
+    if reason:
+        unavailable(reason)
+    with (
+        mailstack.mail_root() as root,
+        mailstack.dovecot(root) as imap,
+        mailstack.postfix(root) as smtp,
+    ):
+        yield MailStack(smtp, imap)

@@ -15,6 +15,7 @@ import typer
 
 from listonosz.campaign import Campaign
 from listonosz.cli.attendance import attendance_app
+from listonosz.cli.bounces import bounces_app
 from listonosz.cli.common import fail
 from listonosz.cli.contacts import contacts_app, suppress_app
 from listonosz.cli.db import db_app
@@ -36,6 +37,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(attendance_app, name="attendance")
 app.add_typer(followups_app, name="followups")
 app.add_typer(person_app, name="person")
+app.add_typer(bounces_app, name="bounces")
 app.command("preview")(preview)
 
 
@@ -198,24 +200,15 @@ def _control(campaign: Path, message: str | None) -> tuple[Campaign, Ledger]:
 
 def _send_samples(campaign: Campaign, transport_name: str | None, address: str) -> None:
     from listonosz.contacts.normalise import normalise_email
-    from listonosz.sending import merge_audience, send_test_messages
-    from listonosz.transports import make_transport
+    from listonosz.sending import send_samples
 
     try:
         address = normalise_email(address)
     except ValueError as exc:
         raise fail(f"--test-to {address!r}: {exc}") from None
-    settings = Settings()
-    transport_settings = settings.transport_settings(transport_name or campaign.transport)
-    transport = make_transport(transport_settings, settings.outbox_path(transport_settings))
-    try:
-        transport.check()
-        lines = send_test_messages(
-            campaign, settings, transport, address, merge_audience(campaign).contacts
-        )
-    finally:
-        transport.close()
-    typer.echo("\n".join(lines))
+    if transport_name:
+        campaign = campaign.model_copy(update={"transport": transport_name})
+    typer.echo("\n".join(send_samples(campaign, Settings(), address)))
 
 
 @app.command()

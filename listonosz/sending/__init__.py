@@ -7,6 +7,7 @@ from listonosz.sending.pipeline import (
     Plan,
     merge_audience,
     plan_delivery,
+    send_samples,
     send_test_messages,
 )
 from listonosz.sending.prepare import Ready, prepare_messages
@@ -26,5 +27,6 @@ __all__ = [
     "merge_audience",
     "plan_delivery",
     "prepare_messages",
+    "send_samples",
     "send_test_messages",
 ]

@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from tests import mailstack
 from tests.conftest import REPO, unavailable
 
 
@@ -58,6 +59,18 @@ def test_the_contacts_benchmark_ends_with_its_ratio() -> None:
     verdicts, ratio = _last_lines(run.stdout, 2)
     assert verdicts == "verdicts: the same as email-validator for all 2,000 rows"
     assert ratio.startswith("ratio:    ") and "x the baseline (target >= 5x: " in ratio
+
+
+@pytest.mark.slow
+def test_the_bounces_benchmark_ends_with_its_ratio() -> None:
+    reason = mailstack.missing()
+    if reason:
+        unavailable(reason)
+    run = _bench("benchmarks/bounces.py", "--messages", "100", "--batch", "30")
+    assert run.returncode == 0, run.stderr[-3000:]
+    check, ratio = _last_lines(run.stdout, 2)
+    assert check.startswith("check: every message processed, recorded and moved")
+    assert ratio.startswith("ratio: ") and "DSN/s (target >= 200: " in ratio
 
 
 @pytest.mark.slow
