@@ -42,7 +42,7 @@ $(BENCH_STAMP): $(STAMP)
 
 # Every benchmark at the sizes benchmarks/RESULTS.md documents, each ending with its ratios
 # against a baseline measured in the same run.
-bench: $(BENCH_STAMP)
+bench: system $(BENCH_STAMP)
 	$(BIN)/python benchmarks/contacts.py
 	$(BIN)/python benchmarks/render.py
 	$(BIN)/python benchmarks/bounces.py
@@ -50,6 +50,7 @@ bench: $(BENCH_STAMP)
 	for provider in postmark sendgrid mailgun brevo; do \
 		$(BIN)/python benchmarks/send.py --transport $$provider || exit 1; done
 	$(BIN)/python benchmarks/webhooks.py
+	$(BIN)/python benchmarks/web.py
 
 # The static checks: style, the layers (import-linter contracts in pyproject.toml), types.
 lint: $(STAMP)

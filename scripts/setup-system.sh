@@ -33,6 +33,7 @@ check() {  # fills `missing`
   need python3-venv "$PYTHON" -c 'import ensurepip, venv'  # make creates .venv with it
   need chromium have_chromium  # `listonosz preview --screenshots`, tests/integration/test_preview.py
   need fonts-liberation test -d /usr/share/fonts/truetype/liberation  # Arial's metrics, for them
+  need wrk command -v wrk  # the load generator of benchmarks/web.py (and of its test)
   # The bounce tests' mail stack (tests/mailstack.py): Postfix and Dovecot, run from private
   # configurations on free loopback ports; the machine's own mail system stays unconfigured.
   need postfix command -v postfix

@@ -292,10 +292,20 @@ def serving(
     url = f"http://127.0.0.1:{port}"
     monkeypatch.setenv("LISTONOSZ_PROJECT_DIR", str(project))
     monkeypatch.setenv("LISTONOSZ_PUBLIC_URL", url)
+    with listonosz_serve(os.environ.copy(), log, port):
+        yield Website(url, project, campaign, log)
+
+
+@contextlib.contextmanager
+def listonosz_serve(env: dict[str, str], log: Path, port: int | None = None) -> Iterator[str]:
+    """``listonosz serve`` in its own process with ``env`` (its output in ``log``), on ``port``
+    or a free one, until the block ends; its base URL once ``/healthz`` answers."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:
         server = subprocess.Popen(
             [LISTONOSZ, "serve", "--port", str(port)],
-            env=os.environ.copy(),
+            env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -308,7 +318,7 @@ def serving(
             time.sleep(0.05)
         else:
             raise AssertionError(f"listonosz serve did not answer: {log.read_text()}")
-        yield Website(url, project, campaign, log)
+        yield url
     finally:
         server.terminate()
         try:

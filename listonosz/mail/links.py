@@ -29,7 +29,8 @@ def verify_token(secret: bytes, purpose: str, token: str) -> dict[str, str]:
     try:
         payload, signature = token.split(".")
         expected = hmac.new(secret, payload.encode("ascii"), hashlib.sha256).digest()[:16]
-        if not hmac.compare_digest(_b64(expected), signature):
+        # as bytes: compare_digest refuses str with non-ASCII characters (a TypeError)
+        if not hmac.compare_digest(_b64(expected).encode("ascii"), signature.encode()):
             raise ValueError("bad signature")
         claims: dict[str, str] = json.loads(_unb64(payload))
     except (ValueError, UnicodeError) as exc:

@@ -33,6 +33,7 @@ from listonosz.store.personal import PERSONAL_TABLES, Erased, PersonalData, Pers
 from listonosz.store.suppression import (
     REASONS,
     SCOPES,
+    Addition,
     Entry,
     Reason,
     Scope,
@@ -54,6 +55,7 @@ __all__ = [
     "SENDING",
     "SENT",
     "SETTLED",
+    "Addition",
     "Answer",
     "Attendance",
     "Claim",

@@ -126,6 +126,16 @@ class Ledger(StoreHandle):
             row = conn.execute(select(*_DELIVERY).where(deliveries.c.key == key)).first()
         return None if row is None else Delivery(**row._mapping)
 
+    def deliveries_of(self, keys: Iterable[str]) -> dict[str, Delivery]:
+        """The rows of these delivery keys that exist, by key, in one query (the web app looks
+        up the deliveries of the unsubscribes that arrive together)."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(_BY_KEYS, {"keys": wanted}).all()
+        return {row.key: Delivery(**row._mapping) for row in rows}
+
     def by_message_id(self, message_id: str) -> Delivery | None:
         """The row whose message carried this Message-ID (with or without angle brackets)."""
         query = select(*_DELIVERY).where(deliveries.c.message_id == _bracketed(message_id))
@@ -444,3 +454,7 @@ def _claim_lock(campaign: str, kind: str) -> int:
 def _dialect(engine: Engine) -> ModuleType:
     """The dialect module whose ``insert`` has ``on_conflict_do_…`` (SQLite or PostgreSQL)."""
     return postgresql if engine.dialect.name == "postgresql" else sqlite
+
+
+#: The rows of some keys; built once (a statement made per call costs more than its query).
+_BY_KEYS = select(*_DELIVERY).where(deliveries.c.key.in_(bindparam("keys", expanding=True)))

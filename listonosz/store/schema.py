@@ -82,6 +82,8 @@ suppressions = Table(
     Column("scope", String(20), nullable=False, default="all"),
     Column("source", String(20), nullable=False, default=""),
     Column("key_scheme", String(10), nullable=False, default="hmac"),
+    # lookups match a person by address too: without it, each one reads the whole table
+    Index("ix_suppressions_email", "email"),
 )
 
 #: Everything that happens to a message after hand-off, or that a person does about it, from

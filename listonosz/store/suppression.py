@@ -13,13 +13,14 @@ and event messages still, newsletters no more).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal, NamedTuple, get_args
 
-from sqlalchemy import ColumnElement, Connection, delete, or_, select
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, or_, select
 
 from listonosz.contacts.model import Contact, Suppressed
 from listonosz.contacts.normalise import normalise_email
@@ -43,8 +44,12 @@ def person_key(secret: bytes, email: str) -> str:
     An HMAC under a key derived from the installation's secret, so nobody without that secret
     can test a list of addresses against it.
     """
-    derived = hmac.new(secret, b"listonosz person key", hashlib.sha256).digest()
-    return hmac.new(derived, email.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(_derived_key(secret), email.encode(), hashlib.sha256).hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def _derived_key(secret: bytes) -> bytes:
+    return hmac.new(secret, b"listonosz person key", hashlib.sha256).digest()
 
 
 def legacy_key(email: str) -> str:
@@ -211,9 +216,138 @@ class SuppressionList(StoreHandle):
                 suppressed.append(Suppressed(contact.email, reason))
         return kept, suppressed
 
+    def lookup_many(self, emails: Iterable[str]) -> dict[str, Entry]:
+        """The entries that hold these addresses back, by address as given, in one query."""
+        people = {email: _normalise(email) for email in set(emails)}
+        if not people:
+            return {}
+        keys = {person_key(self._secret, n): n for n in people.values()}
+        keys.update({legacy_key(n): n for n in people.values()})
+        found: dict[str, Entry] = {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                _ROWS_OF_MANY, {"keys": sorted(keys), "emails": sorted(set(people.values()))}
+            )
+            for row in rows:
+                whose = keys.get(row.key) or row.email
+                found.setdefault(
+                    whose,
+                    Entry(
+                        row.key,
+                        row.email or "",
+                        row.reason,
+                        row.detail,
+                        row.added_at,
+                        row.scope,
+                        row.source,
+                    ),
+                )
+        return {email: found[n] for email, n in people.items() if n in found}
+
+    def add_batch(
+        self, additions: Sequence[Addition], conn: Connection | None = None
+    ) -> list[Entry]:
+        """:meth:`add` for each of ``additions`` in turn, at once (the web app suppresses the
+        unsubscribes that arrive together), in ``conn``'s transaction when given."""
+        now = dt.datetime.now(dt.UTC)
+        entries: list[Entry] = []
+        for addition in additions:
+            if addition.reason not in REASONS:
+                raise SuppressionError(
+                    f"unknown reason {addition.reason!r}; use one of {', '.join(REASONS)}"
+                )
+            if addition.scope not in SCOPES:
+                raise SuppressionError(
+                    f"unknown scope {addition.scope!r}; use one of {', '.join(SCOPES)}"
+                )
+            normalised = _normalise(addition.email)
+            entries.append(
+                Entry(
+                    person_key(self._secret, normalised),
+                    "" if addition.reason == "erased" else normalised,
+                    addition.reason,
+                    addition.detail,
+                    now,
+                    addition.scope,
+                    addition.source,
+                )
+            )
+        if not entries:
+            return []
+        people = {e.key: _normalise(a.email) for e, a in zip(entries, additions, strict=True)}
+        if conn is None:
+            with self.engine.begin() as own:
+                return self._add_batch(entries, people, own)
+        return self._add_batch(entries, people, conn)
+
+    def _add_batch(
+        self, entries: list[Entry], people: dict[str, str], conn: Connection
+    ) -> list[Entry]:
+        keys = dict(people)
+        keys.update({legacy_key(n): n for n in people.values()})
+        # what each person's rows hold now: (scope, reason) of each
+        held: dict[str, list[tuple[str, str]]] = {}
+        if any(e.scope != "all" for e in entries):
+            rows = conn.execute(
+                _ROWS_OF_MANY,
+                {"keys": sorted(keys), "emails": sorted(set(people.values()))},
+            )
+            for row in rows:
+                whose = keys.get(row.key) or row.email
+                held.setdefault(whose, []).append((row.scope, row.reason))
+        final: dict[str, Entry] = {}
+        for entry in entries:
+            whose = people[entry.key]
+            if entry.scope != "all" and any(
+                scope == "all" and reason != "unsubscribed" for scope, reason in held.get(whose, [])
+            ):
+                continue  # a newsletter-only entry never narrows a complaint (as in add)
+            final[whose] = entry
+            held[whose] = [(entry.scope, entry.reason)]
+        if final:
+            mine = [k for k, n in keys.items() if n in final]
+            conn.execute(_DELETE_ROWS_OF_MANY, {"keys": mine, "emails": sorted(final)})
+            conn.execute(
+                suppressions.insert(),
+                [
+                    {
+                        "key": e.key,
+                        "email": e.email or None,
+                        "reason": e.reason,
+                        "detail": e.detail,
+                        "added_at": e.added_at,
+                        "scope": e.scope,
+                        "source": e.source,
+                        "key_scheme": "hmac",
+                    }
+                    for e in final.values()
+                ],
+            )
+        return entries
+
     def add_many(self, emails: Iterable[str], reason: str, detail: str = "") -> int:
         """Suppress many addresses (e.g. a provider's bounce list); returns how many."""
         return len([self.add(email, reason, detail) for email in emails])
+
+
+class Addition(NamedTuple):
+    """One suppression to add, as :meth:`SuppressionList.add` takes it."""
+
+    email: str
+    reason: str
+    detail: str = ""
+    scope: str = "all"
+    source: str = "staff"
+
+
+#: Every row about some people (``keys``: keyed and bare hashes; ``emails``: normalised),
+#: built once: a statement made per call costs more than its query.
+_MANY = or_(
+    suppressions.c.key.in_(bindparam("keys", expanding=True)),
+    suppressions.c.email.in_(bindparam("emails", expanding=True)),
+)
+_ROWS_OF_MANY = select(suppressions).where(_MANY)
+_DELETE_ROWS_OF_MANY = delete(suppressions).where(_MANY)
 
 
 def _rows_of(key: str, normalised: str) -> ColumnElement[bool]:

@@ -23,7 +23,12 @@ from listonosz.tracking.mailbox import (
     read_bounce_mailbox,
     tracked_events,
 )
-from listonosz.tracking.unsubscribe import Unsubscribed, unsubscribe
+from listonosz.tracking.unsubscribe import (
+    Unsubscribed,
+    UnsubscribeRequest,
+    unsubscribe,
+    unsubscribe_many,
+)
 from listonosz.tracking.verp import verp_address, verp_key
 
 __all__ = [
@@ -43,12 +48,14 @@ __all__ = [
     "Source",
     "TrackedEvent",
     "Tracker",
+    "UnsubscribeRequest",
     "Unsubscribed",
     "classify",
     "read_bounce_mailbox",
     "redact",
     "tracked_events",
     "unsubscribe",
+    "unsubscribe_many",
     "verp_address",
     "verp_key",
 ]

@@ -29,7 +29,8 @@ from listonosz.mail import verify_token
 from listonosz.render.ics import FILENAME, event_calendar
 from listonosz.render.polish import date_pl, time_pl, weekday_pl
 from listonosz.store import EventLog, Ledger, Participants, SuppressionList
-from listonosz.tracking import unsubscribe
+from listonosz.tracking import Unsubscribed, UnsubscribeRequest, unsubscribe_many
+from listonosz.web.batching import Batcher
 from listonosz.web.checkin import add_checkin_routes
 from listonosz.web.hooks import WEBHOOK_MAX_BODY, Webhooks
 from listonosz.web.security import Guard
@@ -38,6 +39,32 @@ from listonosz.web.security import Guard
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
 #: A delivery key as tokens carry it.
 _KEY_LENGTH = 40
+
+
+def _form_body(fields: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """The OpenAPI description of a small form body (the routes read it themselves), so the
+    schema documents it and tools that test from the schema send it."""
+    schema = {"type": "object", "properties": fields, "required": required}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {"schema": schema},
+                "multipart/form-data": {"schema": schema},
+            },
+        }
+    }
+
+
+#: One-click (what mailbox providers send), or the page's choice of scope.
+UNSUBSCRIBE_FORM = _form_body(
+    {
+        ONE_CLICK[0]: {"type": "string", "enum": [ONE_CLICK[1]]},
+        "scope": {"type": "string", "enum": ["all", "newsletter"]},
+    },
+    [],
+)
+RSVP_FORM = _form_body({"answer": {"type": "string", "enum": ["yes", "no"]}}, ["answer"])
 
 
 @dataclass
@@ -51,6 +78,8 @@ class Services:
     suppressions: SuppressionList
     rsvp: Rsvp
     book: CampaignBook
+    #: unsubscribes that arrive together are written together (a few statements for all)
+    unsubscribes: Batcher[UnsubscribeRequest, Unsubscribed]
 
     def close(self) -> None:
         for handle in (self.ledger, self.log, self.participants, self.suppressions):
@@ -65,6 +94,7 @@ def page_environment() -> Environment:
         autoescape=select_autoescape(default=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # package files: no stat of each template on every page
     )
     env.filters.update(date_pl=date_pl, time_pl=time_pl, weekday_pl=weekday_pl)
     return env
@@ -83,14 +113,16 @@ def create_app(settings: Settings | None = None) -> Guard:
         secret = settings.signing_secret()
         ledger, log, people = Ledger(url), EventLog(url), Participants(url)
         book = CampaignBook(settings)
+        suppressions = SuppressionList(url, secret)
         state["services"] = Services(
             secret,
             ledger,
             log,
             people,
-            SuppressionList(url, secret),
+            suppressions,
             Rsvp(ledger, people, log, book),
             book,
+            Batcher(lambda asked: unsubscribe_many(ledger, log, suppressions, asked, "web")),
         )
         webhooks.open()
         try:
@@ -172,7 +204,12 @@ def create_app(settings: Settings | None = None) -> Guard:
             organiser=organiser_of(delivery.campaign),
         )
 
-    @app.post("/u/{token}", response_class=HTMLResponse, summary="Unsubscribe (one-click)")
+    @app.post(
+        "/u/{token}",
+        response_class=HTMLResponse,
+        summary="Unsubscribe (one-click)",
+        openapi_extra=UNSUBSCRIBE_FORM,
+    )
     async def unsubscribe_post(token: str, request: Request) -> HTMLResponse:
         found = key_of(token, "unsubscribe")
         if found is None:
@@ -188,16 +225,14 @@ def create_app(settings: Settings | None = None) -> Guard:
             scope, how = fields["scope"], "page"
         else:
             return render("message.html", 400, title="Nieprawidłowe żądanie", kind="bad")
-        s = services()
-        result = unsubscribe(s.ledger, s.log, s.suppressions, found[0], scope, "web", how)
+        result = await services().unsubscribes.submit(UnsubscribeRequest(found[0], scope, how))
         if not result.found:
             return gone()
-        delivery = s.ledger.delivery(found[0])
         return render(
             "unsubscribed.html",
             title="Wypisano z listy",
             scope=result.scope,
-            organiser=organiser_of(delivery.campaign) if delivery else None,
+            organiser=organiser_of(result.campaign) if result.campaign else None,
         )
 
     @app.get("/r/{token}", response_class=HTMLResponse, summary="RSVP: the invitation")
@@ -221,7 +256,9 @@ def create_app(settings: Settings | None = None) -> Guard:
             google=google_calendar_url(invitation),
         )
 
-    @app.post("/r/{token}", response_class=HTMLResponse, summary="RSVP: answer")
+    @app.post(
+        "/r/{token}", response_class=HTMLResponse, summary="RSVP: answer", openapi_extra=RSVP_FORM
+    )
     async def rsvp_post(token: str, request: Request) -> Response:
         found = key_of(token, "rsvp")
         if found is None:

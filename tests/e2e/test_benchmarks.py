@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import os
+import re
+import shutil
 import subprocess
 import sys
 
@@ -134,3 +136,24 @@ def test_the_webhooks_benchmark_checks_the_store_and_ends_with_its_targets() -> 
     assert store.startswith("store:    2,300 events recorded once each; outcomes ")
     assert "bounced 40" in store and "40 addresses suppressed" in store  # 1 in 50 batched
     assert targets.startswith("targets:  >= 10,000 events/s batched: ")
+
+
+@pytest.mark.slow
+def test_the_web_benchmark_ends_with_its_ratios() -> None:
+    if shutil.which("wrk") is None:
+        unavailable("wrk is not installed: run scripts/setup-system.sh as root")
+    run = _bench("benchmarks/web.py", "--seconds", "1", "--deliveries", "3000")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "FAIL" not in run.stdout, run.stdout
+    header, bare, click, page, target = _last_lines(run.stdout, 5)
+    assert header.split()[:2] == ["req/s", "p50"]
+    assert bare.startswith("bare ASGI endpoint (baseline)") and " 1.000 " in bare
+    assert click.startswith("one-click unsubscribe POST")
+    assert page.startswith("RSVP page GET")
+    assert target.startswith("target: one-click >= 1,000 req/s, p99 <= 50 ms, >= 0.4x bare: ")
+    written = re.search(
+        r"one-click: ([\d,]+) of ([\d,]+) POSTs were first unsubscribes", run.stdout
+    )
+    assert written, run.stdout
+    first, total = (int(n.replace(",", "")) for n in written.groups())
+    assert 0 < first < total  # the store took them, and some were repeats

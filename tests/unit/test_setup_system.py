@@ -74,6 +74,7 @@ def test_everything_present_is_silent_and_runs_no_apt_get(tmp_path: Path) -> Non
     machine.stub("make", "")
     machine.stub("chromium", "")
     _mail_stack(machine)
+    machine.stub("wrk", "")
     run = machine.run()
     assert (run.returncode, run.stdout, run.stderr) == (0, "", "")
     assert machine.calls() == []
@@ -87,9 +88,9 @@ def test_not_root_it_names_exactly_what_is_missing_and_how_to_install_it(tmp_pat
     assert run.returncode == 1
     assert run.stderr.splitlines() == [
         "setup-system: the tests need these system packages, which are missing: "
-        "python3-venv chromium dovecot-imapd",
+        "python3-venv chromium wrk dovecot-imapd",
         "Install them as root (Debian or Ubuntu), then run make test again:",
-        "  sudo apt-get update && sudo apt-get install -y python3-venv chromium dovecot-imapd",
+        "  sudo apt-get update && sudo apt-get install -y python3-venv chromium wrk dovecot-imapd",
     ]
     assert machine.calls() == []
 
@@ -101,11 +102,11 @@ def test_as_root_it_installs_what_is_missing_quietly(tmp_path: Path) -> None:
     machine.stub("debconf-set-selections", f'read -r line; echo "debconf $line" >> {machine.log}')
     run = machine.run()
     assert run.returncode == 0, run.stderr
-    assert run.stdout == "setup-system: installing make chromium postfix dovecot-imapd\n"
+    assert run.stdout == "setup-system: installing make chromium wrk postfix dovecot-imapd\n"
     assert machine.calls() == [
         "debconf postfix postfix/main_mailer_type select No configuration",
         "apt-get update -qq",
-        "apt-get install -y -qq -o Dpkg::Use-Pty=0 make chromium postfix dovecot-imapd",
+        "apt-get install -y -qq -o Dpkg::Use-Pty=0 make chromium wrk postfix dovecot-imapd",
     ]
     assert machine.run().stdout == ""  # and the next time there is nothing to do
 
@@ -114,6 +115,7 @@ def test_a_chromium_named_by_listonosz_chromium_counts(tmp_path: Path) -> None:
     machine = Machine(tmp_path, root=False)
     machine.stub("make", "")
     _mail_stack(machine)
+    machine.stub("wrk", "")
     machine.stub("my-chrome", "")
     assert machine.run(LISTONOSZ_CHROMIUM="my-chrome").returncode == 0
     run = machine.run(LISTONOSZ_CHROMIUM=str(tmp_path / "absent"))
@@ -125,6 +127,7 @@ def test_in_ci_postgresql_must_answer(tmp_path: Path) -> None:
     machine.stub("make", "")
     machine.stub("chromium", "")
     _mail_stack(machine)
+    machine.stub("wrk", "")
     machine.stub("pg_isready", "exit 2")  # no answer
     assert machine.run().returncode == 0  # outside CI the PostgreSQL tests may skip
     run = machine.run(CI="true")
