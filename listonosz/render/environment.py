@@ -81,6 +81,9 @@ def make_environment(
         undefined=StrictUndefined,
         autoescape=_autoescape,
         keep_trailing_newline=True,
+        # One environment serves one run: all its messages from the templates as they were
+        # when it began, without a look at the file of every include for every message.
+        auto_reload=False,
         render_seconds=render_seconds,
         constants=constants,
         sources=sources,
