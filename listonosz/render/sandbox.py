@@ -24,7 +24,7 @@ import re
 import string
 import time
 import types
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 from jinja2 import Template, nodes, pass_context
@@ -345,6 +345,12 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
         self.filters[LOOP_FILTER] = _loop
         self.filters[SIZED_FILTER] = _concat_piece
 
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        """A template's globals: the environment's with the template's own on top, as a plain
+        dict. Jinja's ChainMap was copied key by key in Python for every render (several times
+        a message); the environment's globals are all set here, before any template loads."""
+        return {**self.globals, **(d or {})}
+
     @property
     def folded_names(self) -> frozenset[str]:
         """The constants this environment folds into what it compiles (none may be rebound)."""
@@ -358,16 +364,17 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
         """The output (or a captured block), refused as soon as its pieces grow too long. The
         pieces are taken :data:`_CONCAT_BATCH` at a time and measured in C: never more than one
         batch (each piece within the size limit) past the limit is held."""
-        parts: list[str] = []
-        size = 0
         rest = iter(pieces)
-        batches = iter(lambda: list(itertools.islice(rest, _CONCAT_BATCH)), [])
-        for batch in batches:
+        parts = list(itertools.islice(rest, _CONCAT_BATCH))
+        size = sum(map(len, parts))
+        while size <= MAX_SIZE:
+            batch = list(itertools.islice(rest, _CONCAT_BATCH))
+            if not batch:
+                return "".join(parts)
             size += sum(map(len, batch))
-            if size > MAX_SIZE:  # the whole output would be longer still
-                raise SandboxLimit(f"an output of over {MAX_SIZE:,} characters is over the limit")
             parts += batch
-        return "".join(parts)
+        # The whole output would be longer still.
+        raise SandboxLimit(f"an output of over {MAX_SIZE:,} characters is over the limit")
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         """``obj.attribute`` if the sandbox allows it. Templates read many attributes, so what
