@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -64,19 +64,29 @@ def in_group(contact: Contact, *groups: str) -> bool:
 
 
 def make_environment(
-    templates_dir: Path, render_seconds: float = RENDER_SECONDS
+    templates_dir: Path,
+    render_seconds: float = RENDER_SECONDS,
+    constants: Mapping[str, Any] | None = None,
+    sources: Iterable[str] = (),
 ) -> TemplateSandbox:
     """Strict (a missing variable is an error), HTML autoescaped, with the Polish filters.
 
     Templates are written by campaign authors, so they run in the template sandbox
     (:mod:`listonosz.render.sandbox`): no Python internals, bounded loops, sizes and time.
+    ``constants`` (with ``sources``, the templates compiled from strings) are what every render
+    shares, folded into the templates when they are compiled (:mod:`listonosz.render.folding`).
     """
     env = TemplateSandbox(
         loader=FileSystemLoader(templates_dir),
         undefined=StrictUndefined,
         autoescape=_autoescape,
         keep_trailing_newline=True,
+        # One environment serves one run: all its messages from the templates as they were
+        # when it began, without a look at the file of every include for every message.
+        auto_reload=False,
         render_seconds=render_seconds,
+        constants=constants,
+        sources=sources,
     )
     env.add_filters(
         date_pl=date_pl,
@@ -96,6 +106,9 @@ class MessageRenderer:
 
     The HTML template's CSS is inlined once, here (see :mod:`listonosz.render.inline`); the
     text part comes from ``<template>.txt.j2``, or from the HTML when there is no such file.
+    :meth:`render` uses templates compiled with what every recipient shares folded in
+    (:mod:`listonosz.render.folding`); :meth:`render_per_message`, the reference, compiles them
+    plainly and runs premailer on each message.
     """
 
     def __init__(
@@ -113,23 +126,30 @@ class MessageRenderer:
         self.kind = kind
         self.templates_dir = Path(templates_dir)
         self.render_seconds = render_seconds
-        self.env = make_environment(self.templates_dir, render_seconds)
-        self.html_name = f"{spec.template}.html.j2"
-        self.text_name = f"{spec.template}.txt.j2"
-        self._subject = self._compile(lambda: self.env.from_string(spec.subject), "subject")
-        self._html = self._compile(lambda: self.env.get_template(self.html_name), self.html_name)
-        self._text = self._optional(self.text_name)
-        self.refused: RenderFailure | None = None  # the sandbox's first refusal, if any
-        self.inlined: InlinedTemplate | None = None
-        self.inline_note = "per message: switched off"
-        if inline_once:
-            self._inline_once()
         self._shared = {
             "event": campaign.event,
             "sender": campaign.sender,
             "kind": kind,
             "materials": tuple(spec.materials),
         }
+        self.env = make_environment(self.templates_dir, render_seconds)
+        self.html_name = f"{spec.template}.html.j2"
+        self.text_name = f"{spec.template}.txt.j2"
+        self._subject = self._compile(lambda: self.env.from_string(spec.subject), "subject")
+        self._html = self._compile(lambda: self.env.get_template(self.html_name), self.html_name)
+        self._text = self._optional(self.env, self.text_name)
+        # The fast path's environment: the same templates with the shared values folded in.
+        self.folding_env = make_environment(
+            self.templates_dir, render_seconds, constants=self._shared, sources=[spec.subject]
+        )
+        fast = self.folding_env
+        self._fast_subject = self._compile(lambda: fast.from_string(spec.subject), "subject")
+        self._fast_text = self._optional(fast, self.text_name)
+        self.refused: RenderFailure | None = None  # the sandbox's first refusal, if any
+        self.inlined: InlinedTemplate | None = None
+        self.inline_note = "per message: switched off"
+        if inline_once:
+            self._inline_once()
         self.attachments: tuple[Attachment, ...] = ()
         if kind in CALENDAR_KINDS:
             stamp = now or dt.datetime.now(dt.UTC)  # one DTSTAMP for the whole run
@@ -145,16 +165,17 @@ class MessageRenderer:
         except TemplateSyntaxError as exc:
             raise RenderError(describe(exc, "", name, self.templates_dir)) from None
 
-    def _optional(self, name: str) -> Template | None:
+    def _optional(self, env: TemplateSandbox, name: str) -> Template | None:
         if not (self.templates_dir / name).is_file():
             return None
-        return self._compile(lambda: self.env.get_template(name), name)
+        return self._compile(lambda: env.get_template(name), name)
 
     def _inline_once(self) -> None:
         try:
             from_html = self._text is None  # no text template: the text comes from the HTML
             self.inlined = self._compile(
-                lambda: inline_template(self.env, self.html_name, text=from_html), self.html_name
+                lambda: inline_template(self.folding_env, self.html_name, text=from_html),
+                self.html_name,
             )
             self.inline_note = "once per template"
         except UnsupportedTemplate as exc:
@@ -182,7 +203,7 @@ class MessageRenderer:
 
     def _render(self, contact: Contact, links: Links) -> RenderedMessage:
         context = self.context(contact, links)
-        subject = self._run(self._subject, context, contact, "subject")
+        subject = self._run(self._fast_subject, context, contact, "subject")
         html, compiled_once = self._render_html(context, contact)
         if compiled_once and self._text is None and self.inlined is not None:
             try:
@@ -190,7 +211,7 @@ class MessageRenderer:
             except NeedsFullInlining:
                 text = html_to_text(html)
         else:
-            text = self._render_text(context, contact, html)
+            text = self._render_text(self._fast_text, context, contact, html)
         return RenderedMessage(" ".join(subject.split()), html, text, self.attachments)
 
     def render_per_message(self, contact: Contact, links: Links) -> RenderedMessage:
@@ -220,7 +241,7 @@ class MessageRenderer:
         context = self.context(contact, links)
         subject = self._run(self._subject, context, contact, "subject")
         html = inline_css(self._run(self._html, context, contact, self.html_name))
-        text = self._render_text(context, contact, html)
+        text = self._render_text(self._text, context, contact, html)
         return RenderedMessage(" ".join(subject.split()), html, text, self.attachments)
 
     def _render_html(self, context: dict[str, Any], contact: Contact) -> tuple[str, bool]:
@@ -237,10 +258,12 @@ class MessageRenderer:
                 raise RenderError(failure) from None
         return inline_css(self._run(self._html, context, contact, self.html_name)), False
 
-    def _render_text(self, context: dict[str, Any], contact: Contact, html: str) -> str:
-        if self._text is None:
+    def _render_text(
+        self, template: Template | None, context: dict[str, Any], contact: Contact, html: str
+    ) -> str:
+        if template is None:
             return html_to_text(html)
-        return self._run(self._text, context, contact, self.text_name)
+        return self._run(template, context, contact, self.text_name)
 
     def _run(self, template: Template, context: dict[str, Any], contact: Contact, name: str) -> str:
         try:

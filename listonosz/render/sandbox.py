@@ -24,7 +24,7 @@ import re
 import string
 import time
 import types
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 from jinja2 import Template, nodes, pass_context
@@ -32,6 +32,8 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel
+
+from listonosz.render.folding import bound_names, fold, foldable_names
 
 #: Most numbers a ``range()`` in a template may produce.
 MAX_RANGE = 10_000
@@ -134,6 +136,14 @@ def bounded_range(*args: int) -> range:
     if len(numbers) > MAX_RANGE:
         raise _too_big("range()", len(numbers), "numbers", MAX_RANGE)
     return numbers
+
+
+@pass_context  # never folded into a constant at compile time
+def _concat_piece(_context: Context, value: Any) -> Any:
+    """What each side of a ``~`` goes through: :func:`sized`. Never folded, and so neither is
+    the ``~``: Jinja folds one into a plain string, so Markup on one side would be escaped
+    twice (``{{ 'a&b' | e ~ '&' }}`` gives ``a&amp;amp;b&amp;`` folded, ``a&amp;b&amp;`` not)."""
+    return sized(value)
 
 
 @pass_context  # never folded into a constant at compile time
@@ -304,21 +314,47 @@ class SandboxedTemplate(Template):
 
 
 class TemplateSandbox(ImmutableSandboxedEnvironment):
-    """Jinja's immutable sandbox with Listonosz's limits (see the module's docstring)."""
+    """Jinja's immutable sandbox with Listonosz's limits (see the module's docstring).
+
+    ``constants``: values every render will be given under these names, read once when a
+    template is compiled instead of for every message (:mod:`listonosz.render.folding`);
+    ``sources`` are the templates it will compile from strings, whose ``set``s count too.
+    """
 
     template_class = SandboxedTemplate
     intercepted_binops = frozenset({"*", "**", "+", "%"})
     render_seconds: float = RENDER_SECONDS
 
-    def __init__(self, *args: Any, render_seconds: float = RENDER_SECONDS, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        render_seconds: float = RENDER_SECONDS,
+        constants: Mapping[str, Any] | None = None,
+        sources: Iterable[str] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.render_seconds = render_seconds
+        self.constants = dict(constants or {})
+        # Worked out now, with this environment's syntax: an overlay (inline.py) has its own.
+        self._folded = foldable_names(self, self.constants, sources) if constants else set()
         self._safe_attributes: dict[tuple[type, str], bool] = {}  # allowed ones
         self.globals["range"] = bounded_range
         self.globals.pop("lipsum", None)  # placeholder text: no use in mail, and unbounded
         self.filters = {name: guarded_filter(name, f) for name, f in self.filters.items()}
         self.filters[LOOP_FILTER] = _loop
-        self.filters[SIZED_FILTER] = sized
+        self.filters[SIZED_FILTER] = _concat_piece
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        """A template's globals: the environment's with the template's own on top, as a plain
+        dict. Jinja's ChainMap was copied key by key in Python for every render (several times
+        a message); the environment's globals are all set here, before any template loads."""
+        return {**self.globals, **(d or {})}
+
+    @property
+    def folded_names(self) -> frozenset[str]:
+        """The constants this environment folds into what it compiles (none may be rebound)."""
+        return frozenset(self._folded)
 
     def add_filters(self, **filters: Callable[..., Any]) -> None:
         """Add filters, each with its result's size checked."""
@@ -328,16 +364,17 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
         """The output (or a captured block), refused as soon as its pieces grow too long. The
         pieces are taken :data:`_CONCAT_BATCH` at a time and measured in C: never more than one
         batch (each piece within the size limit) past the limit is held."""
-        parts: list[str] = []
-        size = 0
         rest = iter(pieces)
-        batches = iter(lambda: list(itertools.islice(rest, _CONCAT_BATCH)), [])
-        for batch in batches:
+        parts = list(itertools.islice(rest, _CONCAT_BATCH))
+        size = sum(map(len, parts))
+        while size <= MAX_SIZE:
+            batch = list(itertools.islice(rest, _CONCAT_BATCH))
+            if not batch:
+                return "".join(parts)
             size += sum(map(len, batch))
-            if size > MAX_SIZE:  # the whole output would be longer still
-                raise SandboxLimit(f"an output of over {MAX_SIZE:,} characters is over the limit")
             parts += batch
-        return "".join(parts)
+        # The whole output would be longer still.
+        raise SandboxLimit(f"an output of over {MAX_SIZE:,} characters is over the limit")
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         """``obj.attribute`` if the sandbox allows it. Templates read many attributes, so what
@@ -421,7 +458,20 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
             loop.iter = self._wrap(loop.iter, LOOP_FILTER)
         for concat in list(source.find_all(nodes.Concat)):
             concat.nodes = [self._wrap(n, SIZED_FILTER) for n in concat.nodes]
+        if self._folded:
+            self._fold(source, name)
         return super()._generate(source, name, filename, defer_init)
+
+    def _fold(self, source: nodes.Template, name: str | None) -> None:
+        """Fold the constants no template can rebind into ``source``."""
+        rebound = bound_names(source) & self._folded
+        if rebound:  # only a source nobody declared can get here; its context reaches others
+            raise RuntimeError(
+                f"a template compiled from a string binds {sorted(rebound)}, which this "
+                "environment folds as constants: pass its source in `sources`"
+            )
+        values = {key: self.constants[key] for key in self._folded}
+        fold(source, values, nodes.EvalContext(self, name))
 
     def _wrap(self, node: nodes.Expr, filter_name: str) -> nodes.Filter:
         wrapped = nodes.Filter(node, filter_name, [], [], None, None, lineno=node.lineno)

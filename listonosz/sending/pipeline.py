@@ -141,9 +141,10 @@ class MessageFactory:
         self.signer = DkimSigner(settings.dkim) if settings.dkim else None
         self._secret = settings.signing_secret()
 
-    def links(self, contact: Contact) -> Links:
-        """The signed unsubscribe and RSVP links of one recipient's message."""
-        key = delivery_key(self.campaign.id, self.kind, contact.email)
+    def links(self, contact: Contact, key: str | None = None) -> Links:
+        """The signed unsubscribe and RSVP links of one recipient's message (``key``: its
+        delivery key, when the caller has it already)."""
+        key = key or delivery_key(self.campaign.id, self.kind, contact.email)
         return Links(
             unsubscribe=unsubscribe_url(self.public_url, self._secret, key),
             rsvp_yes=rsvp_url(self.public_url, self._secret, key, "yes"),
@@ -153,7 +154,7 @@ class MessageFactory:
     def prepare(self, contact: Contact) -> Prepared:
         """Render one recipient's message and fix its headers; raises before anything is claimed."""
         key = delivery_key(self.campaign.id, self.kind, contact.email)
-        links = self.links(contact)
+        links = self.links(contact, key)
         rendered = self.renderer.render(contact, links)
         sender = self.campaign.sender
         personal = PersonalHeaders(

@@ -149,7 +149,7 @@ def _together(
 ) -> list[tuple[list[Ready], list[RenderFailure]]]:
     """This process and the workers draw chunks from one queue: this one from the front, at
     once; each worker (fed by a thread of ours) from the back, once it has started up. The
-    chunks come back in order."""
+    chunks come back in order. Once ``stop`` is requested, the workers are killed."""
     queue = deque(enumerate(recipients[i : i + CHUNK] for i in range(0, len(recipients), CHUNK)))
     results: dict[int, tuple[list[Ready], list[RenderFailure]]] = {}
     trouble: list[BaseException] = []
@@ -181,9 +181,12 @@ def _together(
     except BaseException as exc:
         trouble.append(exc)  # the feeders stop too
         raise
+    if stop.requested:  # what the workers still do is thrown away: no waiting for it (a
+        for process in processes:  # worker still starting up could take seconds)
+            process.kill()
     for feeder in feeders:
         feeder.join()
-    if trouble:
+    if trouble and not stop.requested:  # a stopped run returns nothing, whatever went wrong
         raise trouble[0]
     return [results[number] for number in sorted(results)]
 

@@ -129,6 +129,7 @@ class SendGrid:
         assert first is not None, "HTTP transports take message parts"
         common, personal = split_headers(messages)
         holes = len(text.pieces) - 1 if text else 0
+        tags = [TAG.format(n) for n in range(holes + len(html.pieces) - 1)] if text and html else []
         personalizations = []
         for index, (message, own) in enumerate(zip(messages, personal, strict=True)):
             parts = message.parts
@@ -143,7 +144,7 @@ class SendGrid:
             if text and html:
                 row = rows[index] if rows else index
                 values = (*text.values[row], *html.values[row])
-                entry["substitutions"] = {TAG.format(n): v for n, v in enumerate(values)}
+                entry["substitutions"] = dict(zip(tags, values, strict=True))
             personalizations.append(entry)
         body_text = text.template(TAG.format) if text else first.text
         body_html = html.template(lambda n: TAG.format(n + holes)) if html else first.html
