@@ -68,6 +68,16 @@ class Contact:
         }
 
 
+@dataclass
+class SourceSummary:
+    """What one file (or one sheet) gave: rows, rejects, and how it was read."""
+
+    label: str
+    details: str
+    rows: int = 0
+    rejected: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class Reject:
     """A row left out of the audience, with where it is and why."""

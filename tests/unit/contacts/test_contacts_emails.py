@@ -6,6 +6,7 @@ import pytest
 from email_validator import EmailNotValidError, validate_email
 
 from listonosz.contacts.emails import EmailChecker
+from listonosz.contacts.text import clean_text
 from listonosz.contacts.typos import TypoSpotter
 
 TRICKY = [
@@ -108,3 +109,23 @@ def test_typo_warning_on_a_valid_address() -> None:
         "jan@gmail.con",
         "the domain gmail.con looks like a typo of gmail.com",
     )
+
+
+@pytest.mark.parametrize(
+    "cell",
+    ["  Jan.Kowalski@WP.PL \t", "\xa0jan@wp.pl\u2000", "\x1cjan@gmail.con\x85", "jan@wp.pl\n"],
+)
+def test_addresses_with_white_space_around_them(cell: str) -> None:
+    checker = EmailChecker()
+    assert checker.verdict(cell) == checker.verdict(clean_text(cell))
+    address, _ = checker.verdict(cell)
+    valid = validate_email(clean_text(cell), check_deliverability=False, allow_smtputf8=False)
+    assert address == valid.ascii_email.lower()
+
+
+def test_white_space_inside_an_address_is_still_rejected() -> None:
+    address, reason = EmailChecker().verdict(" jan @wp.pl")
+    assert address is None
+    with pytest.raises(EmailNotValidError):
+        validate_email("jan @wp.pl", check_deliverability=False)
+    assert reason
