@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -23,59 +20,10 @@ import pandas as pd
 from listonosz.contacts.clean import clean_table
 from listonosz.contacts.emails import EmailChecker
 from listonosz.contacts.legal import CONSENT, CONSENT_FLAG, REFUSED_FLAG, basis_of
-from listonosz.contacts.model import (
-    PERSON_FIELDS,
-    Conflict,
-    Contact,
-    Notice,
-    Reject,
-    SourceSummary,
-    Suppressed,
-)
-from listonosz.contacts.read import ReadOptions, read_tables
+from listonosz.contacts.model import PERSON_FIELDS, Conflict, Contact, MergeResult, Notice
+from listonosz.contacts.read import SourceList, read_tables
 
-__all__ = ["MergeResult", "SourceList", "SourceSummary", "gc_paused", "merge_lists"]
-
-
-@dataclass(frozen=True, slots=True)
-class SourceList:
-    """A contact file, the stakeholder group its people belong to, and how to read it.
-
-    ``group`` may be empty when the file has a group column. ``encoding``, ``delimiter`` and
-    ``sheet`` override detection (``sheet``: read only that sheet). ``columns`` maps a field
-    (``email``, ``first_name`` …) to the header holding it. ``legal_basis`` (``consent`` or
-    ``public_task``) applies to rows that do not say.
-    """
-
-    path: Path
-    group: str = ""
-    label: str = ""
-    encoding: str | None = None
-    delimiter: str | None = None
-    sheet: str | None = None
-    columns: Mapping[str, str] | None = None
-    legal_basis: str = ""
-
-    @property
-    def read_options(self) -> ReadOptions:
-        return ReadOptions(self.encoding, self.delimiter, self.sheet, self.columns)
-
-
-@dataclass
-class MergeResult:
-    """The merged audience, and everything left out or worth a second look."""
-
-    contacts: list[Contact]
-    rejects: list[Reject] = field(default_factory=list)
-    warnings: list[Notice] = field(default_factory=list)
-    rows_read: Counter[str] = field(default_factory=Counter)
-    conflicts: list[Conflict] = field(default_factory=list)
-    sources: list[SourceSummary] = field(default_factory=list)
-    suppressed: list[Suppressed] = field(default_factory=list)
-
-    def per_group(self) -> Counter[str]:
-        """How many people of the audience are in each stakeholder group."""
-        return Counter(group for contact in self.contacts for group in contact.groups)
+__all__ = ["MergeResult", "SourceList", "gc_paused", "merge_lists"]
 
 
 def merge_lists(lists: Iterable[SourceList], *, smtputf8: bool = False) -> MergeResult:
@@ -90,17 +38,12 @@ def merge_lists(lists: Iterable[SourceList], *, smtputf8: bool = False) -> Merge
     usable: list[pd.DataFrame] = []
     with gc_paused():
         for source in lists:
-            label = source.label or str(source.path)
             skipped: list[Notice] = []  # sheets without an e-mail column: after the others
-            for table in read_tables(source.path, label, source.read_options, skipped):
-                cleaned = clean_table(table, source.group, source.legal_basis, emails)
-                usable.append(cleaned.rows)
-                result.rejects += cleaned.rejects
-                result.warnings += cleaned.notices
-                result.sources.append(cleaned.summary)
-                result.rows_read[label] += cleaned.summary.rows
+            for table in read_tables(source, skipped):
+                usable.append(clean_table(table, source, emails, result))
             result.warnings += skipped
         rows = pd.concat(usable, ignore_index=True) if usable else pd.DataFrame()
+        del usable[:]
         result.contacts = _people(rows, result.conflicts) if len(rows) else []
     result.conflicts.sort(key=lambda conflict: conflict.email)  # a person's stay in order
     return result
@@ -176,7 +119,7 @@ def _richest(
     origin = np.full((len(counts), width), -1)
     at = np.zeros((len(counts), width), dtype=np.int64)
     differs = np.zeros((rows, width), dtype=bool)
-    for slot in range(width):
+    for slot in np.flatnonzero(filled.any(axis=0)).tolist():  # a field nobody has stays empty
         first = np.minimum.reduceat(np.where(filled[:, slot], position, rows), starts)
         chosen = np.where(filled[richest, slot], richest, first)
         found = chosen < rows

@@ -36,13 +36,28 @@ _ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 
 
 @dataclass(frozen=True, slots=True)
-class ReadOptions:
-    """How to read one file; every field left at ``None`` is detected."""
+class SourceList:
+    """A contact file, the stakeholder group its people belong to, and how to read it.
 
+    ``group`` may be empty when the file has a group column. ``encoding``, ``delimiter`` and
+    ``sheet`` override detection (``sheet``: read only that sheet). ``columns`` maps a field
+    (``email``, ``first_name`` …) to the header holding it. ``legal_basis`` (``consent`` or
+    ``public_task``) applies to rows that do not say.
+    """
+
+    path: Path
+    group: str = ""
+    label: str = ""
     encoding: str | None = None
     delimiter: str | None = None
     sheet: str | None = None
     columns: Mapping[str, str] | None = None
+    legal_basis: str = ""
+
+    @property
+    def name(self) -> str:
+        """What reports call the file: its label, or its path."""
+        return self.label or str(self.path)
 
 
 @dataclass
@@ -100,49 +115,42 @@ def file_kind(path: Path, label: str) -> str:
     return "csv"
 
 
-def read_tables(
-    path: Path,
-    label: str | None = None,
-    options: ReadOptions | None = None,
-    notices: list[Notice] | None = None,
-) -> list[Table]:
-    """Every usable table of a contact file; notices (skipped sheets) go to ``notices``."""
-    label = label or str(path)
-    options = options or ReadOptions()
-    kind = file_kind(path, label)
+def read_tables(source: SourceList, notices: list[Notice] | None = None) -> list[Table]:
+    """Every usable table of a contact list; notices (skipped sheets) go to ``notices``."""
+    kind = file_kind(source.path, source.name)
     if kind == "csv":
-        return [_read_csv(path, label, options)]
-    return _read_workbook(path, label, kind, options, notices if notices is not None else [])
+        return [_read_csv(source)]
+    return _read_workbook(source, kind, notices if notices is not None else [])
 
 
-def _read_csv(path: Path, label: str, options: ReadOptions) -> Table:
-    configured = None
-    if options.encoding:
+def _read_csv(source: SourceList) -> Table:
+    label, configured = source.name, None
+    if source.encoding:
         try:
-            configured = canonical_encoding(options.encoding)
+            configured = canonical_encoding(source.encoding)
         except ValueError as exc:
             raise ContactFileError(f"{label}: {exc}") from None
     # The whole file is scanned first, whether or not the encoding is configured: it stops a
     # damaged file before anything parses a line of it (see detect_encoding).
-    detected = detect_encoding(path, label, configured)
+    detected = detect_encoding(source.path, label, configured)
     encoding = detected.encoding
-    with path.open(encoding=encoding, errors="replace", newline="") as handle:
+    with source.path.open(encoding=encoding, errors="replace", newline="") as handle:
         sample = handle.read(SAMPLE_CHARS)
     if not sample.strip():
         raise ContactFileError(f"{label}: the file is empty")
-    delimiter = options.delimiter or sniff_delimiter(sample, options.columns)
+    delimiter = source.delimiter or sniff_delimiter(sample, source.columns)
     if delimiter not in CSV_DELIMITERS:
         raise ContactFileError(f"{label}: unsupported delimiter {delimiter!r}")
     first_rows = _first_rows(sample, delimiter)
-    located = locate_header(label, first_rows, options.columns)
+    located = locate_header(label, first_rows, source.columns)
     if located is None:
         raise no_email_column(label, first_rows)
     header = first_rows[located.index]
     try:  # every record, blank ones too, so that the index counts records as a spreadsheet does
         width = range(len(header))  # cells past the header's are nobody's: left out
-        cells = pd.read_csv(path, sep=delimiter, encoding=encoding, engine="c", header=None,
-                            names=width, usecols=width, dtype=object, na_filter=False,
-                            skip_blank_lines=False)  # fmt: skip
+        cells = pd.read_csv(source.path, sep=delimiter, encoding=encoding, engine="c",
+                            header=None, names=width, usecols=width, dtype=object,
+                            na_filter=False, skip_blank_lines=False)  # fmt: skip
     except pd.errors.ParserError as exc:
         unclosed = re.search(r"EOF inside string starting at row (\d+)", str(exc))
         why = f"row {int(unclosed[1]) + 1}: a quoted cell never ends" if unclosed else str(exc)
@@ -187,23 +195,23 @@ def _first_rows(sample: str, delimiter: str) -> list[list[str]]:
     return rows
 
 
-def _read_workbook(
-    path: Path, label: str, kind: str, options: ReadOptions, notices: list[Notice]
-) -> list[Table]:
+def _read_workbook(source: SourceList, kind: str, notices: list[Notice]) -> list[Table]:
+    label, wanted = source.name, source.sheet
     what = "Excel workbook" if kind == "xlsx" else "OpenDocument spreadsheet"
     try:
-        sheets = pd.read_excel(path, sheet_name=None, engine="calamine", header=None, dtype=object)
+        sheets = pd.read_excel(source.path, sheet_name=None, engine="calamine", header=None,
+                               dtype=object)  # fmt: skip
     except Exception as exc:  # calamine raises many kinds for a damaged file
         raise ContactFileError(f"{label}: cannot open as an {what} ({exc})") from None
-    if options.sheet is not None and options.sheet not in sheets:
+    if wanted is not None and wanted not in sheets:
         raise ContactFileError(
-            f"{label}: no sheet named {options.sheet!r}; the sheets are {', '.join(sheets)}"
+            f"{label}: no sheet named {wanted!r}; the sheets are {', '.join(sheets)}"
         )
     tables: list[Table] = []
     skipped: list[tuple[str, list[list[str]]]] = []
     found_rows = False
     for name, raw in sheets.items():
-        if options.sheet is not None and name != options.sheet:
+        if wanted is not None and name != wanted:
             continue
         label_of_sheet = f"{label}[{name}]"
         cells = raw.fillna("").map(_text).set_axis(range(1, len(raw) + 1))
@@ -211,7 +219,7 @@ def _read_workbook(
         if not any(first_rows):
             continue
         found_rows = True
-        located = locate_header(label_of_sheet, first_rows, options.columns)
+        located = locate_header(label_of_sheet, first_rows, source.columns)
         if located is None:
             skipped.append((label_of_sheet, first_rows))
             continue

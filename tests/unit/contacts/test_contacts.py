@@ -115,7 +115,7 @@ def test_cp1250_semicolon_file_keeps_polish_letters() -> None:
     path = ROOT / "contacts" / "jst.csv"
     text, encoding = decode(path.read_bytes(), "jst.csv")
     assert encoding == "cp1250"
-    (table,) = read_tables(path, "contacts/jst.csv")
+    (table,) = read_tables(SourceList(path, label="contacts/jst.csv"))
     by_email = {row["email"].strip().lower(): row for row in table.fields.to_dict("records")}
     zukowska = by_email["g.zukowska@starostwo-bielsk.example.pl"]
     assert (zukowska["first_name"], zukowska["last_name"]) == ("Grażyna", "Żukowska")
@@ -133,15 +133,17 @@ def test_cp1250_semicolon_file_keeps_polish_letters() -> None:
 
 
 def test_utf8_bom_header_is_recognised() -> None:
-    (table,) = read_tables(ROOT / "contacts" / "koscioly.csv", "contacts/koscioly.csv")
+    (table,) = read_tables(
+        SourceList(ROOT / "contacts" / "koscioly.csv", label="contacts/koscioly.csv")
+    )
     assert table.headers["first_name"] == "Imię"
     assert table.fields["first_name"].iloc[0] == "Paweł"
 
 
 def test_quoted_csv_fields() -> None:
-    (table,) = read_tables(ROOT / "contacts" / "rynek-pracy.csv")
+    (table,) = read_tables(SourceList(ROOT / "contacts" / "rynek-pracy.csv"))
     assert "Powiatowy Urząd Pracy w Łomży, Filia w Kolnie" in set(table.fields["organisation"])
-    (table,) = read_tables(ROOT / "contacts" / "przedsiebiorstwa-spoleczne.csv")
+    (table,) = read_tables(SourceList(ROOT / "contacts" / "przedsiebiorstwa-spoleczne.csv"))
     assert 'Spółdzielnia Socjalna "Smaki Podlasia"' in set(table.fields["organisation"])
 
 
@@ -193,7 +195,7 @@ def test_map_headers_skips_unknown_and_keeps_first_duplicate() -> None:
 
 def _error_for(path: Path, label: str | None) -> str:
     with pytest.raises(ContactFileError) as info:
-        read_tables(path, label)
+        read_tables(SourceList(path, label=label))
     return str(info.value)
 
 

@@ -9,19 +9,17 @@ import pytest
 from listonosz.contacts.encoding import detect_encoding
 from listonosz.contacts.errors import ContactFileError
 from listonosz.contacts.merge import SourceList, merge_lists
-from listonosz.contacts.read import ReadOptions, read_tables
+from listonosz.contacts.read import read_tables
 from tests.factories import write_xlsx
 
 from .test_contacts_corpus import write_ods
 
 
-def read_rows(
-    path: Path, label: str | None = None, options: ReadOptions | None = None
-) -> list[tuple[str, int, dict[str, str]]]:
+def read_rows(path: Path, label: str = "", **options: str) -> list[tuple[str, int, dict[str, str]]]:
     """Every data row of a file that is not blank: (table, row number, recognised fields)."""
     return [
         (table.label, int(number), {str(k): str(v) for k, v in fields.items()})
-        for table in read_tables(path, label, options)
+        for table in read_tables(SourceList(path, label=label, **options))
         for number, fields in table.fields.iterrows()
         if any(value.strip() for value in fields)
     ]
@@ -53,7 +51,7 @@ def test_encoding_can_be_overridden(tmp_path: Path) -> None:
     # ł ó ż ę are the same bytes in both encodings: detection cannot tell, and says cp1250
     path.write_bytes("E-mail;Nazwisko\nx@ug.example.pl;Łężół\n".encode("iso-8859-2"))
     assert detect_encoding(path, "x").encoding == "cp1250"
-    (row,) = read_rows(path, options=ReadOptions(encoding="latin2"))
+    (row,) = read_rows(path, encoding="latin2")
     assert row[2]["last_name"] == "Łężół"
 
 
@@ -61,7 +59,7 @@ def test_unknown_encoding_override_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "lista.csv"
     path.write_text("E-mail\na@b.pl\n", encoding="utf-8")
     with pytest.raises(ContactFileError, match=r"lista\.csv: unsupported encoding 'koi8-r'"):
-        read_rows(path, "lista.csv", ReadOptions(encoding="koi8-r"))
+        read_rows(path, "lista.csv", encoding="koi8-r")
 
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
@@ -82,7 +80,7 @@ def test_delimiter_override(tmp_path: Path) -> None:
     path = tmp_path / "lista.csv"
     path.write_text("E-mail|Imię\na@ug.example.pl|Jan\n", encoding="utf-8")
     with pytest.raises(ContactFileError, match="no e-mail column"):
-        read_rows(path, options=ReadOptions(delimiter=";"))
+        read_rows(path, delimiter=";")
 
 
 def test_xlsx_every_sheet_or_a_named_one(tmp_path: Path) -> None:
@@ -98,12 +96,12 @@ def test_xlsx_every_sheet_or_a_named_one(tmp_path: Path) -> None:
         ("l.xlsx[JST]", 2),
         ("l.xlsx[NGO]", 2),
     ]
-    only = read_rows(path, "l.xlsx", ReadOptions(sheet="NGO"))
+    only = read_rows(path, "l.xlsx", sheet="NGO")
     assert [fields["email"] for *_, fields in only] == ["b@ngo.example.pl"]
     with pytest.raises(
         ContactFileError, match=r"l\.xlsx: no sheet named 'ZZZ'; the sheets are JST, NGO"
     ):
-        read_rows(path, "l.xlsx", ReadOptions(sheet="ZZZ"))
+        read_rows(path, "l.xlsx", sheet="ZZZ")
 
 
 def test_workbook_without_any_email_column(tmp_path: Path) -> None:
@@ -129,7 +127,7 @@ def test_ods_named_sheet_and_repeated_cells(tmp_path: Path) -> None:
     write_ods(
         path, {"Inne": [["Uwagi"]], "Lista": [["E-mail", "Imię"], ["z@ug.example.pl", "Zoe"]]}
     )
-    rows = read_rows(path, "lista.ods", ReadOptions(sheet="Lista"))
+    rows = read_rows(path, "lista.ods", sheet="Lista")
     assert [(table, number, fields["first_name"]) for table, number, fields in rows] == [
         ("lista.ods[Lista]", 2, "Zoe")
     ]
