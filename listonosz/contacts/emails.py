@@ -14,7 +14,7 @@ import re
 from email_validator import EmailNotValidError, validate_email
 
 from listonosz.contacts.text import clean_text
-from listonosz.contacts.typos import TypoSpotter
+from listonosz.contacts.typos import suggest, suggest_address
 
 #: RFC 5322 atext, as in email-validator's ``DOT_ATOM_TEXT`` (its first and commonest check).
 _ATEXT = r"a-zA-Z0-9_!#\$%&'\*\+\-/=\?\^`\{\|\}~"
@@ -37,9 +37,8 @@ class EmailChecker:
     ``smtputf8``: accept a non-ASCII local part (``zażółć@…``), for servers that support it.
     """
 
-    def __init__(self, smtputf8: bool = False, typos: TypoSpotter | None = None) -> None:
+    def __init__(self, smtputf8: bool = False) -> None:
         self.smtputf8 = smtputf8
-        self.typos = typos or TypoSpotter()
         # domain as written → what email-validator said about it: _Domain, or its reason
         self._domains: dict[str, _Domain | str] = {}
 
@@ -113,11 +112,11 @@ class EmailChecker:
             return (ascii_domain, length, self._typo(ascii_domain))
 
     def _typo(self, domain: str) -> str | None:
-        better = self.typos.suggest(domain)
+        better = suggest(domain)
         return f"the domain {domain} looks like a typo of {better}" if better else None
 
     def _with_suggestion(self, reason: str, address: str) -> str:
-        better = self.typos.suggest_address(address.lower())
+        better = suggest_address(address.lower())
         return f"{reason} Did you mean {better}?" if better else reason
 
     def _slow(self, candidate: str) -> tuple[str | None, str | None]:

@@ -11,11 +11,12 @@ import pytest
 
 from listonosz.campaign import load_campaign
 from listonosz.contacts.columns import map_headers
-from listonosz.contacts.encoding import decode
+from listonosz.contacts.encoding import detect_encoding
 from listonosz.contacts.errors import ContactFileError
 from listonosz.contacts.merge import MergeResult, SourceList, gc_paused, merge_lists
-from listonosz.contacts.normalise import clean_text, fix_name_case, parse_gender
+from listonosz.contacts.normalise import fix_name_case, parse_gender
 from listonosz.contacts.read import read_tables
+from listonosz.contacts.text import clean_text
 from listonosz.sending import merge_audience
 from tests.conftest import REPO
 
@@ -113,8 +114,9 @@ def test_gender_column_is_read(merged: MergeResult) -> None:
 
 def test_cp1250_semicolon_file_keeps_polish_letters() -> None:
     path = ROOT / "contacts" / "jst.csv"
-    text, encoding = decode(path.read_bytes(), "jst.csv")
+    encoding = detect_encoding(path, "jst.csv").encoding
     assert encoding == "cp1250"
+    text = path.read_bytes().decode(encoding)
     (table,) = read_tables(SourceList(path, label="contacts/jst.csv"))
     by_email = {row["email"].strip().lower(): row for row in table.fields.to_dict("records")}
     zukowska = by_email["g.zukowska@starostwo-bielsk.example.pl"]

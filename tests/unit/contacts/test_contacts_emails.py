@@ -7,7 +7,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from listonosz.contacts.emails import EmailChecker
 from listonosz.contacts.text import clean_text
-from listonosz.contacts.typos import TypoSpotter
+from listonosz.contacts.typos import suggest
 
 TRICKY = [
     "jan.kowalski@wp.pl",
@@ -101,7 +101,7 @@ def test_smtputf8_accepts_a_non_ascii_local_part() -> None:
     ],
 )
 def test_typo_suggestions(domain: str, suggestion: str | None) -> None:
-    assert TypoSpotter().suggest(domain) == suggestion
+    assert suggest(domain) == suggestion
 
 
 def test_typo_warning_on_a_valid_address() -> None:

@@ -4,6 +4,7 @@ overlong fields, damaged files; and the CSV files we write read back as the same
 from __future__ import annotations
 
 import codecs
+import csv
 import subprocess
 import sys
 import textwrap
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from listonosz.contacts.clean import MAX_FIELD_CHARS
-from listonosz.contacts.csvout import neutralise, read_written, unguard, write_contacts, write_csv
+from listonosz.contacts.csvout import neutralise, unguard, write_contacts, write_csv
 from listonosz.contacts.encoding import MAX_LINE_BYTES, detect_encoding
 from listonosz.contacts.errors import ContactFileError
 from listonosz.contacts.merge import MergeResult, SourceList, merge_lists
@@ -22,6 +23,12 @@ from listonosz.contacts.text import clean_text
 from tests.conftest import REPO
 
 ROOT = REPO
+
+
+def read_written(path: Path) -> list[list[str]]:
+    """The rows of a CSV file write_csv wrote (header first), the formula guard undone."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return [list(map(unguard, row)) for row in csv.reader(handle, delimiter=";")]
 
 
 def _merge(path: Path, text: str, group: str = "jst", encoding: str = "utf-8") -> MergeResult:
