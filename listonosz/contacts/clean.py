@@ -15,6 +15,7 @@ Rejects and warnings come in the order of rows, each naming the row as a spreads
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
@@ -92,7 +93,7 @@ def _distinct(function: Callable[..., T], *columns: np.ndarray) -> tuple[np.ndar
     return codes, [function(*(column[i] for column in columns)) for i in first]
 
 
-def _taken(codes: np.ndarray, values: Sequence[object]) -> np.ndarray:
+def _taken(codes: np.ndarray | slice, values: Sequence[object]) -> np.ndarray:
     """Each row's value: ``values`` are by code."""
     taken: np.ndarray = np.fromiter(values, dtype=object, count=len(values))[codes]
     return taken
@@ -104,11 +105,34 @@ def _flags(codes: np.ndarray, results: Iterable[object]) -> np.ndarray:
     return flags
 
 
+@dataclass
+class Addresses:
+    """The address cells of several tables, each distinct one checked once: the cell with the
+    formula guard undone, and email-validator's verdict (an address or None, and a warning or
+    the reason), by code; and each table's codes."""
+
+    written: list[str]
+    address: np.ndarray
+    note: np.ndarray
+    codes: list[np.ndarray]
+
+    @classmethod
+    def check(cls, tables: list[Table], emails: EmailChecker) -> Addresses:
+        cells = [table.fields["email"].to_numpy() for table in tables]
+        codes, written = _distinct(unguard, np.concatenate(cells) if cells else np.array([]))
+        address, note = zip(*map(emails.verdict, written), strict=True) if written else ((), ())
+        ends = np.cumsum([len(column) for column in cells])
+        everyone = slice(None)
+        address_of, note_of = _taken(everyone, address), _taken(everyone, note)
+        return cls(written, address_of, note_of, np.split(codes, ends[:-1]))
+
+
 def clean_table(
-    table: Table, source: SourceList, emails: EmailChecker, result: MergeResult
+    table: Table, source: SourceList, addresses: Addresses, number: int, result: MergeResult
 ) -> pd.DataFrame:
-    """The usable rows of one table of ``source`` (:data:`ROW_COLUMNS`); its rejects, warnings
-    and summary go to ``result``. A blank row is neither used nor rejected nor counted."""
+    """The usable rows of ``table`` of ``source`` (:data:`ROW_COLUMNS`), whose addresses are
+    ``addresses``' table ``number``; its rejects, warnings and summary go to ``result``. A
+    blank row is neither used nor rejected nor counted."""
     fields, numbers, label = table.fields, table.cells.index.to_numpy(), table.label
     blank = np.full(len(numbers), "", dtype=object)
     column = {name: fields[name].to_numpy() if name in fields else blank for name in FIELDS}
@@ -121,17 +145,16 @@ def clean_table(
             (i, order, kind(label, int(numbers[i]), table.headers.get(name, ""), value, text))
         )
 
-    codes, raw = _distinct(unguard, column["email"])
-    verdicts = list(map(emails.verdict, raw))  # (address, warning) or (None, reason)
-    address = _taken(codes, [usable for usable, _ in verdicts])
+    codes, written, note = addresses.codes[number], addresses.written, addresses.note
+    address = addresses.address[codes]
     valid = pd.notna(address)
     counted = valid.copy()  # every row but the blank ones
     bad = np.flatnonzero(~valid)
     counted[bad] = (table.cells.iloc[bad].map(str.strip) != "").any(axis=1).to_numpy(dtype=bool)
     for i in np.flatnonzero(counted & ~valid).tolist():
-        report(i, -1, "email", raw[codes[i]], verdicts[codes[i]][1] or "")
-    for i in np.flatnonzero(valid & _flags(codes, (note for _, note in verdicts))).tolist():
-        report(i, 0, "email", raw[codes[i]], verdicts[codes[i]][1] or "")
+        report(i, -1, "email", written[codes[i]], note[codes[i]] or "")
+    for i in np.flatnonzero(valid & pd.notna(note[codes])).tolist():
+        report(i, 0, "email", written[codes[i]], note[codes[i]] or "")
 
     values: dict[str, np.ndarray] = {}
     long: dict[str, np.ndarray] = {}
@@ -195,5 +218,5 @@ def clean_table(
         )
     usable = {"email": address, **values, "groups": groups, "flags": flags}
     usable = {name: column[keep] for name, column in usable.items()}
-    usable["source"] = np.array([f"{label}:{number}" for number in numbers[keep]], dtype=object)
+    usable["source"] = np.array([f"{label}:{n}" for n in numbers[keep].tolist()], dtype=object)
     return pd.DataFrame(usable, dtype=object)  # object: not copied into another kind of strings

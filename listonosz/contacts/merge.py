@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from listonosz.contacts.clean import clean_table
+from listonosz.contacts.clean import Addresses, clean_table
 from listonosz.contacts.emails import EmailChecker
 from listonosz.contacts.legal import CONSENT, CONSENT_FLAG, REFUSED_FLAG, basis_of
 from listonosz.contacts.model import PERSON_FIELDS, Conflict, Contact, MergeResult, Notice
@@ -34,14 +34,21 @@ def merge_lists(lists: Iterable[SourceList], *, smtputf8: bool = False) -> Merge
     non-ASCII local part, for a transport that supports SMTPUTF8.
     """
     result = MergeResult([])
-    emails = EmailChecker(smtputf8)
     usable: list[pd.DataFrame] = []
     with gc_paused():
+        read = []  # (source, its tables, notices about sheets skipped: after the others)
         for source in lists:
-            skipped: list[Notice] = []  # sheets without an e-mail column: after the others
-            for table in read_tables(source, skipped):
-                usable.append(clean_table(table, source, emails, result))
+            skipped: list[Notice] = []
+            read.append((source, read_tables(source, skipped), skipped))
+        tables = [table for _, tables, _ in read for table in tables]
+        addresses = Addresses.check(tables, EmailChecker(smtputf8))
+        number = 0
+        for source, tables, skipped in read:
+            for table in tables:
+                usable.append(clean_table(table, source, addresses, number, result))
+                number += 1
             result.warnings += skipped
+        del read, tables, addresses
         rows = pd.concat(usable, ignore_index=True) if usable else pd.DataFrame()
         del usable[:]
         result.contacts = _people(rows, result.conflicts) if len(rows) else []
