@@ -128,12 +128,12 @@ class Addresses:
 
 
 def clean_table(
-    table: Table, source: SourceList, addresses: Addresses, number: int, result: MergeResult
+    table: Table, source: SourceList, addresses: Addresses, codes: np.ndarray, result: MergeResult
 ) -> pd.DataFrame:
-    """The usable rows of ``table`` of ``source`` (:data:`ROW_COLUMNS`), whose addresses are
-    ``addresses``' table ``number``; its rejects, warnings and summary go to ``result``. A
-    blank row is neither used nor rejected nor counted."""
-    fields, numbers, label = table.fields, table.cells.index.to_numpy(), table.label
+    """The usable rows of ``table`` of ``source`` (:data:`ROW_COLUMNS`), whose address cells
+    are ``addresses``' ``codes``; its rejects, warnings and summary go to ``result``. A blank
+    row is neither used nor rejected nor counted."""
+    fields, numbers, label, headers = table.fields, table.cells.index, table.label, table.headers
     blank = np.full(len(numbers), "", dtype=object)
     column = {name: fields[name].to_numpy() if name in fields else blank for name in FIELDS}
     found: list[tuple[int, int, Reject | Notice]] = []  # (row, order within it, what)
@@ -141,12 +141,9 @@ def clean_table(
     def report(i: int, order: int, name: str, value: str, text: str) -> None:
         """A reject (``order`` < 0) or a warning about row ``i``'s cell of ``name``."""
         kind = Reject if order < 0 else Notice
-        found.append(
-            (i, order, kind(label, int(numbers[i]), table.headers.get(name, ""), value, text))
-        )
+        found.append((i, order, kind(label, int(numbers[i]), headers.get(name, ""), value, text)))
 
-    codes, written, note = addresses.codes[number], addresses.written, addresses.note
-    address = addresses.address[codes]
+    written, note, address = addresses.written, addresses.note, addresses.address[codes]
     valid = pd.notna(address)
     counted = valid.copy()  # every row but the blank ones
     bad = np.flatnonzero(~valid)
@@ -218,5 +215,5 @@ def clean_table(
         )
     usable = {"email": address, **values, "groups": groups, "flags": flags}
     usable = {name: column[keep] for name, column in usable.items()}
-    usable["source"] = np.array([f"{label}:{n}" for n in numbers[keep].tolist()], dtype=object)
+    usable["source"] = np.array([f"{label}:{n}" for n in numbers[keep]], dtype=object)
     return pd.DataFrame(usable, dtype=object)  # object: not copied into another kind of strings

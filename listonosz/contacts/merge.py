@@ -40,15 +40,13 @@ def merge_lists(lists: Iterable[SourceList], *, smtputf8: bool = False) -> Merge
         for source in lists:
             skipped: list[Notice] = []
             read.append((source, read_tables(source, skipped), skipped))
-        tables = [table for _, tables, _ in read for table in tables]
-        addresses = Addresses.check(tables, EmailChecker(smtputf8))
-        number = 0
+        every = [table for _, tables, _ in read for table in tables]
+        addresses = Addresses.check(every, EmailChecker(smtputf8))
+        codes = iter(addresses.codes)  # each table's
         for source, tables, skipped in read:
-            for table in tables:
-                usable.append(clean_table(table, source, addresses, number, result))
-                number += 1
+            usable += [clean_table(t, source, addresses, next(codes), result) for t in tables]
             result.warnings += skipped
-        del read, tables, addresses
+        del read, every, addresses
         rows = pd.concat(usable, ignore_index=True) if usable else pd.DataFrame()
         del usable[:]
         result.contacts = _people(rows, result.conflicts) if len(rows) else []
