@@ -37,9 +37,9 @@ from listonosz.contacts.text import clean_visible, invisible_in
 MAX_FIELD_CHARS = 200
 #: How many characters of an overlong value a reject shows.
 _SHOWN = 60
-#: The columns of a table's usable rows: the address, the person's fields, the groups, the
-#: legal-basis flags (:mod:`~listonosz.contacts.legal`) and ``file:row``.
-ROW_COLUMNS = ("email", *PERSON_FIELDS, "groups", "flags", "source")
+#: The columns of a table's usable rows: the person (:attr:`Addresses.person`), their fields,
+#: groups, legal-basis flags (:mod:`~listonosz.contacts.legal`) and ``file:row``.
+ROW_COLUMNS = ("person", *PERSON_FIELDS, "groups", "flags", "source")
 _NO_GROUP = "no stakeholder group: the row names none and the list has no default"
 
 T = TypeVar("T")
@@ -107,24 +107,30 @@ def _flags(codes: np.ndarray, results: Iterable[object]) -> np.ndarray:
 
 @dataclass
 class Addresses:
-    """The address cells of several tables, each distinct one checked once: the cell with the
-    formula guard undone, and email-validator's verdict (an address or None, and a warning or
-    the reason), by code; and each table's codes."""
+    """The address cells of all the tables, each distinct one checked once. By code: the cell
+    with the formula guard undone, the person it is (their place among the usable addresses,
+    sorted; -1: none) and email-validator's warning or reason. Each table's codes, and the
+    usable addresses, sorted."""
 
     written: list[str]
-    address: np.ndarray
+    person: np.ndarray
     note: np.ndarray
     codes: list[np.ndarray]
+    emails: list[str]
 
     @classmethod
     def check(cls, tables: list[Table], emails: EmailChecker) -> Addresses:
         cells = [table.fields["email"].to_numpy() for table in tables]
         codes, written = _distinct(unguard, np.concatenate(cells) if cells else np.array([]))
         address, note = zip(*map(emails.verdict, written), strict=True) if written else ((), ())
-        ends = np.cumsum([len(column) for column in cells])
-        everyone = slice(None)
-        address_of, note_of = _taken(everyone, address), _taken(everyone, note)
-        return cls(written, address_of, note_of, np.split(codes, ends[:-1]))
+        found, unique = pd.factorize(_taken(slice(None), address))  # -1: no address
+        usable = unique.tolist()
+        order = sorted(range(len(usable)), key=usable.__getitem__)
+        rank = np.full(len(usable) + 1, -1)  # the last is for found's -1
+        rank[order] = np.arange(len(order))
+        ends = np.cumsum([len(column) for column in cells])[:-1]
+        notes, in_order = _taken(slice(None), note), [usable[index] for index in order]
+        return cls(written, rank[found], notes, np.split(codes, ends), in_order)
 
 
 def clean_table(
@@ -143,8 +149,8 @@ def clean_table(
         kind = Reject if order < 0 else Notice
         found.append((i, order, kind(label, int(numbers[i]), headers.get(name, ""), value, text)))
 
-    written, note, address = addresses.written, addresses.note, addresses.address[codes]
-    valid = pd.notna(address)
+    written, note, person = addresses.written, addresses.note, addresses.person[codes]
+    valid = person >= 0
     counted = valid.copy()  # every row but the blank ones
     bad = np.flatnonzero(~valid)
     counted[bad] = (table.cells.iloc[bad].map(str.strip) != "").any(axis=1).to_numpy(dtype=bool)
@@ -213,7 +219,7 @@ def clean_table(
         result.warnings.append(
             Notice(label, 0, "", "", "a header and no rows: nobody is added from this list")
         )
-    usable = {"email": address, **values, "groups": groups, "flags": flags}
+    usable = {"person": person, **values, "groups": groups, "flags": flags}
     usable = {name: column[keep] for name, column in usable.items()}
     usable["source"] = np.array([f"{label}:{n}" for n in numbers[keep]], dtype=object)
     return pd.DataFrame(usable, dtype=object)  # object: not copied into another kind of strings

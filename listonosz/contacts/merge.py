@@ -46,26 +46,23 @@ def merge_lists(lists: Iterable[SourceList], *, smtputf8: bool = False) -> Merge
         for source, tables, skipped in read:
             usable += [clean_table(t, source, addresses, next(codes), result) for t in tables]
             result.warnings += skipped
-        del read, every, addresses
+        del read, every
         rows = pd.concat(usable, ignore_index=True) if usable else pd.DataFrame()
         del usable[:]
-        result.contacts = _people(rows, result.conflicts) if len(rows) else []
+        result.contacts = _people(rows, addresses.emails, result.conflicts) if len(rows) else []
     result.conflicts.sort(key=lambda conflict: conflict.email)  # a person's stay in order
     return result
 
 
-def _people(rows: pd.DataFrame, conflicts: list[Conflict]) -> list[Contact]:
-    """The rows of every list (in the order read) merged into one Contact per address, sorted
-    by address; what the rows disagree on goes to ``conflicts``."""
-    codes, uniques = pd.factorize(rows["email"].to_numpy())
-    addresses = uniques.tolist()
-    ordered = sorted(range(len(addresses)), key=addresses.__getitem__)
-    rank = np.empty(len(ordered), dtype=np.int64)
-    rank[ordered] = np.arange(len(ordered))
-    by_person = np.argsort(rank[codes], kind="stable")  # a person's rows together, in order
-    person = rank[codes][by_person]
+def _people(rows: pd.DataFrame, addresses: list[str], conflicts: list[Conflict]) -> list[Contact]:
+    """The rows of every list (in the order read) merged into one Contact per person, sorted
+    by address (``addresses[person]``); what the rows disagree on goes to ``conflicts``."""
+    person = rows["person"].to_numpy(dtype=np.int64)
+    by_person = np.argsort(person, kind="stable")  # a person's rows together, in order
+    person = person[by_person]
     starts = np.flatnonzero(np.r_[True, person[1:] != person[:-1]])
     counts = np.diff(np.r_[starts, len(person)])
+    emails = [addresses[index] for index in person[starts].tolist()]
     columns = {name: rows[name].to_numpy() for name in PERSON_FIELDS}
     kept = {name: column[by_person[starts]] for name, column in columns.items()}
     sources = rows["source"].to_numpy()
@@ -86,21 +83,20 @@ def _people(rows: pd.DataFrame, conflicts: list[Conflict]) -> list[Contact]:
             row_sources[index] = tuple(their_sources[a:b])
             origins[index] = shared.setdefault(tuple(where), tuple(where))
         for local, slot, kept_row, row in differing:
-            conflicts.append(Conflict(addresses[ordered[several[local]]], PERSON_FIELDS[slot],
+            conflicts.append(Conflict(emails[several[local]], PERSON_FIELDS[slot],
                                       values[kept_row, slot], their_sources[kept_row],
                                       values[row, slot], their_sources[row]))  # fmt: skip
     flags = np.bitwise_or.reduceat(rows["flags"].to_numpy(dtype=np.int64)[by_person], starts)
     for index in np.flatnonzero((flags & CONSENT_FLAG > 0) & (flags & REFUSED_FLAG > 0)).tolist():
         basis = basis_of(int(flags[index])) or "none"
         refused, given = "a row refusing consent", "a row giving consent"
-        email = addresses[ordered[index]]
-        conflicts.append(Conflict(email, "legal_basis", basis, refused, CONSENT, given))
-    bases = np.array([basis_of(f) for f in range(8)], dtype=object)[flags]
+        conflicts.append(Conflict(emails[index], "legal_basis", basis, refused, CONSENT, given))
+    bases = np.array([basis_of(f) for f in range(8)], dtype=object)[flags].tolist()
     groups = _union(rows["groups"].to_numpy()[by_person], starts)
-    emails = (addresses[index] for index in ordered)
-    first_five, last_four = PERSON_FIELDS[:5], PERSON_FIELDS[5:]  # Contact's order of fields
-    return list(map(Contact, emails, *(kept[name] for name in first_five), groups, row_sources,
-                    *(kept[name] for name in last_four), bases, origins))  # fmt: skip
+    first, last = (
+        [kept[name].tolist() for name in part] for part in (PERSON_FIELDS[:5], PERSON_FIELDS[5:])
+    )
+    return list(map(Contact, emails, *first, groups, row_sources, *last, bases, origins))
 
 
 def _richest(
