@@ -46,10 +46,11 @@ def merge_lists(lists: Iterable[SourceList], *, smtputf8: bool = False) -> Merge
         for source, tables, skipped in read:
             usable += [clean_table(t, source, addresses, next(codes), result) for t in tables]
             result.warnings += skipped
-        del read, every
+        emails = addresses.emails
+        del read, every, addresses  # the cells as read: no longer needed
         rows = pd.concat(usable, ignore_index=True) if usable else pd.DataFrame()
         del usable[:]
-        result.contacts = _people(rows, addresses.emails, result.conflicts) if len(rows) else []
+        result.contacts = _people(rows, emails, result.conflicts) if len(rows) else []
     result.conflicts.sort(key=lambda conflict: conflict.email)  # a person's stay in order
     return result
 
@@ -93,10 +94,8 @@ def _people(rows: pd.DataFrame, addresses: list[str], conflicts: list[Conflict])
         conflicts.append(Conflict(emails[index], "legal_basis", basis, refused, CONSENT, given))
     bases = np.array([basis_of(f) for f in range(8)], dtype=object)[flags].tolist()
     groups = _union(rows["groups"].to_numpy()[by_person], starts)
-    first, last = (
-        [kept[name].tolist() for name in part] for part in (PERSON_FIELDS[:5], PERSON_FIELDS[5:])
-    )
-    return list(map(Contact, emails, *first, groups, row_sources, *last, bases, origins))
+    fields = [kept.pop(name).tolist() for name in PERSON_FIELDS]  # each array freed as it goes
+    return list(map(Contact, emails, *fields[:5], groups, row_sources, *fields[5:], bases, origins))
 
 
 def _richest(
