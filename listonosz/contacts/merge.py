@@ -104,7 +104,25 @@ def _richest(
     """People on several rows (``values``: their fields, a person's ``counts`` rows together,
     in order) merged: each one's fields, the row each came from (counted from the person's
     first, -1: none), and (person, field, the kept value's row, a row disagreeing) for each
-    value that differs, ignoring case, from the one kept (once each, in the order of rows)."""
+    value that differs, ignoring case, from the one kept (once each, in the order of rows).
+    Most people are written alike on every row: theirs are their first row's."""
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    kept = values[starts]
+    origin = np.where(kept != "", 0, -1)
+    same = (values == np.repeat(kept, counts, axis=0)).all(axis=1)
+    unlike = np.flatnonzero(~np.logical_and.reduceat(same, starts))
+    if not len(unlike):
+        return kept, origin, []
+    rows_of = np.flatnonzero(np.repeat(np.isin(np.arange(len(counts)), unlike), counts))
+    kept[unlike], origin[unlike], differing = _unlike(values[rows_of], counts[unlike])
+    at, rows = unlike.tolist(), rows_of.tolist()
+    return kept, origin, [(at[p], s, rows[k], rows[r]) for p, s, k, r in differing]
+
+
+def _unlike(
+    values: np.ndarray, counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, int, int]]]:
+    """:func:`_richest` for people whose rows differ."""
     rows, width = values.shape
     starts = np.r_[0, np.cumsum(counts)[:-1]]
     position = np.arange(rows)
