@@ -20,6 +20,8 @@ from typing import TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from listonosz.contacts.columns import FIELDS
 from listonosz.contacts.csvout import unguard
@@ -122,15 +124,15 @@ class Addresses:
     def check(cls, tables: list[Table], emails: EmailChecker) -> Addresses:
         cells = [table.fields["email"].to_numpy() for table in tables]
         codes, written = _distinct(unguard, np.concatenate(cells) if cells else np.array([]))
-        address, note = zip(*map(emails.verdict, written), strict=True) if written else ((), ())
-        found, unique = pd.factorize(_taken(slice(None), address))  # -1: no address
-        usable = unique.tolist()
-        order = sorted(range(len(usable)), key=usable.__getitem__)
-        rank = np.full(len(usable) + 1, -1)  # the last is for found's -1
+        address, note = emails.verdicts(written)
+        people = pc.dictionary_encode(pa.array(address, pa.string()))  # None: nobody
+        order = pc.sort_indices(people.dictionary).to_numpy()
+        rank = np.full(len(order) + 1, -1)  # the last is for nobody
         rank[order] = np.arange(len(order))
+        person = rank[pc.fill_null(people.indices, len(order)).to_numpy()]
         ends = np.cumsum([len(column) for column in cells])[:-1]
-        notes, in_order = _taken(slice(None), note), [usable[index] for index in order]
-        return cls(written, rank[found], notes, np.split(codes, ends), in_order)
+        in_order = people.dictionary.take(order).to_pylist()
+        return cls(written, person, _taken(slice(None), note), np.split(codes, ends), in_order)
 
 
 def clean_table(
@@ -219,7 +221,7 @@ def clean_table(
         result.warnings.append(
             Notice(label, 0, "", "", "a header and no rows: nobody is added from this list")
         )
-    usable = {"person": person, **values, "groups": groups, "flags": flags}
-    usable = {name: column[keep] for name, column in usable.items()}
-    usable["source"] = np.array([f"{label}:{n}" for n in numbers[keep]], dtype=object)
-    return pd.DataFrame(usable, dtype=object)  # object: not copied into another kind of strings
+    texts = {name: column[keep] for name, column in {**values, "groups": groups}.items()}
+    texts["source"] = np.array([f"{label}:{n}" for n in numbers[keep]], dtype=object)
+    usable = pd.DataFrame(texts, dtype=object)  # object: not copied into another kind of strings
+    return usable.assign(person=person[keep], flags=flags[keep])[list(ROW_COLUMNS)]

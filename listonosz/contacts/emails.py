@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from email_validator import EmailNotValidError, validate_email
 
 from listonosz.contacts.text import clean_text
@@ -21,6 +24,8 @@ _ATEXT = r"a-zA-Z0-9_!#\$%&'\*\+\-/=\?\^`\{\|\}~"
 #: A plain ASCII address: a dot-atom local part, one @, hostname characters after it; maybe
 #: with white space around it, which is all that cleaning such a cell would change.
 _PLAIN = re.compile(f"\\s*(([{_ATEXT}]+(?:\\.[{_ATEXT}]+)*)@([a-zA-Z0-9.-]+))\\s*\\Z")
+#: The same without the white space, for pyarrow (RE2, where ``\\s`` means less).
+_PLAIN_ALONE = f"^(?P<local>[{_ATEXT}]+(?:\\.[{_ATEXT}]+)*)@(?P<domain>[a-zA-Z0-9.-]+)$"
 #: The limit email-validator applies to the whole address, in UTF-8 bytes.
 MAX_ADDRESS_LENGTH = 254
 _CACHE_LIMIT = 200_000
@@ -85,6 +90,35 @@ class EmailChecker:
         elif not any(sign in raw for sign in _AT_SIGNS):
             return None, self._with_suggestion(NO_AT_SIGN, raw)
         return self._slow(raw)
+
+    def verdicts(self, cells: list[str]) -> tuple[list[str | None], list[str | None]]:
+        """:meth:`verdict` of each cell, as two lists (addresses, warnings or reasons).
+
+        The plain cells (most) are checked all at once by pyarrow: the fast path's rule in RE2,
+        without white space around the address (such cells go the other way), each domain
+        asked once. The others go through :meth:`verdict` one by one.
+        """
+        plain = pc.extract_regex(pa.array(cells, pa.string()), _PLAIN_ALONE)
+        domains = pc.dictionary_encode(plain.field("domain"))
+        learnt = [self._domains.get(domain) or self._learn(domain)
+                  for domain in domains.dictionary.to_pylist()]  # fmt: skip
+        ok = [known if type(known) is tuple else ("", MAX_ADDRESS_LENGTH, None) for known in learnt]
+        ascii_domain, longest, typo = (
+            pc.take(pa.array([known[part] for known in ok], kind), domains.indices)
+            for part, kind in enumerate((pa.string(), pa.int64(), pa.string()))
+        )
+        local = plain.field("local")
+        good = pc.fill_null(
+            pc.less(pc.add(pc.utf8_length(local), longest), MAX_ADDRESS_LENGTH), False
+        )
+        address = pc.binary_join_element_wise(pc.ascii_lower(local), ascii_domain, "@")
+        addresses, notes = (
+            pc.if_else(good, address, None).to_pylist(),
+            pc.if_else(good, typo, None).to_pylist(),
+        )
+        for index in np.flatnonzero(~good.to_numpy(zero_copy_only=False)).tolist():
+            addresses[index], notes[index] = self.verdict(cells[index])
+        return addresses, notes
 
     def _learn(self, domain: str) -> _Domain | str:
         if len(self._domains) >= _CACHE_LIMIT:

@@ -58,7 +58,7 @@ def merge_lists(lists: Iterable[SourceList], *, smtputf8: bool = False) -> Merge
 def _people(rows: pd.DataFrame, addresses: list[str], conflicts: list[Conflict]) -> list[Contact]:
     """The rows of every list (in the order read) merged into one Contact per person, sorted
     by address (``addresses[person]``); what the rows disagree on goes to ``conflicts``."""
-    person = rows["person"].to_numpy(dtype=np.int64)
+    person = rows["person"].to_numpy()
     by_person = np.argsort(person, kind="stable")  # a person's rows together, in order
     person = person[by_person]
     starts = np.flatnonzero(np.r_[True, person[1:] != person[:-1]])
@@ -87,7 +87,7 @@ def _people(rows: pd.DataFrame, addresses: list[str], conflicts: list[Conflict])
             conflicts.append(Conflict(emails[several[local]], PERSON_FIELDS[slot],
                                       values[kept_row, slot], their_sources[kept_row],
                                       values[row, slot], their_sources[row]))  # fmt: skip
-    flags = np.bitwise_or.reduceat(rows["flags"].to_numpy(dtype=np.int64)[by_person], starts)
+    flags = np.bitwise_or.reduceat(rows["flags"].to_numpy()[by_person], starts)
     for index in np.flatnonzero((flags & CONSENT_FLAG > 0) & (flags & REFUSED_FLAG > 0)).tolist():
         basis = basis_of(int(flags[index])) or "none"
         refused, given = "a row refusing consent", "a row giving consent"
