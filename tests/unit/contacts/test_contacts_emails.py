@@ -74,6 +74,17 @@ def test_verdict_and_form_agree_with_email_validator(address: str) -> None:
             assert got == (valid.ascii_email or valid.normalized).lower()
 
 
+@pytest.mark.parametrize("smtputf8", [False, True])
+def test_verdicts_of_many_cells_at_once_are_each_cells_verdict(smtputf8: bool) -> None:
+    cells = [*TRICKY, *(f" {a} " for a in TRICKY), *(a.upper() for a in TRICKY), "", "a@b.pl"]
+    cells += ["a" * 64 + "@" + ".".join(["abcdefghi"] * 19) + ".pl"]  # 253 characters: fits
+    cells += ["a" * 64 + "@" + ".".join(["abcdefghi"] * 19) + ".pll"]  # 254 with no room
+    addresses, notes = EmailChecker(smtputf8).verdicts(cells)
+    one_by_one = EmailChecker(smtputf8)
+    assert list(zip(addresses, notes, strict=True)) == [one_by_one.verdict(c) for c in cells]
+    assert EmailChecker().verdicts([]) == ([], [])
+
+
 def test_idn_domain_is_sent_as_punycode() -> None:
     assert EmailChecker().normalise("Jan@Żółw.pl") == "jan@xn--w-uga1v8h.pl"
 
