@@ -118,21 +118,21 @@ def _child(function: Callable[..., object], args: tuple[object, ...], sender: Co
 
 
 WHY_FAST = (
-    "How (one process, no hand-written fast paths but the address check): each file is "
-    "read by pandas' C parser (`read_csv(dtype=object, na_filter=False)`: every cell as "
-    "text, blank records kept so that rows are numbered as a spreadsheet numbers them) after "
-    "the encoding and delimiter are detected as before. Each column is cleaned one distinct "
-    "value at a time (`pandas.factorize`, then the results taken back to every row with "
-    "numpy): a million rows hold a few thousand names and organisations, and each distinct "
-    "address is checked once, with one regular expression and email-validator's verdict on "
-    "its domain (asked once per domain), or by email-validator whole when it is not plain. "
-    "The rows of all lists are then merged by address as arrays: the addresses are "
-    "factorised and sorted, each person's rows put together in the order read "
-    "(`argsort(kind='stable')`), and the richest row, the first value of each field, its "
-    "provenance and the values that differ are found with `reduceat` over those runs, for "
-    "the 30 % of people on several rows only. What remains is Python making the objects the "
-    "rest of the core uses: 700,000 `Contact` objects (a third of the time) and their "
-    "`file:row` sources, with the cyclic garbage collector paused meanwhile.\n"
+    "How (one process; libraries for the loops): each file is read by pandas' C parser "
+    "(`read_csv(dtype=object, na_filter=False)`: every cell as text, blank records kept so "
+    "that rows are numbered as a spreadsheet numbers them) after the encoding and delimiter "
+    "are detected as before. The address cells of all lists are factorised "
+    "(`pandas.factorize`): each distinct one is checked once, the plain ones (most) all at "
+    "once by pyarrow with the fast path's rule in RE2 and email-validator's verdict on each "
+    "domain, asked once; the others, and every invalid one, by email-validator whole. The "
+    "usable addresses are dictionary-encoded and sorted by Arrow. Names, organisations and "
+    "the other columns are cleaned one distinct value at a time (a few thousand in a million "
+    "rows) and taken back to every row with numpy. The rows of all lists are then merged by "
+    "person as arrays (`argsort(kind='stable')` puts each person's rows together in the order "
+    "read; `reduceat` finds the richest row, each field's first value, its provenance and "
+    "the values that differ, for the people whose rows are not alike). What remains is "
+    "Python making the objects the rest of the core uses: 700,000 `Contact` objects and "
+    "their `file:row` sources, with the cyclic garbage collector paused meanwhile.\n"
 )
 
 
