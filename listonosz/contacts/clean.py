@@ -137,10 +137,10 @@ class Addresses:
 
 def clean_table(
     table: Table, source: SourceList, addresses: Addresses, codes: np.ndarray, result: MergeResult
-) -> pd.DataFrame:
-    """The usable rows of ``table`` of ``source`` (:data:`ROW_COLUMNS`), whose address cells
-    are ``addresses``' ``codes``; its rejects, warnings and summary go to ``result``. A blank
-    row is neither used nor rejected nor counted."""
+) -> dict[str, np.ndarray]:
+    """The usable rows of ``table`` of ``source``, column by column (:data:`ROW_COLUMNS`), for
+    the merge; its address cells are ``addresses``' ``codes``. Its rejects, warnings and
+    summary go to ``result``. A blank row is neither used nor rejected nor counted."""
     fields, numbers, label, headers = table.fields, table.cells.index, table.label, table.headers
     blank = np.full(len(numbers), "", dtype=object)
     column = {name: fields[name].to_numpy() if name in fields else blank for name in FIELDS}
@@ -221,7 +221,7 @@ def clean_table(
         result.warnings.append(
             Notice(label, 0, "", "", "a header and no rows: nobody is added from this list")
         )
-    texts = {name: column[keep] for name, column in {**values, "groups": groups}.items()}
-    texts["source"] = np.array([f"{label}:{n}" for n in numbers[keep]], dtype=object)
-    usable = pd.DataFrame(texts, dtype=object)  # object: not copied into another kind of strings
-    return usable.assign(person=person[keep], flags=flags[keep])[list(ROW_COLUMNS)]
+    usable = {"person": person, **values, "groups": groups, "flags": flags}
+    usable = {name: column[keep] for name, column in usable.items()}
+    usable["source"] = np.array([f"{label}:{n}" for n in numbers[keep].tolist()], dtype=object)
+    return usable

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from listonosz.contacts.clean import Addresses, clean_table
+from listonosz.contacts.clean import ROW_COLUMNS, Addresses, clean_table
 from listonosz.contacts.emails import EmailChecker
 from listonosz.contacts.legal import CONSENT, CONSENT_FLAG, REFUSED_FLAG, basis_of
 from listonosz.contacts.model import PERSON_FIELDS, Conflict, Contact, MergeResult, Notice
@@ -34,7 +34,7 @@ def merge_lists(lists: Iterable[SourceList], *, smtputf8: bool = False) -> Merge
     non-ASCII local part, for a transport that supports SMTPUTF8.
     """
     result = MergeResult([])
-    usable: list[pd.DataFrame] = []
+    usable: list[dict[str, np.ndarray]] = []
     with gc_paused():
         read = []  # (source, its tables, notices about sheets skipped: after the others)
         for source in lists:
@@ -48,25 +48,27 @@ def merge_lists(lists: Iterable[SourceList], *, smtputf8: bool = False) -> Merge
             result.warnings += skipped
         emails = addresses.emails
         del read, every, addresses  # the cells as read: no longer needed
-        rows = pd.concat(usable, ignore_index=True) if usable else pd.DataFrame()
+        rows = {name: np.concatenate([part[name] for part in usable]) for name in ROW_COLUMNS}
         del usable[:]
-        result.contacts = _people(rows, emails, result.conflicts) if len(rows) else []
+        result.contacts = _people(rows, emails, result.conflicts) if len(rows["person"]) else []
     result.conflicts.sort(key=lambda conflict: conflict.email)  # a person's stay in order
     return result
 
 
-def _people(rows: pd.DataFrame, addresses: list[str], conflicts: list[Conflict]) -> list[Contact]:
+def _people(
+    rows: dict[str, np.ndarray], addresses: list[str], conflicts: list[Conflict]
+) -> list[Contact]:
     """The rows of every list (in the order read) merged into one Contact per person, sorted
     by address (``addresses[person]``); what the rows disagree on goes to ``conflicts``."""
-    person = rows["person"].to_numpy()
+    person = rows["person"]
     by_person = np.argsort(person, kind="stable")  # a person's rows together, in order
     person = person[by_person]
     starts = np.flatnonzero(np.r_[True, person[1:] != person[:-1]])
     counts = np.diff(np.r_[starts, len(person)])
     emails = [addresses[index] for index in person[starts].tolist()]
-    columns = {name: rows[name].to_numpy() for name in PERSON_FIELDS}
+    columns = {name: rows[name] for name in PERSON_FIELDS}
     kept = {name: column[by_person[starts]] for name, column in columns.items()}
-    sources = rows["source"].to_numpy()
+    sources = rows["source"]
     row_sources = list(zip(sources[by_person[starts]].tolist()))  # ("file:row",) each
     origins: list[tuple[int, ...]] = [()] * len(starts)  # () when all is from one row
     several = np.flatnonzero(counts > 1)
@@ -87,13 +89,13 @@ def _people(rows: pd.DataFrame, addresses: list[str], conflicts: list[Conflict])
             conflicts.append(Conflict(emails[several[local]], PERSON_FIELDS[slot],
                                       values[kept_row, slot], their_sources[kept_row],
                                       values[row, slot], their_sources[row]))  # fmt: skip
-    flags = np.bitwise_or.reduceat(rows["flags"].to_numpy()[by_person], starts)
+    flags = np.bitwise_or.reduceat(rows["flags"][by_person], starts)
     for index in np.flatnonzero((flags & CONSENT_FLAG > 0) & (flags & REFUSED_FLAG > 0)).tolist():
         basis = basis_of(int(flags[index])) or "none"
         refused, given = "a row refusing consent", "a row giving consent"
         conflicts.append(Conflict(emails[index], "legal_basis", basis, refused, CONSENT, given))
     bases = np.array([basis_of(f) for f in range(8)], dtype=object)[flags].tolist()
-    groups = _union(rows["groups"].to_numpy()[by_person], starts)
+    groups = _union(rows["groups"][by_person], starts)
     fields = [kept.pop(name).tolist() for name in PERSON_FIELDS]  # each array freed as it goes
     return list(map(Contact, emails, *fields[:5], groups, row_sources, *fields[5:], bases, origins))
 
