@@ -138,9 +138,10 @@ class Addresses:
 def clean_table(
     table: Table, source: SourceList, addresses: Addresses, codes: np.ndarray, result: MergeResult
 ) -> dict[str, np.ndarray]:
-    """The usable rows of ``table`` of ``source``, column by column (:data:`ROW_COLUMNS`), for
-    the merge; its address cells are ``addresses``' ``codes``. Its rejects, warnings and
-    summary go to ``result``. A blank row is neither used nor rejected nor counted."""
+    """The usable rows of ``table`` of ``source``, column by column (:data:`ROW_COLUMNS`, but
+    the person's fields the table lacks), for the merge; its address cells are ``addresses``'
+    ``codes``. Its rejects, warnings and summary go to ``result``. A blank row is neither used
+    nor rejected nor counted."""
     fields, numbers, label, headers = table.fields, table.cells.index, table.label, table.headers
     blank = np.full(len(numbers), "", dtype=object)
     column = {name: fields[name].to_numpy() if name in fields else blank for name in FIELDS}
@@ -221,7 +222,9 @@ def clean_table(
         result.warnings.append(
             Notice(label, 0, "", "", "a header and no rows: nobody is added from this list")
         )
-    usable = {"person": person, **values, "groups": groups, "flags": flags}
-    usable = {name: column[keep] for name, column in usable.items()}
+    named = {*fields.columns, *(("first_name", "last_name") if "full_name" in fields else ())}
+    usable = {name: values[name] for name in PERSON_FIELDS if name in named}  # others: all blank
+    usable = {name: column[keep] for name, column in
+              {"person": person, **usable, "groups": groups, "flags": flags}.items()}  # fmt: skip
     usable["source"] = np.array([f"{label}:{n}" for n in numbers[keep].tolist()], dtype=object)
     return usable

@@ -48,11 +48,23 @@ def merge_lists(lists: Iterable[SourceList], *, smtputf8: bool = False) -> Merge
             result.warnings += skipped
         emails = addresses.emails
         del read, every, addresses  # the cells as read: no longer needed
-        rows = {name: np.concatenate([part[name] for part in usable]) for name in ROW_COLUMNS}
+        lacking = {name for name in ROW_COLUMNS if not any(name in part for part in usable)}
+        rows = {name: _joined(usable, name) for name in ROW_COLUMNS if name not in lacking}
         del usable[:]
-        result.contacts = _people(rows, emails, result.conflicts) if len(rows["person"]) else []
+        found = rows and len(rows["person"])
+        result.contacts = _people(rows, emails, result.conflicts) if found else []
     result.conflicts.sort(key=lambda conflict: conflict.email)  # a person's stay in order
     return result
+
+
+def _joined(parts: list[dict[str, np.ndarray]], name: str) -> np.ndarray:
+    """Column ``name`` of every table's usable rows; blank where a table lacks it."""
+    return np.concatenate(
+        [
+            part[name] if name in part else np.full(len(part["person"]), "", dtype=object)
+            for part in parts
+        ]  # fmt: skip
+    )
 
 
 def _people(
@@ -66,8 +78,9 @@ def _people(
     starts = np.flatnonzero(np.r_[True, person[1:] != person[:-1]])
     counts = np.diff(np.r_[starts, len(person)])
     emails = [addresses[index] for index in person[starts].tolist()]
-    columns = {name: rows[name] for name in PERSON_FIELDS}
-    kept = {name: column[by_person[starts]] for name, column in columns.items()}
+    blank = np.full(len(person), "", dtype=object)
+    columns = {name: rows.get(name, blank) for name in PERSON_FIELDS}
+    kept = {name: column[by_person[starts]] for name, column in columns.items() if name in rows}
     sources = rows["source"]
     row_sources = list(zip(sources[by_person[starts]].tolist()))  # ("file:row",) each
     origins: list[tuple[int, ...]] = [()] * len(starts)  # () when all is from one row
@@ -77,7 +90,8 @@ def _people(
         values = np.column_stack([columns[name][rows_of] for name in PERSON_FIELDS])
         merged, origin, differing = _richest(values, counts[several])
         for slot, name in enumerate(PERSON_FIELDS):
-            kept[name][several] = merged[:, slot]
+            if name in kept:  # a field no list has stays blank
+                kept[name][several] = merged[:, slot]
         their_sources = sources[rows_of].tolist()
         bounds = np.r_[0, np.cumsum(counts[several])].tolist()
         shared: dict[tuple[int, ...], tuple[int, ...]] = {}  # each distinct one once
@@ -96,7 +110,8 @@ def _people(
         conflicts.append(Conflict(emails[index], "legal_basis", basis, refused, CONSENT, given))
     bases = np.array([basis_of(f) for f in range(8)], dtype=object)[flags].tolist()
     groups = _union(rows["groups"][by_person], starts)
-    fields = [kept.pop(name).tolist() for name in PERSON_FIELDS]  # each array freed as it goes
+    blanks = [""] * len(starts)
+    fields = [kept.pop(name).tolist() if name in kept else blanks for name in PERSON_FIELDS]
     return list(map(Contact, emails, *fields[:5], groups, row_sources, *fields[5:], bases, origins))
 
 
