@@ -59,12 +59,8 @@ def merge_lists(lists: Iterable[SourceList], *, smtputf8: bool = False) -> Merge
 
 def _joined(parts: list[dict[str, np.ndarray]], name: str) -> np.ndarray:
     """Column ``name`` of every table's usable rows; blank where a table lacks it."""
-    return np.concatenate(
-        [
-            part[name] if name in part else np.full(len(part["person"]), "", dtype=object)
-            for part in parts
-        ]  # fmt: skip
-    )
+    blank = np.full(max(len(part["person"]) for part in parts), "", dtype=object)
+    return np.concatenate([part.get(name, blank[: len(part["person"])]) for part in parts])
 
 
 def _people(
