@@ -132,6 +132,8 @@ class Addresses:
         person = rank[pc.fill_null(people.indices, len(order)).to_numpy()]
         ends = np.cumsum([len(column) for column in cells])[:-1]
         in_order = people.dictionary.take(order).to_pylist()
+        del people
+        pa.default_memory_pool().release_unused()  # Arrow's buffers go back to the system now
         return cls(written, person, _taken(slice(None), note), np.split(codes, ends), in_order)
 
 
