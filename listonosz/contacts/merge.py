@@ -48,8 +48,8 @@ def merge_lists(lists: Iterable[SourceList], *, smtputf8: bool = False) -> Merge
             result.warnings += skipped
         emails = addresses.emails
         del read, every, addresses  # the cells as read: no longer needed
-        lacking = {name for name in ROW_COLUMNS if not any(name in part for part in usable)}
-        rows = {name: _joined(usable, name) for name in ROW_COLUMNS if name not in lacking}
+        present = [name for name in ROW_COLUMNS if any(name in part for part in usable)]
+        rows = {name: _joined(usable, name) for name in present}  # a field no list has: none
         del usable[:]
         found = rows and len(rows["person"])
         result.contacts = _people(rows, emails, result.conflicts) if found else []
