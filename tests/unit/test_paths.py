@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from listonosz.campaign import Campaign, CampaignError, Source, load_campaign, open_campaign
 from listonosz.config import Settings
-from listonosz.contacts.read import ContactFileError, read_rows
+from listonosz.contacts.errors import ContactFileError
+from listonosz.contacts.read import SourceList, read_tables
 from listonosz.paths import PathError
 from tests.conftest import CAMPAIGN, REPO
 
@@ -145,7 +146,7 @@ def test_a_file_with_no_header_is_not_echoed(project: Path) -> None:
     notes = project / "contacts" / "notatki.csv"
     notes.write_text("haslo-do-skrzynki-Zx81\nkolejna linia\n", encoding="utf-8")
     with pytest.raises(ContactFileError) as info:
-        list(read_rows(notes, "notatki.csv"))
+        read_tables(SourceList(notes, label="notatki.csv"))
     message = str(info.value)
     assert "no e-mail column" in message and "Zx81" not in message
 
