@@ -145,7 +145,7 @@ def _row(event: StoredEvent, now: dt.datetime) -> dict[str, Any]:
         "campaign": event.campaign,
         "type": event.type,
         "bounce_class": event.bounce_class,
-        "occurred_at": event.occurred_at,
+        "occurred_at": event.occurred_at.astimezone(dt.UTC),  # SQLite keeps no offset
         "received_at": event.received_at or now,
         "detail": json.dumps(dict(event.detail), ensure_ascii=False, sort_keys=True),
     }

@@ -78,7 +78,12 @@ class Participants(StoreHandle):
         )
 
     def _set(self, campaign: str, email: str, values: dict[str, object]) -> Participant:
-        """Update the person's row with ``values``, or make it."""
+        """Update the person's row with ``values``, or make it. Times are kept in UTC (SQLite
+        keeps no offset: a time in another zone would come back shifted)."""
+        values = {
+            name: value.astimezone(dt.UTC) if isinstance(value, dt.datetime) else value
+            for name, value in values.items()
+        }
         key = (participants.c.campaign == campaign) & (participants.c.email == email)
         with self.engine.begin() as conn:
             changed = conn.execute(update(participants).where(key).values(**values)).rowcount

@@ -9,7 +9,7 @@ flood of forged links costs little), then the core does the work (``lifecycle``,
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -100,9 +100,15 @@ def page_environment() -> Environment:
     return env
 
 
-def create_app(settings: Settings | None = None) -> Guard:
-    """The ASGI app (FastAPI inside :class:`Guard`): pages, one-click, health check."""
+def create_app(
+    settings: Settings | None = None, clock: Callable[[], dt.datetime] | None = None
+) -> Guard:
+    """The ASGI app (FastAPI inside :class:`Guard`): pages, one-click, health check.
+
+    ``clock`` is what the RSVP pages take for now (tests move it; the real time otherwise).
+    """
     settings = settings or Settings()
+    now = clock or _now
     pages = page_environment()
     state: dict[str, Services] = {}
     webhooks = Webhooks(settings)
@@ -240,7 +246,7 @@ def create_app(settings: Settings | None = None) -> Guard:
         found = key_of(token, "rsvp")
         if found is None:
             return not_found()
-        invitation = services().rsvp.invitation(found[0], _now())
+        invitation = services().rsvp.invitation(found[0], now())
         if invitation is None:
             return gone()
         if invitation.closed == "over":
@@ -271,12 +277,12 @@ def create_app(settings: Settings | None = None) -> Guard:
         if not isinstance(answer, str):
             return render("message.html", 400, title="Nieprawidłowe żądanie", kind="bad")
         try:
-            invitation = services().rsvp.answer(found[0], answer, _now())
+            invitation = services().rsvp.answer(found[0], answer, now())
         except RsvpError as exc:
             if exc.reason == "answer":
                 return render("message.html", 400, title="Nieprawidłowe żądanie", kind="bad")
             if exc.reason == "over":
-                invitation = services().rsvp.invitation(found[0], _now())
+                invitation = services().rsvp.invitation(found[0], now())
                 return _over(render, invitation) if invitation else gone()
             return render("message.html", 409, title="Rejestracja zamknięta", kind="deadline")
         if invitation is None:
@@ -288,13 +294,13 @@ def create_app(settings: Settings | None = None) -> Guard:
         found = key_of(token, "rsvp")
         if found is None:
             return not_found()
-        invitation = services().rsvp.invitation(found[0], _now())
+        invitation = services().rsvp.invitation(found[0], now())
         if invitation is None:
             return gone()
         if invitation.closed == "over":
             return _over(render, invitation)
         campaign = invitation.campaign
-        body = event_calendar(campaign, _now(), campaign.event.sequence)
+        body = event_calendar(campaign, now(), campaign.event.sequence)
         return Response(
             body,
             media_type="text/calendar; charset=utf-8",

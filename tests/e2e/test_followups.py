@@ -8,11 +8,14 @@ import datetime as dt
 import email
 import email.policy
 import os
+import re
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
+from starlette.testclient import TestClient
 
 from flows.campaign import send_campaign
 from flows.followups import run_follow_ups
@@ -20,6 +23,7 @@ from listonosz.campaign import load_campaign
 from listonosz.config import Settings
 from listonosz.sending import merge_audience
 from listonosz.store import Participants
+from listonosz.web import create_app
 from tests.conftest import LISTONOSZ, Capture
 from tests.factories import write_project
 
@@ -36,6 +40,20 @@ KINDS = {
     "Dziękujemy": "thank_you",
     "Brakowało": "we_missed_you",
 }
+
+
+def _rsvp_links(capture: Capture) -> dict[tuple[str, str], dict[str, str]]:
+    """The RSVP links (paths) of every captured invitation, by campaign and recipient."""
+    found = {}
+    for path in capture.messages():
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert isinstance(message, email.message.EmailMessage)
+        body = message.get_body(("plain",))
+        assert body is not None
+        yes, no = (urlsplit(u).path for u in re.findall(r"https?://\S+/r/\S+", body.get_content()))
+        key = (str(message["X-Listonosz-Campaign"]), message["To"].addresses[0].addr_spec)
+        found[key] = {"yes": yes, "no": no}
+    return found
 
 
 def _received(capture: Capture) -> dict[str, set[str]]:
@@ -65,23 +83,39 @@ def test_follow_ups_reach_exactly_the_right_people_once(
 
     for campaign in (path, late):
         assert send_campaign(str(campaign), "invitation")["sent"] == 6
+    links = _rsvp_links(capture)  # (campaign id, address) → {"yes": path, "no": path}
     invited = sorted(_received(capture)["invitation"])
     yes_came, yes_absent, no, changed, silent_came, fresh_yes = invited
     reminder_due = dt.datetime.combine(day - dt.timedelta(days=2), dt.time(9), tzinfo=WARSAW)
 
-    settings = Settings()
-    with Participants(settings.resolved_ledger_url) as people:
-        answers = [
-            (yes_came, "yes", start - dt.timedelta(days=10)),
-            (yes_absent, "yes", start - dt.timedelta(days=9)),
-            (no, "no", start - dt.timedelta(days=8)),
-            (changed, "yes", start - dt.timedelta(days=7)),
-            (changed, "no", reminder_due - dt.timedelta(hours=2)),  # yes, then no
-            (fresh_yes, "yes", reminder_due - dt.timedelta(hours=3)),  # registered just now
-        ]
+    # the answers, through the web app's RSVP pages on a moved clock
+    clock = [start]
+    app = create_app(Settings(), clock=lambda: clock[0])
+    answers = [
+        (yes_came, "yes", start - dt.timedelta(days=10)),
+        (yes_absent, "yes", start - dt.timedelta(days=9)),
+        (no, "no", start - dt.timedelta(days=8)),
+        (changed, "yes", start - dt.timedelta(days=7)),
+        (changed, "no", reminder_due - dt.timedelta(hours=2)),  # yes, then no
+        (fresh_yes, "yes", reminder_due - dt.timedelta(hours=3)),  # registered just now
+    ]
+    with TestClient(app) as client:
         for campaign_id in (CAMPAIGN, "spozniona"):
             for who, what, when in answers:
-                people.answer(campaign_id, who, what, "web", when)
+                clock[0] = when
+                page = links[(campaign_id, who)][what]
+                assert client.get(page).status_code == 200
+                answered = client.post(page, data={"answer": what}, follow_redirects=False)
+                assert answered.status_code == 303, answered.text
+    settings = Settings()
+    with Participants(settings.resolved_ledger_url) as people:
+        state = {p.email: p for p in people.of_campaign(CAMPAIGN)}
+    assert (state[changed].answer, state[changed].answer_source) == ("no", "web")
+    answered_at = state[fresh_yes].answered_at
+    assert answered_at is not None
+    assert answered_at.replace(tzinfo=answered_at.tzinfo or dt.UTC) == reminder_due - dt.timedelta(
+        hours=3
+    )
 
     # T−2 days 09:05: the reminder, to yes and no-answer, not to the no, not to fresh answers
     assert run_follow_ups(CAMPAIGN, reminder_due + dt.timedelta(minutes=5))["sent"] == {
