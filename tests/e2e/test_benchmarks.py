@@ -77,17 +77,19 @@ def test_the_bounces_benchmark_ends_with_its_ratio() -> None:
 def test_the_render_benchmark_ends_with_its_ratios() -> None:
     run = _bench("benchmarks/render.py", "--rounds", "1")
     assert run.returncode == 0, run.stderr[-3000:]
-    *kinds, total, verdict = _last_lines(run.stdout, 7)
+    *kinds, total, verdict = _last_lines(run.stdout, 9)
     assert [line.split()[0] for line in kinds] == [
         "invitation",
         "reminder",
         "thank_you",
         "we_missed_you",
+        "update",
+        "cancellation",
         "newsletter",
     ]
     assert total.startswith("all kinds") and total.endswith("x")
     assert verdict.startswith("target >= 15x for every kind: ")
-    assert verdict.endswith("output: byte-identical for all 430 messages")
+    assert verdict.endswith("output: byte-identical for all 602 messages")
 
 
 def test_the_send_benchmark_says_at_once_how_to_install_prefect_email() -> None:
