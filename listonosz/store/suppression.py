@@ -18,7 +18,7 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 from sqlalchemy import ColumnElement, Connection, bindparam, delete, or_, select
 
@@ -148,18 +148,7 @@ class SuppressionList(StoreHandle):
         """Every suppression, newest first."""
         query = select(suppressions).order_by(suppressions.c.added_at.desc())
         with self.engine.connect() as conn:
-            return [
-                Entry(
-                    row.key,
-                    row.email or "",
-                    row.reason,
-                    row.detail,
-                    row.added_at,
-                    row.scope,
-                    row.source,
-                )
-                for row in conn.execute(query)
-            ]
+            return [_entry(row) for row in conn.execute(query)]
 
     def lookup(self, email: str) -> Entry | None:
         """The entry that holds this address back, if any."""
@@ -169,9 +158,7 @@ class SuppressionList(StoreHandle):
             row = conn.execute(select(suppressions).where(mine)).first()
         if row is None:
             return None
-        return Entry(
-            row.key, row.email or "", row.reason, row.detail, row.added_at, row.scope, row.source
-        )
+        return _entry(row)
 
     def filter(
         self, contacts: Sequence[Contact], *, newsletter: bool = False
@@ -232,15 +219,7 @@ class SuppressionList(StoreHandle):
                 whose = keys.get(row.key) or row.email
                 found.setdefault(
                     whose,
-                    Entry(
-                        row.key,
-                        row.email or "",
-                        row.reason,
-                        row.detail,
-                        row.added_at,
-                        row.scope,
-                        row.source,
-                    ),
+                    _entry(row),
                 )
         return {email: found[n] for email, n in people.items() if n in found}
 
@@ -364,3 +343,10 @@ def _normalise(email: str) -> str:
         return normalise_email(email)
     except ValueError as exc:
         raise SuppressionError(f"{email!r} is not a usable e-mail address: {exc}") from None
+
+
+def _entry(row: Any) -> Entry:
+    """An entry as the list shows it, from its row (an erased person's address empty)."""
+    return Entry(
+        row.key, row.email or "", row.reason, row.detail, row.added_at, row.scope, row.source
+    )

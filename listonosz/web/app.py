@@ -241,8 +241,9 @@ def create_app(
             organiser=organiser_of(result.campaign) if result.campaign else None,
         )
 
-    @app.get("/r/{token}", response_class=HTMLResponse, summary="RSVP: the invitation")
-    def rsvp_page(token: str) -> HTMLResponse:
+    def open_invitation(token: str) -> tuple[Invitation, dict[str, str]] | HTMLResponse:
+        """The invitation of an RSVP token still open to look at, or the page saying why not
+        (a bad token, a delivery gone, an event that has taken place)."""
         found = key_of(token, "rsvp")
         if found is None:
             return not_found()
@@ -251,12 +252,20 @@ def create_app(
             return gone()
         if invitation.closed == "over":
             return _over(render, invitation)
+        return invitation, found[1]
+
+    @app.get("/r/{token}", response_class=HTMLResponse, summary="RSVP: the invitation")
+    def rsvp_page(token: str) -> HTMLResponse:
+        opened = open_invitation(token)
+        if isinstance(opened, HTMLResponse):
+            return opened
+        invitation, claims = opened
         return render(
             "rsvp.html",
             title=invitation.campaign.event.title,
             invitation=invitation,
             event=invitation.campaign.event,
-            suggested=found[1].get("a"),
+            suggested=claims.get("a"),
             action=f"/r/{quote(token)}",
             ics=f"/r/{quote(token)}/{FILENAME}",
             google=google_calendar_url(invitation),
@@ -291,15 +300,10 @@ def create_app(
 
     @app.get(f"/r/{{token}}/{FILENAME}", summary="RSVP: the event's calendar file")
     def rsvp_calendar(token: str) -> Response:
-        found = key_of(token, "rsvp")
-        if found is None:
-            return not_found()
-        invitation = services().rsvp.invitation(found[0], now())
-        if invitation is None:
-            return gone()
-        if invitation.closed == "over":
-            return _over(render, invitation)
-        campaign = invitation.campaign
+        opened = open_invitation(token)
+        if isinstance(opened, HTMLResponse):
+            return opened
+        campaign = opened[0].campaign
         body = event_calendar(campaign, now(), campaign.event.sequence)
         return Response(
             body,
