@@ -26,10 +26,13 @@ from prefect.states import Cancelled, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
-from listonosz.campaign import Campaign, open_campaign
+from flows.form import CampaignFile, MessageKind
+from listonosz.campaign import Campaign, CampaignError, open_campaign
 from listonosz.config import Settings, TransportSettings
 from listonosz.contacts.merge import MergeResult
+from listonosz.contacts.normalise import normalise_email
 from listonosz.contacts.report import report_rows, write_report
+from listonosz.lifecycle import audience_of, read_state
 from listonosz.sending import (
     BatchReport,
     BatchSender,
@@ -38,12 +41,15 @@ from listonosz.sending import (
     Ready,
     SendReport,
     build_report,
+    check_public_url,
     merge_audience,
     plan_delivery,
     prepare_messages,
+    send_samples,
 )
 from listonosz.stopping import CANCELLED, PAUSED, Stop, graceful_signals
-from listonosz.store import Ledger, SuppressionList
+from listonosz.store import Ledger, Participants, SuppressionList
+from listonosz.tracking import Tracker
 from listonosz.transports import Transport, make_transport
 
 T = TypeVar("T")
@@ -57,10 +63,11 @@ def _quoted(value: T) -> T:
 
 @task(name="merge-contacts", cache_policy=NONE)
 def merge_contacts(
-    campaign: Campaign, settings: Settings, suppression: SuppressionList
+    campaign: Campaign, settings: Settings, suppression: SuppressionList, kind: str
 ) -> MergeResult:
-    """The audience, with a contacts report as a CSV file and as a Prefect table artifact."""
-    merged = merge_audience(campaign, suppression)
+    """The audience of one message kind, with a contacts report as a CSV file and as a
+    Prefect table artifact."""
+    merged = merge_audience(campaign, suppression, kind)
     report_path = settings.var_dir / "reports" / f"{campaign.id}-contacts.csv"
     write_report(merged, report_path)
     create_table_artifact(
@@ -116,6 +123,26 @@ def report(
     create_table_artifact(table=result.groups, key=key, description="Per stakeholder group.")
     create_markdown_artifact(markdown=f"```\n{result.summary()}\n```", key=f"{key}-summary")
     return result
+
+
+@task(name="send-sample", cache_policy=NONE)
+def send_sample(campaign: Campaign, settings: Settings, kind: str, address: str) -> dict[str, Any]:
+    """One sample of ``kind`` to a staff address, as ``listonosz send --test-to`` sends them:
+    rendered for the first person of the audience, marked [TEST], recorded nowhere."""
+    try:
+        address = normalise_email(address)
+    except ValueError as exc:
+        raise CampaignError(f"test_to {address!r}: {exc}") from None
+    summary = "\n".join(send_samples(campaign, settings, address, [kind]))
+    get_run_logger().info("Sample sent to %s: %s", address, summary)
+    return {
+        "summary": summary,
+        "sent": 0,
+        "nothing_to_send": True,
+        "possible_duplicates": 0,
+        "stopped": False,
+        "stop_line": "",
+    }
 
 
 def prefect_throttle(settings: TransportSettings) -> Callable[[], None] | None:
@@ -192,10 +219,14 @@ def send_all(sender: BatchSender, ready: list[Ready], size: int, threads: int) -
 
 @flow(name="send-campaign")
 def send_campaign(
-    campaign_path: str,
-    message: str = "invitation",
+    campaign_path: CampaignFile,
+    message: MessageKind = "invitation",
     batch_size: int | None = None,
     transport: str | None = None,
+    check_links: bool = True,
+    now: dt.datetime | None = None,
+    dry_run: bool = False,
+    test_to: str = "",
 ) -> dict[str, Any] | State:
     """Send one message kind of a campaign to everyone in its audience who has not had it.
 
@@ -209,11 +240,26 @@ def send_campaign(
         message: The message kind to send, as declared in the campaign (e.g. invitation).
         batch_size: Recipients per task; the settings' batch_size when empty.
         transport: A transport named in listonosz.toml; the campaign's or the default when empty.
+        check_links: Refuse to start unless the web app that the messages link to (public_url)
+            answers over HTTPS; off only when it is hosted out of this machine's reach.
+        now: The moment a scheduled message's audience is decided at (tests move the clock);
+            the current time when empty.
+        dry_run: Write the messages to var/dry-run as .eml files instead of sending them.
+        test_to: An address (staff's own) to send only one sample of this message to, marked
+            [TEST], to check it before the real send; nobody else gets anything, nothing is
+            recorded. Empty for the real send.
     """
     settings = Settings()
     campaign = open_campaign(campaign_path, settings)
+    campaign.message(message)  # an unknown kind fails here, naming the declared ones
+    if dry_run:
+        transport = "outbox"
     if transport:
         campaign = campaign.model_copy(update={"transport": transport})
+    if test_to:
+        return send_sample(campaign, settings, message, test_to)
+    if check_links and settings.check_public_url:
+        check_public_url(settings, campaign.transport)
     transport_settings = settings.transport_settings(campaign.transport)
     outbox = settings.outbox_path(transport_settings)
     stop = Stop()
@@ -226,10 +272,19 @@ def send_campaign(
         if ledger_url == settings.resolved_ledger_url
         else Ledger(settings.resolved_ledger_url)
     )
-    suppression = SuppressionList(settings.resolved_ledger_url)  # people, dry run or not
+    # people, dry run or not
+    suppression = SuppressionList(settings.resolved_ledger_url, settings.signing_secret())
+    # Refusals at send time are bounces: events and suppressions beside the ledger's rows.
+    tracker = Tracker(ledger_url, settings.signing_secret())
     try:
         with graceful_signals(stop), stop_when_cancelled(stop):
-            merged = merge_contacts(campaign, settings, suppression)
+            merged = merge_contacts(campaign, settings, suppression, message)
+            spec = campaign.message(message)
+            if spec.audience is not None or spec.not_within is not None:  # only its rule's people
+                with Participants(settings.resolved_ledger_url) as people:
+                    state = read_state(control, people, campaign)
+                moment = now or dt.datetime.now(dt.UTC)
+                merged.contacts = audience_of(spec, merged.contacts, state, moment)
             factory = MessageFactory(campaign, message, settings)
             if control.paused(campaign.id, message) is not None:
                 stop.request(PAUSED)  # nothing to prepare: the report says paused
@@ -244,7 +299,7 @@ def send_campaign(
                     mailer,
                     run_id,
                     lease,
-                    suppression=suppression,
+                    tracker=tracker,
                     stop=stop,
                     paused=lambda: control.paused(campaign.id, message) is not None,
                 )
@@ -256,6 +311,7 @@ def send_campaign(
         ledger.close()
         control.close()
         suppression.close()
+        tracker.close()
     logger = get_run_logger()
     logger.info(
         "Sent %d, already settled %d", outcome.this_run.get("sent", 0), outcome.already_sent

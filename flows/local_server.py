@@ -175,3 +175,14 @@ def _tighten(path: Path, mode: int) -> None:
     with contextlib.suppress(OSError):
         if path.stat().st_uid == os.getuid():
             path.chmod(mode)
+
+
+def quiet_local_prefect() -> None:
+    """Without a Prefect server configured, Prefect starts a temporary local one: keep it quiet.
+
+    Its telemetry heartbeat competes with the run for the server's SQLite file and logs a
+    harmless "database is locked" traceback, and its first start (creating its database) can
+    outlast the default 20 s on a busy machine. An explicit setting in the environment wins.
+    """
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")

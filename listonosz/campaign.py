@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -31,6 +33,31 @@ class CampaignError(ListonoszError, ValueError):
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(m|h|d)\s*$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(value: object) -> dt.timedelta:
+    """``30m``, ``24h``, ``2d`` (or a timedelta) as a timedelta; anything else raises."""
+    if isinstance(value, dt.timedelta):
+        return value
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration such as 30m, 24h or 2d")
+    return dt.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+Duration = Annotated[dt.timedelta, BeforeValidator(parse_duration)]
+
+#: Who a scheduled message goes to, by their state in the campaign: answered yes or no, not
+#: answered (but invited), came, or said yes and did not come.
+AudienceState = Annotated[
+    Literal["yes", "no", "no_answer", "attended", "absent"],
+    # YAML 1.1 reads a bare yes and no as booleans: take them back as the words staff wrote
+    BeforeValidator(lambda v: {True: "yes", False: "no"}.get(v, v) if isinstance(v, bool) else v),
+]
 
 
 class Venue(_Model):
@@ -83,6 +110,8 @@ class Event(_Model):
     programme: list[ProgrammeItem] = []
     #: The calendar file's SEQUENCE: raise it whenever the date, time or place changes.
     sequence: int = Field(default=0, ge=0)
+    #: Attendance counts as closed this long after the end even if staff never close it.
+    attendance_closes: Duration = dt.timedelta(days=1)
 
     @field_validator("timezone")
     @classmethod
@@ -109,7 +138,8 @@ class Sender(_Model):
     name: str
     email: EmailStr
     reply_to: EmailStr | None = None
-    #: Where bounces go; each message's envelope sender becomes local+<ledger key>@domain (VERP).
+    #: Where bounces go; each message's envelope sender becomes local+<ledger key>.<MAC>@domain
+    #: (VERP, signed: see listonosz.tracking.verp), read over IMAP (settings: bounces).
     bounce_address: EmailStr | None = None
 
     @property
@@ -148,18 +178,84 @@ class Audience(_Model):
     groups: list[str] | None = None
 
 
+class Schedule(_Model):
+    """When a follow-up is due: a time before the event starts or after it ends, at a local
+    time of day in the event's zone (or at that moment exactly when ``at`` is left out)."""
+
+    before_start: Duration | None = None
+    after_end: Duration | None = None
+    at: dt.time | None = None
+
+    @model_validator(mode="after")
+    def _one_anchor(self) -> Schedule:
+        if (self.before_start is None) == (self.after_end is None):
+            raise ValueError("a schedule has exactly one of before_start and after_end")
+        return self
+
+
 class MessageSpec(_Model):
-    """One message kind of a campaign: its templates and subject (a Jinja string)."""
+    """One message kind of a campaign: its templates and subject (a Jinja string), and when it
+    goes: ``now`` (when staff send it) or on a schedule, to an audience by RSVP and attendance.
+    """
 
     template: str
     subject: str
-    send: Literal["now", "later"] = "now"
+    send: Literal["now"] | Schedule = "now"
+    #: Who gets it, by RSVP and attendance (everyone on the lists when left out).
+    audience: list[AudienceState] | None = None
+    #: Not to someone who answered within this long before the message is due.
+    not_within: Duration | None = None
+    #: ``closed``: wait until staff close attendance (or ``attendance_deadline`` passes).
+    needs_attendance: Literal["closed"] | None = None
+    #: How long after it was due a scheduled message may still go; after that it is missed.
+    stale_after: Duration = dt.timedelta(days=2)
     #: Sent by a schedule, not by a person: marks messages Auto-Submitted (RFC 3834).
     auto_submitted: bool = False
     #: Only for people who consented (a newsletter is not part of the public task).
     consent_required: bool = False
     #: Links the message offers (thank-you: slides and recordings).
     materials: list[Material] = []
+
+    @field_validator("send", mode="before")
+    @classmethod
+    def _no_later(cls, value: object) -> object:
+        if value == "later":
+            raise ValueError(
+                "send: later is gone; use send: now (staff send it) or a schedule such as "
+                "send: {before_start: 2d, at: '09:00'} or send: {after_end: 1d, at: '10:00'}"
+            )
+        return value
+
+    @property
+    def scheduled(self) -> Schedule | None:
+        """The schedule, or None for a message staff send by hand."""
+        return self.send if isinstance(self.send, Schedule) else None
+
+    @model_validator(mode="after")
+    def _rules_that_can_match(self) -> MessageSpec:
+        if self.audience is not None and not self.audience:
+            raise ValueError("audience: an empty list matches nobody; leave it out for everyone")
+        if self.scheduled is None:
+            for name in ("not_within", "needs_attendance"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name} applies to scheduled messages only (send: {{…}})")
+            if self.audience and {"attended", "absent"} & set(self.audience):
+                raise ValueError(
+                    "audience: attended or absent needs a schedule after the event "
+                    "(send: {after_end: …}) so that attendance is known"
+                )
+            return self
+        attendance = {"attended", "absent"}
+        if self.audience and attendance & set(self.audience) and self.scheduled.after_end is None:
+            raise ValueError(
+                "audience: attended or absent is known only after the event; "
+                "send such a message after_end"
+            )
+        return self
+
+    #: A newsletter: people who unsubscribed from newsletters only do not get it. A message
+    #: kind named ``newsletter`` is one without saying so.
+    newsletter: bool = False
 
 
 class Campaign(_Model):
@@ -184,6 +280,10 @@ class Campaign(_Model):
             raise CampaignError(
                 f"campaign {self.id!r} declares no message {kind!r}; declared: {known}"
             ) from None
+
+    def is_newsletter(self, kind: str) -> bool:
+        """Whether ``kind`` is a newsletter (see :attr:`MessageSpec.newsletter`)."""
+        return kind == "newsletter" or self.message(kind).newsletter
 
     def source_path(self, source: Source) -> Path:
         """A contact list's path, resolved against the campaign's base directory (the project

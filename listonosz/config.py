@@ -64,6 +64,30 @@ class TransportSettings(BaseModel):
     message_stream: str | None = Field(default=None, description="postmark: e.g. broadcast")
 
 
+class BounceMailboxSettings(BaseModel):
+    """The IMAP mailbox that bounces come back to (the campaigns' ``sender.bounce_address``):
+    read by ``listonosz bounces fetch`` and the ``collect-bounces`` flow."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=993, ge=1, le=65535)
+    security: Literal["plain", "starttls", "tls"] = "tls"
+    username: str = ""
+    password: SecretStr | None = Field(default=None, description="from the environment only")
+    folder: str = Field(default="INBOX", description="where bounces arrive")
+    processed_folder: str = Field(default="Processed", description="read and recorded")
+    unrecognised_folder: str = Field(
+        default="Unrecognised", description="neither a bounce, a complaint nor an auto-reply"
+    )
+    timeout: float = Field(default=60.0, gt=0)
+    batch_size: int = Field(default=200, ge=1, le=5000, description="messages per IMAP FETCH")
+    trust_unsigned: bool = Field(
+        default=False,
+        description="also apply reports without a signed VERP address (matched by "
+        "Original-Envelope-Id or Message-ID): only for a mailbox without VERP, since anyone "
+        "who can write to it could then suppress an address",
+    )
+
+
 class DkimSettings(BaseModel):
     """DKIM signing of every message; the key comes from the environment or a file."""
 
@@ -72,6 +96,45 @@ class DkimSettings(BaseModel):
     algorithm: Literal["rsa", "ed25519"] = "rsa"
     private_key: SecretStr | None = Field(default=None, description="PEM text (environment)")
     private_key_file: Path | None = None
+
+
+class SignedHookSettings(BaseModel):
+    """A provider that signs its webhooks with a key (SendGrid: its public key; Mailgun: the
+    webhook signing key); requests older (or newer) than ``max_age`` seconds are refused."""
+
+    public_key: SecretStr | None = Field(
+        default=None, description="sendgrid: the verification key, base64 DER as SendGrid shows it"
+    )
+    signing_key: SecretStr | None = Field(
+        default=None, description="mailgun: the HTTP webhook signing key"
+    )
+    max_age: float = Field(
+        default=24 * 3600,
+        gt=0,
+        description="seconds a signed request stays valid (the providers retry for up to a day)",
+    )
+
+
+class BasicHookSettings(BaseModel):
+    """A provider that calls its webhook with HTTP Basic auth (Postmark, Brevo) or, Brevo
+    only, a bearer token. Comma-separated, so two can be valid during a rotation."""
+
+    secrets: SecretStr | None = Field(
+        default=None, description="user:password[,user:password]: the credentials in the URL"
+    )
+    tokens: SecretStr | None = Field(
+        default=None, description="brevo: token[,token] sent as Authorization: Bearer"
+    )
+
+
+class WebhookSettings(BaseModel):
+    """How each provider's webhook (``POST /hooks/NAME`` on the web app) is authenticated;
+    a provider with nothing set has no webhook (404)."""
+
+    sendgrid: SignedHookSettings = Field(default_factory=SignedHookSettings)
+    mailgun: SignedHookSettings = Field(default_factory=SignedHookSettings)
+    postmark: BasicHookSettings = Field(default_factory=BasicHookSettings)
+    brevo: BasicHookSettings = Field(default_factory=BasicHookSettings)
 
 
 class ConfigError(ListonoszError, ValueError):
@@ -106,6 +169,11 @@ class Settings(BaseSettings):
         default="https://listonosz.localhost",
         description="Base URL of the web app that serves unsubscribe and RSVP links.",
     )
+    check_public_url: bool = Field(
+        default=True,
+        description="Refuse to send through a real transport unless public_url is HTTPS and "
+        "its /healthz answers (turn off only when the web app is hosted out of reach).",
+    )
     token_secret: SecretStr | None = Field(
         default=None,
         description="Signs unsubscribe and RSVP tokens; generated under var_dir when not set.",
@@ -113,6 +181,11 @@ class Settings(BaseSettings):
     transport: str = "capture"
     transports: dict[str, TransportSettings] = Field(default_factory=dict)
     dkim: DkimSettings | None = None
+    webhooks: WebhookSettings = Field(
+        default_factory=WebhookSettings,
+        description="provider webhooks: LISTONOSZ_WEBHOOKS__SENDGRID__PUBLIC_KEY, "
+        "..._MAILGUN__SIGNING_KEY, ..._POSTMARK__SECRETS, ..._BREVO__SECRETS / __TOKENS",
+    )
     lease_seconds: float = Field(
         default=60.0,
         gt=0,
@@ -122,6 +195,9 @@ class Settings(BaseSettings):
     concurrency: int = Field(default=4, ge=1, le=64)
     render_seconds: float = Field(
         default=2.0, gt=0, le=600, description="most time one message's templates may take"
+    )
+    bounces: BounceMailboxSettings | None = Field(
+        default=None, description="the bounce mailbox over IMAP (LISTONOSZ_BOUNCES__…)"
     )
 
     @field_validator("allowed_dirs", mode="before")

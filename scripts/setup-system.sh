@@ -33,9 +33,17 @@ check() {  # fills `missing`
   need python3-venv "$PYTHON" -c 'import ensurepip, venv'  # make creates .venv with it
   need chromium have_chromium  # `listonosz preview --screenshots`, tests/integration/test_preview.py
   need fonts-liberation test -d /usr/share/fonts/truetype/liberation  # Arial's metrics, for them
-  # Later steps (local delivery and IMAP for the delivery-tracking tests) add theirs here, e.g.:
-  # need postfix test -x /usr/sbin/postfix
-  # need dovecot-imapd test -x /usr/sbin/dovecot
+  need wrk command -v wrk  # the load generator of benchmarks/web.py (and of its test)
+  # The bounce tests' mail stack (tests/mailstack.py): Postfix and Dovecot, run from private
+  # configurations on free loopback ports; the machine's own mail system stays unconfigured.
+  need postfix command -v postfix
+  need dovecot-imapd command -v dovecot
+}
+
+preseed() {  # Postfix asks what kind of mail system the machine is: none (the tests bring theirs)
+  if [[ " ${missing[*]} " == *" postfix "* ]] && command -v debconf-set-selections >/dev/null; then
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  fi
 }
 
 check
@@ -43,6 +51,7 @@ if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
     echo "setup-system: installing ${missing[*]}"
     log=$(mktemp)
+    preseed
     if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
       apt-get install -y -qq -o Dpkg::Use-Pty=0 "${missing[@]}"; } >"$log" 2>&1; then
       tail -n 40 "$log" >&2

@@ -3,27 +3,52 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
+import httpx
 import pytest
 
 from listonosz.campaign import Campaign, load_campaign
 from listonosz.contacts.model import Contact
 from listonosz.sending import merge_audience
 from listonosz.transports.capture import start_capture_server
+from tests import mailstack
+from tests.factories import write_project
 
 REPO = Path(__file__).resolve().parent.parent
 PREFECT = str(Path(sys.executable).parent / "prefect")
 CAMPAIGN = REPO / "campaigns" / "ekonomia-spoleczna-2016.yaml"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--screenshots",
+        metavar="DIR",
+        default=None,
+        help="Write the web pages' screenshots (tests/e2e/test_web_browser.py), the report's "
+        "chart (tests/e2e/test_report.py) and the Prefect UI's run form (tests/e2e/"
+        "test_schedule.py) to DIR (`make screenshots`: docs/) instead of a temporary folder.",
+    )
+
+
+@pytest.fixture
+def shots(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """Where screenshots go: ``--screenshots DIR`` (``make screenshots``: docs/), else tmp."""
+    chosen = request.config.getoption("screenshots")
+    folder = Path(chosen) if chosen else tmp_path / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def free_port() -> int:
@@ -227,3 +252,110 @@ def unavailable(reason: str) -> NoReturn:
     if IN_CI:
         pytest.fail(f"{reason} (CI=true: this test must run)", pytrace=False)
     pytest.skip(reason)
+
+
+LISTONOSZ = str(Path(sys.executable).parent / "listonosz")
+
+
+@dataclass
+class Website:
+    """A running ``listonosz serve`` and the project whose invitations link to it."""
+
+    url: str
+    project: Path
+    campaign: Path
+    log: Path
+
+
+@pytest.fixture
+def website(
+    tmp_path: Path, listonosz_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Website]:
+    """``listonosz serve`` in its own process on a free port, for a project whose event is 30
+    days ahead (registration open for 20 more days); messages sent in the test link to it."""
+    today = dt.date.today()
+    project = tmp_path / "project"
+    campaign = write_project(
+        project, 5, when=today + dt.timedelta(days=30), deadline=today + dt.timedelta(days=20)
+    )
+    with serving(project, campaign, tmp_path / "serve.log", monkeypatch) as site:
+        yield site
+
+
+@contextlib.contextmanager
+def serving(
+    project: Path, campaign: Path, log: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Website]:
+    """``listonosz serve`` for ``project`` in its own process on a free port, its output in
+    ``log``; LISTONOSZ_PROJECT_DIR and LISTONOSZ_PUBLIC_URL set for the test while inside."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("LISTONOSZ_PROJECT_DIR", str(project))
+    monkeypatch.setenv("LISTONOSZ_PUBLIC_URL", url)
+    with listonosz_serve(os.environ.copy(), log, port):
+        yield Website(url, project, campaign, log)
+
+
+@contextlib.contextmanager
+def listonosz_serve(env: dict[str, str], log: Path, port: int | None = None) -> Iterator[str]:
+    """``listonosz serve`` in its own process with ``env`` (its output in ``log``), on ``port``
+    or a free one, until the block ends; its base URL once ``/healthz`` answers."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [LISTONOSZ, "serve", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        for _ in range(200):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            assert server.poll() is None, log.read_text()
+            time.sleep(0.05)
+        else:
+            raise AssertionError(f"listonosz serve did not answer: {log.read_text()}")
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@dataclass
+class MailStack:
+    """Postfix taking Listonosz's mail and returning real bounces into the Maildir that
+    Dovecot serves over IMAP (see tests/mailstack.py for its domains)."""
+
+    postfix: mailstack.Postfix
+    dovecot: mailstack.Dovecot
+
+
+@pytest.fixture
+def dovecot_server() -> Iterator[mailstack.Dovecot]:
+    """Dovecot alone, on a free loopback port, serving an empty bounce mailbox."""
+    reason = mailstack.missing()
+    if reason:
+        unavailable(reason)
+    with mailstack.mail_root() as root, mailstack.dovecot(root) as server:
+        yield server
+
+
+@pytest.fixture
+def mail_stack() -> Iterator[MailStack]:
+    """Postfix and Dovecot from private configurations on free loopback ports; stopped after."""
+    reason = mailstack.missing()
+    if reason:
+        unavailable(reason)
+    with (
+        mailstack.mail_root() as root,
+        mailstack.dovecot(root) as imap,
+        mailstack.postfix(root) as smtp,
+    ):
+        yield MailStack(smtp, imap)

@@ -3,7 +3,8 @@
 - :func:`generate`: contact lists as people keep them: many files in mixed encodings and
   delimiters, people on several lists, a few % invalid addresses of many kinds;
 - :func:`write_project`: a project folder (contact list, campaign file, templates) with any
-  number of recipients, for sending.
+  number of recipients, for sending;
+- :func:`seed_deliveries`: ledger rows as if a message had been sent, for the web app's links.
 
 Both are deterministic for a given seed.
 """
@@ -11,15 +12,19 @@ Both are deterministic for a given seed.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import random
 import re
 import shutil
 import unicodedata
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from listonosz.contacts.merge import SourceList
 from listonosz.contacts.text import clean_text
+from listonosz.store import SENT, Ledger, Outcome, delivery_key
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -514,8 +519,14 @@ LAST = ["Nowak", "Kowalska", "Wiśniewski", "Wójcik", "Kamińska", "Żukowski",
 POSITIONS = ["Wójt Gminy", "Dyrektor", "Prezes Zarządu", "Kierownik GOPS", "Specjalista", ""]
 
 
-def write_project(root: Path, recipients: int) -> Path:
-    """A project folder with one contact list of ``recipients`` people and a campaign file."""
+def write_project(
+    root: Path, recipients: int, when: dt.date | None = None, deadline: dt.date | None = None
+) -> Path:
+    """A project folder with one contact list of ``recipients`` people and a campaign file.
+
+    The event is the seminar of 7 September 2016, or moved to ``when`` (its registration
+    deadline then ``deadline``, or none).
+    """
     rng = random.Random(2016)
     (root / "contacts").mkdir(parents=True)
     (root / "campaigns").mkdir()
@@ -534,12 +545,33 @@ def write_project(root: Path, recipients: int) -> Path:
                 ]
             )
     campaign = (REPO / "campaigns" / "ekonomia-spoleczna-2016.yaml").read_text(encoding="utf-8")
+    if when is not None:
+        campaign = campaign.replace("2016-09-07", when.isoformat())
+        closes = f'"{deadline.isoformat()}"' if deadline else "null"
+        campaign = campaign.replace('"2016-09-02"', closes)
     head, _, rest = campaign.partition("audience:")
     _, _, tail = rest.partition("\nmessages:")
     audience = "audience:\n  sources:\n    - path: contacts/audience.csv\n      group: jst\n"
     path = root / "campaigns" / "bench.yaml"
     path.write_text(f"{head}{audience}\nmessages:{tail}", encoding="utf-8")
     return path
+
+
+def seed_deliveries(url: str, campaign: str, kind: str, emails: Sequence[str]) -> list[str]:
+    """Rows in the store at ``url`` as if ``kind`` of ``campaign`` had been sent to ``emails``
+    (claimed and settled as sent, without a message): their delivery keys, in order."""
+    run = f"seed-{uuid.uuid4().hex}"
+    rows = [(email, "jst", f"<{run}.{n}@seed.example>") for n, email in enumerate(emails)]
+    won: list[str] = []
+    with Ledger(url) as ledger:
+        for start in range(0, len(rows), 1000):  # a claim's IN lists stay small
+            batch = [c.key for c in ledger.claim(campaign, kind, rows[start : start + 1000], run)]
+            ledger.settle(run, [Outcome(key, SENT) for key in batch])
+            won += batch
+        ledger.beat(run, finished=True)
+    keys = [delivery_key(campaign, kind, email) for email in emails]
+    assert sorted(won) == sorted(keys), "some of these deliveries were already in the store"
+    return keys
 
 
 def write_xlsx(path: Path, sheets: dict[str, list[list[object]]]) -> None:

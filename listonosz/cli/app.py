@@ -6,7 +6,6 @@ jobs call the core directly.
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 from pathlib import Path
@@ -15,8 +14,13 @@ from typing import Annotated, Any, cast
 import typer
 
 from listonosz.campaign import Campaign
+from listonosz.cli.attendance import attendance_app
+from listonosz.cli.bounces import bounces_app
+from listonosz.cli.common import fail
 from listonosz.cli.contacts import contacts_app, suppress_app
 from listonosz.cli.db import db_app
+from listonosz.cli.followups import followups_app
+from listonosz.cli.person import person_app
 from listonosz.cli.preview import preview
 from listonosz.config import Settings
 from listonosz.errors import ListonoszError
@@ -30,12 +34,31 @@ app = typer.Typer(
 app.add_typer(contacts_app, name="contacts")
 app.add_typer(suppress_app, name="suppress")
 app.add_typer(db_app, name="db")
+app.add_typer(attendance_app, name="attendance")
+app.add_typer(followups_app, name="followups")
+app.add_typer(person_app, name="person")
+app.add_typer(bounces_app, name="bounces")
 app.command("preview")(preview)
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    return typer.Exit(code=2)
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="The port to listen on.")] = 8000,
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(help="Reverse proxies whose X-Forwarded-* headers are trusted."),
+    ] = "127.0.0.1",
+) -> None:
+    """Serve the pages recipients reach from their messages: RSVP and unsubscribe."""
+    from listonosz.web import serve as serve_web
+
+    try:
+        settings = Settings()
+        settings.signing_secret()
+    except (ListonoszError, OSError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    serve_web(settings, host, port, forwarded_allow_ips)
 
 
 @app.command()
@@ -55,22 +78,35 @@ def send(
         str | None,
         typer.Option(help="Send one sample of every message kind to this staff address only."),
     ] = None,
+    link_check: Annotated[
+        bool,
+        typer.Option(
+            "--link-check/--no-link-check",
+            help="Refuse to send unless public_url answers over HTTPS (the messages' RSVP and "
+            "unsubscribe links); --no-link-check when the web app is hosted out of reach.",
+        ),
+    ] = True,
 ) -> None:
     """Send one message kind to everyone in the audience who has not had it yet."""
     from listonosz.campaign import open_campaign
+    from listonosz.sending import check_public_url
 
     try:
-        spec = open_campaign(campaign, Settings())  # fail fast, before Prefect starts
+        settings = Settings()
+        spec = open_campaign(campaign, settings)  # fail fast, before Prefect starts
         spec.message(message)
         if test_to:
             _send_samples(spec, transport, test_to)
             return
+        if link_check and settings.check_public_url and not dry_run:
+            check_public_url(settings, transport or spec.transport)
     except ListonoszError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
-    _quiet_local_prefect()
+    from flows.local_server import prefect_api, quiet_local_prefect
+
+    quiet_local_prefect()
     from flows.campaign import send_campaign
-    from flows.local_server import prefect_api
 
     previous = signal.signal(signal.SIGTERM, _interrupt)  # until the flow takes signals itself
     try:
@@ -80,13 +116,14 @@ def send(
                 message,
                 batch_size,
                 "outbox" if dry_run else transport,
+                link_check,
                 return_state=True,
             )
             # The flow's dict: returned, or the data of the Cancelled state a stopped run ends in.
             outcome = state.result(raise_on_failure=not state.is_cancelled())
             result = cast("dict[str, Any]", outcome)
     except ListonoszError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except KeyboardInterrupt:
         typer.secho("stopped before sending began", err=True, fg=typer.colors.YELLOW)
         raise typer.Exit(code=EXIT_STOPPED) from None
@@ -158,37 +195,39 @@ def _control(campaign: Path, message: str | None) -> tuple[Campaign, Ledger]:
             spec.message(message)
         return spec, Ledger(Settings().resolved_ledger_url)
     except ListonoszError as exc:  # a bad campaign, or a store that needs `db upgrade`
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _send_samples(campaign: Campaign, transport_name: str | None, address: str) -> None:
     from listonosz.contacts.normalise import normalise_email
-    from listonosz.sending import merge_audience, send_test_messages
-    from listonosz.transports import make_transport
+    from listonosz.sending import send_samples
 
     try:
         address = normalise_email(address)
     except ValueError as exc:
-        raise _fail(f"--test-to {address!r}: {exc}") from None
-    settings = Settings()
-    transport_settings = settings.transport_settings(transport_name or campaign.transport)
-    transport = make_transport(transport_settings, settings.outbox_path(transport_settings))
-    try:
-        transport.check()
-        lines = send_test_messages(
-            campaign, settings, transport, address, merge_audience(campaign).contacts
-        )
-    finally:
-        transport.close()
-    typer.echo("\n".join(lines))
+        raise fail(f"--test-to {address!r}: {exc}") from None
+    if transport_name:
+        campaign = campaign.model_copy(update={"transport": transport_name})
+    typer.echo("\n".join(send_samples(campaign, Settings(), address)))
 
 
 @app.command()
 def report(
     campaign: Annotated[Path, typer.Argument(help="The campaign file.")],
     message: Annotated[str, typer.Option(help="Which message kind.")] = "invitation",
+    by: Annotated[
+        str, typer.Option(help="What happened after sending, per `group` or mail `provider`.")
+    ] = "group",
+    xlsx: Annotated[
+        Path | None, typer.Option(help="Also write both tables (groups, providers) here.")
+    ] = None,
+    chart: Annotated[
+        Path | None, typer.Option(help="Also draw delivered/bounced/complaints as a PNG.")
+    ] = None,
 ) -> None:
-    """Show what the ledger holds for one message kind, per stakeholder group."""
+    """Show what the ledger holds for one message kind, per stakeholder group, and what
+    happened to the messages after sending (deliveries, bounces, complaints, unsubscribes,
+    answers) per group or mailbox provider."""
     from listonosz.campaign import open_campaign
     from listonosz.contacts.groups import group_label
     from listonosz.store import DEFERRED, FAILED, SENDING, SENT
@@ -199,7 +238,7 @@ def report(
         spec.message(message)
         ledger = Ledger(settings.resolved_ledger_url)  # the real ledger, not a dry run's
     except ListonoszError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     try:
         groups = ledger.group_counts(spec.id, message)
         totals = ledger.status_counts(spec.id, message)
@@ -214,17 +253,48 @@ def report(
         counts = groups[code]
         typer.echo(f"{group_label(code):<45}" + "".join(f"{counts[s]:>10}" for s in statuses))
     typer.echo(f"{'all recipients':<45}" + "".join(f"{totals[s]:>10}" for s in statuses))
+    _tracking_report(settings, spec, message, by, xlsx, chart)
 
 
-def _quiet_local_prefect() -> None:
-    """Without a Prefect server configured, Prefect starts a temporary local one: keep it quiet.
+def _tracking_report(
+    settings: Settings,
+    campaign: Campaign,
+    message: str,
+    by: str,
+    xlsx: Path | None,
+    chart: Path | None,
+) -> None:
+    """The after-sending table on screen, and the workbook and chart when asked for."""
+    from listonosz.reports import delivery_frame, for_staff, summary, write_chart, write_xlsx
 
-    Its telemetry heartbeat competes with the run for the server's SQLite file and logs a
-    harmless "database is locked" traceback, and its first start (creating its database) can
-    outlast the default 20 s on a busy machine. An explicit setting in the environment wins.
-    """
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    if by not in ("group", "provider"):
+        raise fail(f"--by must be group or provider, not {by!r}")
+    own = frozenset({campaign.sender.domain})
+    with Ledger(settings.resolved_ledger_url) as store:
+        frame = delivery_frame(store.engine, campaign.id, message, own)
+    tables = {"group": summary(frame, "group"), "provider": summary(frame, "provider")}
+    typer.echo("")
+    typer.echo(for_staff(tables[by]).to_string())
+    flag = str(tables[by].at["Razem", "complaint_flag"])
+    if flag != "w normie":
+        typer.secho(f"complaint rate: {flag}", err=True, fg=typer.colors.YELLOW)
+    try:
+        if xlsx is not None:
+            write_xlsx(
+                {
+                    "Grupy": for_staff(tables["group"]),
+                    "Dostawcy poczty": for_staff(tables["provider"]),
+                },
+                xlsx,
+            )
+            typer.echo(f"Wrote {xlsx}.")
+        if chart is not None:
+            per = "grup" if by == "group" else "dostawców poczty"
+            title = f"{campaign.event.title}: {message}, według {per}"
+            write_chart(tables[by], title, chart)
+            typer.echo(f"Wrote {chart}.")
+    except OSError as exc:
+        raise fail(f"cannot write: {exc}") from None
 
 
 @app.command("capture-server")
@@ -240,7 +310,7 @@ def capture_server(
     try:
         controller = start_capture_server(outbox, host, port)
     except OSError as exc:
-        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     typer.echo(f"Capture server listening on {host}:{port}; messages go to {outbox}/")
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from listonosz.cli.common import fail
 from listonosz.errors import ListonoszError
 
 if TYPE_CHECKING:  # imported where used: `listonosz --help` stays quick
@@ -17,11 +18,6 @@ contacts_app = typer.Typer(help="Merge and check contact lists.", no_args_is_hel
 suppress_app = typer.Typer(
     help="The suppression list: people never written to again.", no_args_is_help=True
 )
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    return typer.Exit(code=2)
 
 
 def _source(
@@ -85,14 +81,15 @@ def merge(
     from listonosz.store import SuppressionList
 
     if legal_basis and legal_basis not in LEGAL_BASES:
-        raise _fail(f"--legal-basis must be one of {', '.join(LEGAL_BASES)}")
+        raise fail(f"--legal-basis must be one of {', '.join(LEGAL_BASES)}")
     try:
         lists = [_source(spec, group, legal_basis, encoding, delimiter, sheet) for spec in paths]
         result = merge_lists(lists, smtputf8=smtputf8)
     except ListonoszError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if suppression:
-        suppressions = SuppressionList(Settings().resolved_ledger_url)
+        settings = Settings()
+        suppressions = SuppressionList(settings.resolved_ledger_url, settings.signing_secret())
         try:
             result.contacts, result.suppressed = suppressions.filter(result.contacts)
         finally:
@@ -132,7 +129,7 @@ def add(
             try:
                 entry = suppressions.add(email, reason, detail)
             except ListonoszError as exc:
-                raise _fail(str(exc)) from None
+                raise fail(str(exc)) from None
             typer.echo(f"suppressed ({entry.reason}): {entry.email or '(erased)'}")
 
 
@@ -144,7 +141,7 @@ def remove(emails: Annotated[list[str], typer.Argument(help="Addresses to allow 
             try:
                 removed = suppressions.remove(email)
             except ListonoszError as exc:
-                raise _fail(str(exc)) from None
+                raise fail(str(exc)) from None
             typer.echo(f"{'removed' if removed else 'not on the list'}: {email}")
 
 
@@ -173,7 +170,8 @@ class _suppressions:
         from listonosz.config import Settings
         from listonosz.store import SuppressionList
 
-        self.list = SuppressionList(Settings().resolved_ledger_url)
+        settings = Settings()
+        self.list = SuppressionList(settings.resolved_ledger_url, settings.signing_secret())
         return self.list
 
     def __exit__(self, *_: object) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from listonosz.cli.common import fail
 from listonosz.errors import ListonoszError
 
 
@@ -35,7 +36,7 @@ def preview(
     if screenshots:
         chromium = find_chromium()
         if chromium is None:
-            raise _fail(
+            raise fail(
                 "--screenshots needs Chromium: install it (Debian: apt-get install chromium) "
                 "or set LISTONOSZ_CHROMIUM to its path"
             )
@@ -49,15 +50,10 @@ def preview(
             spec, message, recipients, out, chromium=chromium, progress=typer.echo
         )
     except (ListonoszError, ScreenshotError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except OSError as exc:
-        raise _fail(f"cannot write the preview into {out}: {exc.strerror or exc}") from None
+        raise fail(f"cannot write the preview into {out}: {exc.strerror or exc}") from None
     typer.echo(
         f"{len(items)} of {len(audience)} recipients rendered ({message}; CSS inlined "
         f"{report.inlining}). Open {out / 'index.html'}"
     )
-
-
-def _fail(text: str) -> typer.Exit:
-    typer.secho(f"error: {text}", err=True, fg=typer.colors.RED)
-    return typer.Exit(code=2)

@@ -1,9 +1,12 @@
-"""Recognising contact-list headers, Polish or English, whatever their case and diacritics."""
+"""Recognising contact-list headers, Polish or English, whatever their case and diacritics, and
+finding the header row under the titles and notes above it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
+from listonosz.contacts.errors import ContactFileError
 from listonosz.contacts.text import fold
 
 #: Canonical field → header spellings staff actually use (compared after :func:`header_key`).
@@ -138,3 +141,54 @@ def map_headers(headers: list[str], explicit: Mapping[str, str] | None = None) -
             mapping[index] = field
             taken.add(field)
     return dict(sorted(mapping.items()))
+
+
+#: How far down a sheet we look for the header row (titles and notes often sit above it).
+HEADER_SEARCH_ROWS = 10
+
+
+@dataclass
+class Located:
+    """Where the header is among the first rows, and what its columns mean."""
+
+    index: int  # position of the header in the rows looked at
+    columns: dict[int, str] = field(default_factory=dict)
+
+
+def locate_header(
+    label: str, first_rows: list[list[str]], explicit: Mapping[str, str] | None
+) -> Located | None:
+    """The first of ``first_rows`` with an e-mail column, or None; bad mappings raise.
+
+    With an explicit mapping, the header is the first row that holds every header it names.
+    """
+    problem: str | None = None
+    for index, row in enumerate(first_rows[:HEADER_SEARCH_ROWS]):
+        if not any(cell.strip() for cell in row):
+            continue
+        try:
+            columns = map_headers(row, explicit)
+        except ColumnMappingError as exc:
+            problem = problem or str(exc)
+            continue
+        if "email" in columns.values():
+            return Located(index, columns)
+    if problem and explicit:
+        raise ContactFileError(f"{label}: {problem}")
+    return None
+
+
+def no_email_column(label: str, first_rows: list[list[str]]) -> ContactFileError:
+    """The error for a table none of whose first rows is a header with an e-mail column.
+
+    The header is shown only when it names other columns we know (Imię, Nazwisko …): a row
+    that does not is no header, maybe not even a contact list, and is not echoed.
+    """
+    header = next((row for row in first_rows if any(c.strip() for c in row)), [])
+    expected = "expected one of E-mail, Adres e-mail, Email …, or map it with `columns:`"
+    if map_headers(header):
+        return ContactFileError(f"{label}: no e-mail column; the header is {header!r} ({expected})")
+    return ContactFileError(
+        f"{label}: no e-mail column, and none of its first rows is a header we know "
+        f"(is it a contact list? {expected})"
+    )

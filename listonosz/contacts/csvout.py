@@ -70,15 +70,6 @@ def unguard(text: str) -> str:
     return text
 
 
-def read_written(
-    path: Path, *, delimiter: str = ";", encoding: str = "utf-8-sig"
-) -> list[list[str]]:
-    """The rows of a CSV file :func:`write_csv` wrote (header first), as they were given to it
-    (apart from line breaks, which were made spaces): the formula guard undone."""
-    with path.open(encoding=encoding, newline="") as handle:
-        return [list(map(unguard, row)) for row in csv.reader(handle, delimiter=delimiter)]
-
-
 def write_csv(
     path: Path,
     header: Sequence[str],

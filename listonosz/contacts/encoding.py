@@ -75,14 +75,6 @@ def detect_encoding(path: Path, label: str, configured: str | None = None) -> De
     return scanner.result()
 
 
-def decode(data: bytes, label: str) -> tuple[str, str]:
-    """Decode a whole file's bytes as :func:`detect_encoding` would; returns (text, encoding)."""
-    scanner = _Scanner(label)
-    scanner.feed(data)
-    encoding = scanner.result().encoding
-    return data.decode(encoding, errors="replace"), encoding
-
-
 class _Scanner:
     """Counts, chunk by chunk, the evidence :func:`detect_encoding` decides on, and checks
     the length of lines."""

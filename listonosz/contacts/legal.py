@@ -56,6 +56,41 @@ def parse_consent(value: str) -> bool | None:
     return None
 
 
+#: A row's evidence of a legal basis, as bit flags: a person's is that of all their rows, OR-ed.
+CONSENT_FLAG, PUBLIC_FLAG, REFUSED_FLAG = 1, 2, 4
+BASIS_FLAGS: dict[str, int] = {CONSENT: CONSENT_FLAG, PUBLIC_TASK: PUBLIC_FLAG}
+
+
+def basis_of(flags: int) -> LegalBasis:
+    """The legal basis the evidence gives: consent unless refused, else public task if any."""
+    if flags & CONSENT_FLAG and not flags & REFUSED_FLAG:
+        return CONSENT
+    return PUBLIC_TASK if flags & PUBLIC_FLAG else ""
+
+
+def row_basis(basis: str, consent: str, default: int) -> tuple[int, list[tuple[str, str, str]]]:
+    """A row's flags from its "Podstawa prawna" and "Zgoda" cells (either may be blank) and the
+    list's default flags; and (field, cell, message) for each cell we cannot read."""
+    unclear = []
+    if basis.strip():
+        parsed = parse_legal_basis(basis)
+        if parsed:
+            return BASIS_FLAGS[parsed], []
+        message = "cannot tell the legal basis (expected zgoda/consent or zadanie publiczne/"
+        unclear.append(("legal_basis", basis, message + "public task); the list's default is used"))
+    if consent.strip():
+        given = parse_consent(consent)
+        if given is not None:
+            return (
+                default | CONSENT_FLAG if given else (default & PUBLIC_FLAG) | REFUSED_FLAG
+            ), unclear
+        message = (
+            "cannot tell whether this is consent (expected tak/nie); the list's default is used"
+        )
+        unclear.append(("consent", consent, message))
+    return default, unclear
+
+
 def newsletter_audience(contacts: Iterable[Contact]) -> list[Contact]:
     """Only the people who consented: a newsletter is not part of the public task."""
     return [contact for contact in contacts if contact.legal_basis == CONSENT]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -68,6 +69,16 @@ class Contact:
         }
 
 
+@dataclass
+class SourceSummary:
+    """What one file (or one sheet) gave: rows, rejects, and how it was read."""
+
+    label: str
+    details: str
+    rows: int = 0
+    rejected: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class Reject:
     """A row left out of the audience, with where it is and why."""
@@ -125,3 +136,20 @@ class Suppressed:
 
     email: str
     reason: str
+
+
+@dataclass
+class MergeResult:
+    """The merged audience, and everything left out or worth a second look."""
+
+    contacts: list[Contact]
+    rejects: list[Reject] = field(default_factory=list)
+    warnings: list[Notice] = field(default_factory=list)
+    rows_read: Counter[str] = field(default_factory=Counter)
+    conflicts: list[Conflict] = field(default_factory=list)
+    sources: list[SourceSummary] = field(default_factory=list)
+    suppressed: list[Suppressed] = field(default_factory=list)
+
+    def per_group(self) -> Counter[str]:
+        """How many people of the audience are in each stakeholder group."""
+        return Counter(group for contact in self.contacts for group in contact.groups)

@@ -7,20 +7,8 @@ import re
 from listonosz.contacts.emails import EmailChecker
 from listonosz.contacts.text import clean_text, clean_visible
 
-__all__ = ["clean_text", "fix_name_case", "normalise_email", "parse_gender", "split_full_name"]
-
-_GENDER_WORDS = {
-    "k": "f",
-    "kobieta": "f",
-    "f": "f",
-    "female": "f",
-    "pani": "f",
-    "m": "m",
-    "mezczyzna": "m",
-    "mężczyzna": "m",
-    "male": "m",
-    "pan": "m",
-}
+_GENDER_WORDS = dict.fromkeys(("k", "kobieta", "f", "female", "pani"), "f")
+_GENDER_WORDS.update(dict.fromkeys(("m", "mezczyzna", "mężczyzna", "male", "pan"), "m"))
 _WORD = re.compile(r"[^\W\d_]+")
 
 

@@ -1,48 +1,85 @@
-"""Opening a contact file of any kind we support: CSV/TSV text, Excel ``.xlsx``, ``.ods``.
+"""Opening a contact file as tables of text: CSV/TSV through pandas' C parser, ``.xlsx`` and
+``.ods`` through calamine (``pandas.read_excel(engine="calamine")``).
 
 The kind is told by the file's first bytes, not its name, so a CSV saved as ``.xls`` or a
-binary file named ``.csv`` gets a clear message instead of garbage.
+binary file named ``.csv`` gets a clear message instead of garbage. A CSV file's encoding and
+delimiter are detected first (or given); the header is the first of the first rows that has an
+e-mail column. A workbook sheet without one is skipped with a notice when another sheet has one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import datetime as dt
+import io
+import itertools
+import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from listonosz.contacts.csvfile import CSV_DELIMITERS, read_csv
-from listonosz.contacts.encoding import ENCODINGS, decode
+import pandas as pd
+
+from listonosz.contacts.columns import HEADER_SEARCH_ROWS, locate_header, no_email_column
+from listonosz.contacts.encoding import canonical_encoding, detect_encoding
 from listonosz.contacts.errors import ContactFileError
 from listonosz.contacts.model import Notice
-from listonosz.contacts.sheet import ReadOptions, Sheet
-from listonosz.contacts.workbook import read_workbook
 
-__all__ = [
-    "CSV_DELIMITERS",
-    "ENCODINGS",
-    "ContactFileError",
-    "ReadOptions",
-    "Row",
-    "decode",
-    "file_kind",
-    "read_rows",
-    "read_sheets",
-]
-
+CSV_DELIMITERS = ",;\t|"
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+SAMPLE_CHARS = 64 * 1024
 _ZIP = b"PK\x03\x04"
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003 .xls and other old Office files
 _ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 
 
 @dataclass(frozen=True, slots=True)
-class Row:
-    """One data row: where it came from and its recognised fields (canonical name → text)."""
+class SourceList:
+    """A contact file, the stakeholder group its people belong to, and how to read it.
 
-    source: str
-    number: int
-    fields: dict[str, str]
-    headers: dict[str, str]  # canonical name → the header as written in the file
+    ``group`` may be empty when the file has a group column. ``encoding``, ``delimiter`` and
+    ``sheet`` override detection (``sheet``: read only that sheet). ``columns`` maps a field
+    (``email``, ``first_name`` …) to the header holding it. ``legal_basis`` (``consent`` or
+    ``public_task``) applies to rows that do not say.
+    """
+
+    path: Path
+    group: str = ""
+    label: str = ""
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    columns: Mapping[str, str] | None = None
+    legal_basis: str = ""
+
+    @property
+    def name(self) -> str:
+        """What reports call the file: its label, or its path."""
+        return self.label or str(self.path)
+
+
+@dataclass
+class Table:
+    """A CSV file or one sheet, its header found: ``cells`` are its data rows as text (``""``
+    when blank), indexed by the row number a spreadsheet shows, one column per column."""
+
+    label: str
+    header: list[str]
+    columns: dict[int, str]  # column index → canonical field
+    cells: pd.DataFrame
+    details: str = ""  # how it was read (encoding, delimiter), for the report
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Canonical field → the header as written in the file."""
+        return {name: self.header[index].strip() for index, name in self.columns.items()}
+
+    @property
+    def fields(self) -> pd.DataFrame:
+        """The recognised columns, named by their field."""
+        return self.cells[list(self.columns)].set_axis(list(self.columns.values()), axis=1)
 
 
 def file_kind(path: Path, label: str) -> str:
@@ -78,33 +115,141 @@ def file_kind(path: Path, label: str) -> str:
     return "csv"
 
 
-def read_sheets(
-    path: Path,
-    label: str | None = None,
-    options: ReadOptions | None = None,
-    notices: list[Notice] | None = None,
-) -> Iterator[Sheet]:
-    """Every usable table of a contact file; notices (skipped sheets) go to ``notices``."""
-    label = label or str(path)
-    options = options or ReadOptions()
-    kind = file_kind(path, label)
+def read_tables(source: SourceList, notices: list[Notice] | None = None) -> list[Table]:
+    """Every usable table of a contact list; notices (skipped sheets) go to ``notices``."""
+    kind = file_kind(source.path, source.name)
     if kind == "csv":
-        yield read_csv(path, label, options)
-    else:
-        yield from read_workbook(path, label, kind, options, notices if notices is not None else [])
+        return [_read_csv(source)]
+    return _read_workbook(source, kind, notices if notices is not None else [])
 
 
-def read_rows(
-    path: Path, label: str | None = None, options: ReadOptions | None = None
-) -> Iterator[Row]:
-    """Yield every non-blank data row of a contact file with its recognised fields."""
-    for sheet in read_sheets(path, label, options):
-        headers = sheet.headers
-        for number, values in sheet.rows:
-            if not any(value.strip() for value in values):
-                continue
-            fields = {
-                name: values[index] if index < len(values) else ""
-                for index, name in sheet.columns.items()
-            }
-            yield Row(sheet.label, number, fields, headers)
+def _read_csv(source: SourceList) -> Table:
+    label, configured = source.name, None
+    if source.encoding:
+        try:
+            configured = canonical_encoding(source.encoding)
+        except ValueError as exc:
+            raise ContactFileError(f"{label}: {exc}") from None
+    # The whole file is scanned first, whether or not the encoding is configured: it stops a
+    # damaged file before anything parses a line of it (see detect_encoding).
+    detected = detect_encoding(source.path, label, configured)
+    encoding = detected.encoding
+    with source.path.open(encoding=encoding, errors="replace", newline="") as handle:
+        sample = handle.read(SAMPLE_CHARS)
+    if not sample.strip():
+        raise ContactFileError(f"{label}: the file is empty")
+    delimiter = source.delimiter or sniff_delimiter(sample, source.columns)
+    if delimiter not in CSV_DELIMITERS:
+        raise ContactFileError(f"{label}: unsupported delimiter {delimiter!r}")
+    first_rows = _first_rows(sample, delimiter)
+    located = locate_header(label, first_rows, source.columns)
+    if located is None:
+        raise no_email_column(label, first_rows)
+    header = first_rows[located.index]
+    try:  # every record, blank ones too, so that the index counts records as a spreadsheet does
+        width = range(len(header))  # cells past the header's are nobody's: left out
+        cells = pd.read_csv(source.path, sep=delimiter, encoding=encoding, engine="c",
+                            header=None, names=width, usecols=width, dtype=object,
+                            na_filter=False, skip_blank_lines=False)  # fmt: skip
+    except pd.errors.ParserError as exc:
+        unclosed = re.search(r"EOF inside string starting at row (\d+)", str(exc))
+        why = f"row {int(unclosed[1]) + 1}: a quoted cell never ends" if unclosed else str(exc)
+        raise ContactFileError(f"{label}: cannot read the CSV ({why})") from None
+    except UnicodeDecodeError as exc:
+        raise ContactFileError(
+            f"{label}: not valid {encoding} ({exc.reason} at byte {exc.start} of a block); set "
+            "the right encoding for this list or leave it to detection"
+        ) from None
+    cells.index += 1
+    details = f"CSV, {encoding} ({detected.reason}), delimiter {_DELIMITER_NAMES[delimiter]}"
+    return Table(label, header, located.columns, cells.iloc[located.index + 1 :], details)
+
+
+def sniff_delimiter(sample: str, columns: Mapping[str, str] | None = None) -> str:
+    """The delimiter whose reading of the sample gives a header with an e-mail column and the
+    most recognised columns, then the most rows as wide as the header; ``,`` if all tie."""
+    best = ","
+    best_score: tuple[int, ...] = (-1,)
+    for delimiter in CSV_DELIMITERS:
+        rows = _first_rows(sample, delimiter)
+        try:
+            located = locate_header("", rows, columns)
+        except ContactFileError:  # a mapping that fits another delimiter's reading
+            located = None
+        header = rows[located.index] if located else (rows[0] if rows else [])
+        body = rows[located.index + 1 :] if located else rows[1:]
+        consistent = sum(1 for row in body if len(row) == len(header))
+        known = len(located.columns) if located else 0
+        score = (located is not None, known, len(header) > 1, consistent, len(header))
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _first_rows(sample: str, delimiter: str) -> list[list[str]]:
+    reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
+    rows: list[list[str]] = []
+    # A sample cut inside a quoted field ends in an error; the rows before it are enough.
+    with contextlib.suppress(csv.Error):
+        rows.extend(itertools.islice(reader, HEADER_SEARCH_ROWS + 10))
+    return rows
+
+
+def _read_workbook(source: SourceList, kind: str, notices: list[Notice]) -> list[Table]:
+    label, wanted = source.name, source.sheet
+    what = "Excel workbook" if kind == "xlsx" else "OpenDocument spreadsheet"
+    try:
+        sheets = pd.read_excel(source.path, sheet_name=None, engine="calamine", header=None,
+                               dtype=object)  # fmt: skip
+    except Exception as exc:  # calamine raises many kinds for a damaged file
+        raise ContactFileError(f"{label}: cannot open as an {what} ({exc})") from None
+    if wanted is not None and wanted not in sheets:
+        raise ContactFileError(
+            f"{label}: no sheet named {wanted!r}; the sheets are {', '.join(sheets)}"
+        )
+    tables: list[Table] = []
+    skipped: list[tuple[str, list[list[str]]]] = []
+    found_rows = False
+    for name, raw in sheets.items():
+        if wanted is not None and name != wanted:
+            continue
+        label_of_sheet = f"{label}[{name}]"
+        cells = raw.fillna("").map(_text).set_axis(range(1, len(raw) + 1))
+        first_rows = [_trimmed(row) for row in cells.head(HEADER_SEARCH_ROWS).to_numpy().tolist()]
+        if not any(first_rows):
+            continue
+        found_rows = True
+        located = locate_header(label_of_sheet, first_rows, source.columns)
+        if located is None:
+            skipped.append((label_of_sheet, first_rows))
+            continue
+        header = first_rows[located.index]
+        tables.append(Table(label_of_sheet, header, located.columns,
+                            cells.iloc[located.index + 1 :], what))  # fmt: skip
+    if not found_rows:
+        raise ContactFileError(f"{label}: the workbook is empty")
+    if not tables:
+        raise no_email_column(*skipped[0])
+    for label_of_sheet, first_rows in skipped:
+        header = next((row for row in first_rows if row), [])
+        message = f"sheet skipped: no e-mail column (header {header!r})"
+        notices.append(Notice(label_of_sheet, 0, "", "", message))
+    return tables
+
+
+def _trimmed(row: list[str]) -> list[str]:
+    """A sheet's row without its trailing blank cells (a sheet is as wide as its widest row)."""
+    while row and not row[-1].strip():
+        row.pop()
+    return row
+
+
+def _text(value: object) -> str:
+    """A cell as staff see it: whole numbers without ``.0``, dates as ISO dates."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)

@@ -6,6 +6,8 @@ mailbox provider, and not itself one, is most likely a typo of it.
 
 from __future__ import annotations
 
+import functools
+
 #: Free-mail and big institutional domains Polish lists are full of, then global ones.
 COMMON_DOMAINS: tuple[str, ...] = (
     "wp.pl",
@@ -37,7 +39,6 @@ COMMON_DOMAINS: tuple[str, ...] = (
     "gov.pl",
 )
 _COMMON = frozenset(COMMON_DOMAINS)
-_CACHE_LIMIT = 100_000
 
 
 def _one_edit_apart(a: str, b: str) -> bool:
@@ -61,31 +62,17 @@ def _one_edit_apart(a: str, b: str) -> bool:
     return short[i:] == long[i + 1 :]
 
 
-class TypoSpotter:
-    """Suggests the common domain an unknown one is probably a typo of (answers cached)."""
+@functools.lru_cache(maxsize=100_000)
+def suggest(domain: str) -> str | None:
+    """The common domain ``domain`` is one edit away from, or None."""
+    domain = domain.lower()
+    if domain in _COMMON:
+        return None
+    return next((d for d in COMMON_DOMAINS if _one_edit_apart(domain, d)), None)
 
-    def __init__(self, domains: tuple[str, ...] = COMMON_DOMAINS) -> None:
-        self.domains = domains
-        self._known = frozenset(domains)
-        self._cache: dict[str, str | None] = {}
 
-    def suggest(self, domain: str) -> str | None:
-        """The common domain ``domain`` is one edit away from, or None."""
-        domain = domain.lower()
-        if domain in self._known:
-            return None
-        if domain in self._cache:
-            return self._cache[domain]
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        found = next((d for d in self.domains if _one_edit_apart(domain, d)), None)
-        self._cache[domain] = found
-        return found
-
-    def suggest_address(self, address: str) -> str | None:
-        """``jan@gmail.con`` → ``jan@gmail.com``; None when the domain looks fine."""
-        local, at, domain = address.rpartition("@")
-        if not at:
-            return None
-        better = self.suggest(domain)
-        return f"{local}@{better}" if better else None
+def suggest_address(address: str) -> str | None:
+    """``jan@gmail.con`` → ``jan@gmail.com``; None when the domain looks fine."""
+    local, at, domain = address.rpartition("@")
+    better = suggest(domain) if at else None
+    return f"{local}@{better}" if better else None

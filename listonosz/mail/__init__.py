@@ -2,7 +2,13 @@
 tokens of unsubscribe and RSVP links (which carry a delivery key, never an address)."""
 
 from listonosz.mail.dkim import DkimSigner, SigningError
-from listonosz.mail.links import rsvp_url, sign_token, unsubscribe_url, verify_token
+from listonosz.mail.links import (
+    checkin_url,
+    rsvp_url,
+    sign_token,
+    unsubscribe_url,
+    verify_token,
+)
 from listonosz.mail.message import (
     MAX_LINE,
     Attachment,
@@ -23,6 +29,7 @@ __all__ = [
     "PersonalHeaders",
     "SigningError",
     "address_line",
+    "checkin_url",
     "rsvp_url",
     "sign_token",
     "unsubscribe_url",

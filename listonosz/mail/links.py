@@ -29,7 +29,8 @@ def verify_token(secret: bytes, purpose: str, token: str) -> dict[str, str]:
     try:
         payload, signature = token.split(".")
         expected = hmac.new(secret, payload.encode("ascii"), hashlib.sha256).digest()[:16]
-        if not hmac.compare_digest(_b64(expected), signature):
+        # as bytes: compare_digest refuses str with non-ASCII characters (a TypeError)
+        if not hmac.compare_digest(_b64(expected).encode("ascii"), signature.encode()):
             raise ValueError("bad signature")
         claims: dict[str, str] = json.loads(_unb64(payload))
     except (ValueError, UnicodeError) as exc:
@@ -61,3 +62,11 @@ def rsvp_url(public_url: str, secret: bytes, delivery_key: str, answer: str) -> 
         raise ValueError(f"an RSVP answer is one of {RSVP_ANSWERS}, not {answer!r}")
     token = sign_token(secret, "rsvp", k=delivery_key, a=answer)
     return f"{public_url.rstrip('/')}/r/{quote(token)}"
+
+
+def checkin_url(public_url: str, secret: bytes, campaign_id: str) -> str:
+    """The registration desk's secret link to one campaign's check-in page (purpose
+    ``checkin``): whoever holds it can mark people present, so staff share it with the desk
+    only."""
+    token = sign_token(secret, "checkin", c=campaign_id)
+    return f"{public_url.rstrip('/')}/checkin/{quote(token)}"

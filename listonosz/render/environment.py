@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Message kinds that carry the event's calendar file.
-CALENDAR_KINDS = frozenset({"invitation", "reminder"})
+CALENDAR_KINDS = frozenset({"invitation", "reminder", "update", "cancellation"})
 
 
 def _autoescape(name: str | None) -> bool:
@@ -153,7 +153,8 @@ class MessageRenderer:
         self.attachments: tuple[Attachment, ...] = ()
         if kind in CALENDAR_KINDS:
             stamp = now or dt.datetime.now(dt.UTC)  # one DTSTAMP for the whole run
-            self.attachments = (calendar_attachment(campaign, stamp, campaign.event.sequence),)
+            sequence, cancelled = campaign.event.sequence, kind == "cancellation"
+            self.attachments = (calendar_attachment(campaign, stamp, sequence, cancelled),)
 
     def _compile(self, load: Callable[[], T], name: str) -> T:
         """``load()``; a missing template or a syntax error becomes a located RenderError."""

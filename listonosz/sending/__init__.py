@@ -7,21 +7,26 @@ from listonosz.sending.pipeline import (
     Plan,
     merge_audience,
     plan_delivery,
+    send_samples,
     send_test_messages,
 )
 from listonosz.sending.prepare import Ready, prepare_messages
+from listonosz.sending.publicurl import DeadLinkError, check_public_url
 from listonosz.sending.report import SendReport, build_report
 
 __all__ = [
     "BatchReport",
     "BatchSender",
+    "DeadLinkError",
     "MessageFactory",
     "Plan",
     "Ready",
     "SendReport",
     "build_report",
+    "check_public_url",
     "merge_audience",
     "plan_delivery",
     "prepare_messages",
+    "send_samples",
     "send_test_messages",
 ]

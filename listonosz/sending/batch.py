@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 
 from listonosz.sending.prepare import Ready
 from listonosz.stopping import PAUSED, Stop
-from listonosz.store import DEFAULT_LEASE, Ledger, Outcome, SuppressionList
-from listonosz.transports import Transport
+from listonosz.store import DEFAULT_LEASE, Ledger, Outcome
+from listonosz.tracking import SOURCES, BounceClass, TrackedEvent, Tracker, redact
+from listonosz.transports import Delivery, Transport
 from listonosz.transports.base import NOT_SENT
+from listonosz.transports.smtp import enhanced_status
 
 
 @dataclass
@@ -41,6 +43,8 @@ class BatchSender:
     a crash leaves at most one chunk per sending thread in flight. Before each claim it asks
     whether the run was told to stop (``stop``) or staff paused the campaign (``paused``): then
     it claims nothing more, and the transport leaves unsent what it has not begun to send.
+    A message refused for good at send time (an SMTP 5xx, a provider's refusal) is a bounce
+    like one that comes back later: it goes through ``tracker`` (event log, suppression).
     """
 
     def __init__(
@@ -52,7 +56,7 @@ class BatchSender:
         run_id: str,
         lease: dt.timedelta = DEFAULT_LEASE,
         claim_chunk: int | None = None,
-        suppression: SuppressionList | None = None,
+        tracker: Tracker | None = None,
         stop: Stop | None = None,
         paused: Callable[[], bool] | None = None,
     ) -> None:
@@ -60,7 +64,7 @@ class BatchSender:
         self.stop = stop or Stop()
         self.paused = paused
         self.kind = kind
-        self.suppression = suppression
+        self.tracker = tracker
         self.ledger = ledger
         self.transport = transport
         self.run_id = run_id
@@ -95,9 +99,9 @@ class BatchSender:
         self.ledger.settle(self.run_id, [Outcome(d.key, d.status, d.detail) for d in deliveries])
         email_of = {r.key: r.email for r in chunk}
         refused = [d for d in deliveries if d.suppress]
-        if refused and self.suppression is not None:
-            for delivery in refused:
-                self.suppression.add(email_of[delivery.key], "hard_bounce", delivery.detail)
+        failed = [d for d in deliveries if d.status == "failed"]
+        if failed and self.tracker is not None:
+            self.tracker.apply(self._refusals(failed, email_of))
         return BatchReport(
             counts=Counter(d.status for d in deliveries),
             possible_duplicates=sum(claim.resent for claim in claims),
@@ -109,3 +113,34 @@ class BatchSender:
             ],
             refused_addresses=[email_of[d.key] for d in refused],
         )
+
+    def _refusals(self, failed: list[Delivery], email_of: dict[str, str]) -> list[TrackedEvent]:
+        """Bounce events for messages refused at send time: ``hard`` when the address was
+        the cause, ``block`` for a 5.7.x policy refusal, unclassified otherwise."""
+        name = getattr(self.transport, "name", "smtp")
+        source = name if name in SOURCES else "smtp"
+        now = dt.datetime.now(dt.UTC)
+        events = []
+        for delivery in failed:
+            status = enhanced_status(delivery.detail)
+            bounce_class: BounceClass | None = None
+            if delivery.suppress:
+                bounce_class = "hard"
+            elif status.startswith("5.7."):
+                bounce_class = "block"
+            detail = {"stage": "send", "reply": redact(delivery.detail)[:500]}
+            if status:
+                detail["status"] = status
+            events.append(
+                TrackedEvent(
+                    source=source,
+                    source_event_id=f"send/{delivery.key}",
+                    type="bounced",
+                    occurred_at=now,
+                    delivery_key=delivery.key,
+                    recipient=email_of[delivery.key],
+                    bounce_class=bounce_class,
+                    detail=detail,
+                )
+            )
+        return events

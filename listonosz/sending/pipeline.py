@@ -28,13 +28,17 @@ from listonosz.mail import (
 )
 from listonosz.render.environment import Links, MessageRenderer, RenderedMessage
 from listonosz.store import Ledger, SuppressionList, delivery_key
-from listonosz.transports import Outgoing, Transport
+from listonosz.tracking import verp_address
+from listonosz.transports import Outgoing, Transport, make_transport
 from listonosz.transports.base import MessageParts
 
 
-def merge_audience(campaign: Campaign, suppression: SuppressionList | None = None) -> MergeResult:
+def merge_audience(
+    campaign: Campaign, suppression: SuppressionList | None = None, kind: str | None = None
+) -> MergeResult:
     """Every contact list of the campaign merged into one audience, in its groups, without
-    anyone on the suppression list."""
+    anyone on the suppression list (for message ``kind``: a newsletter also leaves out those
+    who unsubscribed from newsletters only)."""
     lists = [
         SourceList(
             campaign.source_path(source),
@@ -53,7 +57,10 @@ def merge_audience(campaign: Campaign, suppression: SuppressionList | None = Non
         wanted = set(campaign.audience.groups)
         result.contacts = [c for c in result.contacts if wanted.intersection(c.groups)]
     if suppression is not None:
-        result.contacts, result.suppressed = suppression.filter(result.contacts)
+        newsletter = kind is not None and campaign.is_newsletter(kind)
+        result.contacts, result.suppressed = suppression.filter(
+            result.contacts, newsletter=newsletter
+        )
     return result
 
 
@@ -207,12 +214,12 @@ class MessageFactory:
         return Outgoing(prepared.key, mail_from, prepared.email, parts=self.parts(prepared))
 
     def envelope_from(self, key: str) -> str:
-        """MAIL FROM: the sender, or a VERP address naming the ledger row when bounces are kept."""
+        """MAIL FROM: the sender, or a signed VERP address naming the ledger row when bounces
+        are kept (``bounces+<key>.<mac>@domain``, see :mod:`listonosz.tracking.verp`)."""
         bounce = self.campaign.sender.bounce_address
         if not bounce:
             return self.campaign.sender.email
-        local, domain = bounce.rsplit("@", 1)
-        return f"{local}+{key}@{domain}"
+        return verp_address(bounce, key, self._secret)
 
 
 def common_headers(campaign: Campaign, kind: str) -> CommonHeaders:
@@ -235,13 +242,15 @@ def send_test_messages(
     transport: Transport,
     to_address: str,
     audience: Sequence[Contact],
+    kinds: Sequence[str] | None = None,
 ) -> list[str]:
-    """One sample of every message kind, rendered for the first person of the audience and sent
-    to a staff address with "[TEST]" in the subject. Nothing is claimed in the ledger."""
+    """One sample of every message kind (or of ``kinds``), rendered for the first person of the
+    audience and sent to a staff address with "[TEST]" in the subject. Nothing is claimed in
+    the ledger."""
     if not audience:
         raise CampaignError(f"campaign {campaign.id!r} has nobody in its audience to render for")
     sample, lines = audience[0], []
-    for kind in campaign.messages:
+    for kind in campaign.messages if kinds is None else kinds:
         factory = MessageFactory(campaign, kind, settings)
         prepared = factory.prepare(sample)
         token = f"test-{uuid.uuid4().hex}"
@@ -259,3 +268,18 @@ def send_test_messages(
         (delivery,) = transport.send_batch([outgoing])
         lines.append(f"{kind}: {delivery.status} ({delivery.detail}), rendered for {sample.email}")
     return lines
+
+
+def send_samples(
+    campaign: Campaign, settings: Settings, address: str, kinds: Sequence[str] | None = None
+) -> list[str]:
+    """:func:`send_test_messages` through the campaign's transport (checked first): what
+    ``listonosz send --test-to`` and the flow's ``test_to`` do. ``address`` is normalised."""
+    transport_settings = settings.transport_settings(campaign.transport)
+    transport = make_transport(transport_settings, settings.outbox_path(transport_settings))
+    try:
+        transport.check()
+        audience = merge_audience(campaign).contacts
+        return send_test_messages(campaign, settings, transport, address, audience, kinds)
+    finally:
+        transport.close()

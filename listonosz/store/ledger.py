@@ -21,7 +21,18 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Literal
 
-from sqlalchemy import Connection, Engine, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from listonosz.store.engine import StoreHandle
@@ -61,6 +72,24 @@ class Outcome:
     detail: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One ledger row as readers outside sending see it."""
+
+    key: str
+    campaign: str
+    kind: str
+    email: str
+    groups: str
+    status: str
+    message_id: str
+    detail: str
+    claimed_at: dt.datetime
+    settled_at: dt.datetime | None
+    outcome: str | None = None
+    outcome_at: dt.datetime | None = None
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -80,6 +109,119 @@ class Ledger(StoreHandle):
         )
         with self.engine.connect() as conn:
             return set(conn.scalars(query))
+
+    def sent_emails(self, campaign: str, kind: str) -> set[str]:
+        """Addresses whose message of this kind was sent (handed over) in this campaign."""
+        query = select(deliveries.c.email).where(
+            deliveries.c.campaign == campaign,
+            deliveries.c.kind == kind,
+            deliveries.c.status == SENT,
+        )
+        with self.engine.connect() as conn:
+            return set(conn.scalars(query))
+
+    def delivery(self, key: str) -> Delivery | None:
+        """The row of one delivery key, or None (never sent, or erased since)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*_DELIVERY).where(deliveries.c.key == key)).first()
+        return None if row is None else Delivery(**row._mapping)
+
+    def deliveries_of(self, keys: Iterable[str]) -> dict[str, Delivery]:
+        """The rows of these delivery keys that exist, by key, in one query (the web app looks
+        up the deliveries of the unsubscribes that arrive together)."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(_BY_KEYS, {"keys": wanted}).all()
+        return {row.key: Delivery(**row._mapping) for row in rows}
+
+    def by_message_id(self, message_id: str) -> Delivery | None:
+        """The row whose message carried this Message-ID (with or without angle brackets)."""
+        query = select(*_DELIVERY).where(deliveries.c.message_id == _bracketed(message_id))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else Delivery(**row._mapping)
+
+    def raise_outcome(self, key: str, outcome: str, at: dt.datetime, ranks: dict[str, int]) -> bool:
+        """Set a delivery's outcome unless it already holds one that ranks as high (``ranks``:
+        outcome → precedence); one statement, so events applied at once cannot undo each
+        other. False when the outcome was kept."""
+        current = case(
+            *((deliveries.c.outcome == name, rank) for name, rank in ranks.items()),
+            else_=-1,
+        )
+        query = (
+            update(deliveries)
+            .where(deliveries.c.key == key)
+            .where(or_(deliveries.c.outcome.is_(None), current < ranks[outcome]))
+            .values(outcome=outcome, outcome_at=at)
+        )
+        with self.engine.begin() as conn:
+            return conn.execute(query).rowcount > 0
+
+    def deliveries(self, keys: Iterable[str]) -> dict[str, Delivery]:
+        """The rows of these delivery keys (those that exist), by key: one query per 500."""
+        wanted = sorted(set(keys))
+        found: dict[str, Delivery] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                query = select(*_DELIVERY).where(deliveries.c.key.in_(chunk))
+                for row in conn.execute(query):
+                    found[row.key] = Delivery(**row._mapping)
+        return found
+
+    def by_message_ids(self, message_ids: Iterable[str]) -> dict[str, Delivery]:
+        """The rows whose messages carried these Message-IDs, by the ID as given (with or
+        without angle brackets)."""
+        bracketed = {_bracketed(m): m for m in message_ids if m.strip()}
+        wanted = sorted(bracketed)
+        found: dict[str, Delivery] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                query = select(*_DELIVERY).where(deliveries.c.message_id.in_(chunk))
+                for row in conn.execute(query):
+                    found.setdefault(bracketed[row.message_id], Delivery(**row._mapping))
+        return found
+
+    def raise_outcomes(
+        self,
+        conn: Connection,
+        changes: Iterable[tuple[str, str, dt.datetime]],
+        ranks: dict[str, int],
+    ) -> None:
+        """:meth:`raise_outcome` for many ``(key, outcome, at)`` in the caller's transaction:
+        one statement, executed for every row."""
+        rows = [{"row": k, "to": o, "at": at, "rank": ranks[o]} for k, o, at in changes]
+        if not rows:
+            return
+        current = case(
+            *((deliveries.c.outcome == name, rank) for name, rank in ranks.items()),
+            else_=-1,
+        )
+        statement = (
+            update(deliveries)
+            .where(deliveries.c.key == bindparam("row"))
+            .where(or_(deliveries.c.outcome.is_(None), current < bindparam("rank")))
+            .values(outcome=bindparam("to"), outcome_at=bindparam("at"))
+        )
+        conn.execute(statement, rows)
+
+    def deliveries_to(self, email: str) -> list[Delivery]:
+        """Every row of one (normalised) address, oldest first."""
+        query = select(*_DELIVERY).where(deliveries.c.email == email)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(deliveries.c.claimed_at)).all()
+        return [Delivery(**row._mapping) for row in rows]
+
+    def forget(self, email: str) -> list[str]:
+        """Delete every row of one address (erasure); returns their keys."""
+        with self.engine.begin() as conn:
+            keys = list(conn.scalars(select(deliveries.c.key).where(deliveries.c.email == email)))
+            conn.execute(delete(deliveries).where(deliveries.c.email == email))
+        return keys
 
     def beat(self, run_id: str, finished: bool = False) -> None:
         """Record that ``run_id`` is alive (or has finished); registers the run on first use."""
@@ -277,6 +419,32 @@ class Ledger(StoreHandle):
         return table
 
 
+_DELIVERY = (
+    deliveries.c.key,
+    deliveries.c.campaign,
+    deliveries.c.kind,
+    deliveries.c.email,
+    deliveries.c.groups,
+    deliveries.c.status,
+    deliveries.c.message_id,
+    deliveries.c.detail,
+    deliveries.c.claimed_at,
+    deliveries.c.settled_at,
+    deliveries.c.outcome,
+    deliveries.c.outcome_at,
+)
+
+
+#: Keys per ``IN (…)`` list: well under every database's limit on bound parameters.
+_IN_CHUNK = 500
+
+
+def _bracketed(message_id: str) -> str:
+    """A Message-ID as the ledger keeps it: in angle brackets."""
+    wanted = message_id.strip()
+    return wanted if wanted.startswith("<") else f"<{wanted}>"
+
+
 def _claim_lock(campaign: str, kind: str) -> int:
     """The PostgreSQL advisory lock key (a signed 64-bit integer) of claims of one kind."""
     digest = hashlib.sha256(f"claim\x1f{campaign}\x1f{kind}".encode()).digest()
@@ -286,3 +454,7 @@ def _claim_lock(campaign: str, kind: str) -> int:
 def _dialect(engine: Engine) -> ModuleType:
     """The dialect module whose ``insert`` has ``on_conflict_do_…`` (SQLite or PostgreSQL)."""
     return postgresql if engine.dialect.name == "postgresql" else sqlite
+
+
+#: The rows of some keys; built once (a statement made per call costs more than its query).
+_BY_KEYS = select(*_DELIVERY).where(deliveries.c.key.in_(bindparam("keys", expanding=True)))

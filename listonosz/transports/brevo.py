@@ -8,6 +8,11 @@ and Brevo processes it once within 15 minutes. Brevo answers 201 with ``messageI
 of the versions; its errors are ``{"code": "…", "message": "…"}`` and do not say which version is
 at fault, so the shared transport splits the call. ``x-sib-ratelimit-remaining`` and
 ``x-sib-ratelimit-reset`` (seconds) say when the window resets. ``GET /v3/account`` checks the key.
+
+Its transactional webhooks post one JSON object per event, or a list of them in batched mode,
+authenticated by Basic credentials in the URL or a bearer token (checked here); the ledger
+key comes back in ``X-Mailin-custom``. An event has no id of its own: the hash of its fields
+is its id, so a repeat is recognised.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from email.header import Header
+from typing import Any
 
 import httpx
 
-from listonosz.config import TransportSettings
+from listonosz.config import TransportSettings, WebhookSettings
+from listonosz.tracking import TrackedEvent
 from listonosz.transports.base import Delivery, Outgoing
 from listonosz.transports.http import (
     ApiRequest,
@@ -37,6 +44,23 @@ from listonosz.transports.http import (
     split_headers,
 )
 from listonosz.transports.ratelimit import Pace
+from listonosz.transports.webhooks import (
+    Parsed,
+    Unreadable,
+    WebhookRefused,
+    check_basic,
+    detail,
+    diagnostic,
+    enhanced_status,
+    fields_hash,
+    from_epoch,
+    load_json,
+    pairs,
+    policy_block,
+    read_each,
+    text,
+    unreadable_body,
+)
 
 log = logging.getLogger(__name__)
 
@@ -184,3 +208,84 @@ def make(settings: TransportSettings, pace: Pace | None = None) -> ApiTransport:
     """A Brevo transport: the API key goes in the ``api-key`` header."""
     headers = {"api-key": api_key(settings)}
     return api_transport(Brevo(), settings, pace, DEFAULT_URL, headers)
+
+
+# -- webhooks ----------------------------------------------------------------------------------
+
+#: Brevo's event name → (normalised type, bounce class). ``blocked`` and ``invalid_email``:
+#: Brevo would not send to the address (its own block list): suppressed here as well;
+#: ``error``: Brevo failed to send, not the address's fault.
+EVENTS: dict[str, tuple[str, str | None]] = {
+    "request": ("queued", None),
+    "delivered": ("delivered", None),
+    "deferred": ("deferred", None),
+    "soft_bounce": ("bounced", "soft"),
+    "hard_bounce": ("bounced", "hard"),
+    "blocked": ("rejected", None),
+    "invalid_email": ("rejected", None),
+    "spam": ("complained", None),
+    "complaint": ("complained", None),
+    "unsubscribe": ("unsubscribed", None),
+    "unsubscribed": ("unsubscribed", None),
+    "opened": ("opened", None),
+    "unique_opened": ("opened", None),
+    "proxy_open": ("opened", None),
+    "unique_proxy_open": ("opened", None),
+    "click": ("clicked", None),
+    "error": ("failed", "soft"),
+}
+
+
+def verify_webhook(
+    headers: Mapping[str, str], body: bytes, settings: WebhookSettings, now: float
+) -> str | None:
+    """Accept Basic credentials from ``LISTONOSZ_WEBHOOKS__BREVO__SECRETS`` or a bearer token
+    from ``LISTONOSZ_WEBHOOKS__BREVO__TOKENS``."""
+    hooks = settings.brevo
+    secrets = pairs(hooks.secrets.get_secret_value() if hooks.secrets else "")
+    tokens = pairs(hooks.tokens.get_secret_value() if hooks.tokens else "")
+    if not secrets and not tokens:
+        raise WebhookRefused(404, "the Brevo webhook is not configured")
+    check_basic(headers, secrets, tokens)
+    return None
+
+
+def parse_webhook(body: str) -> Parsed:
+    """The events of one posted object, or of a batched list."""
+    try:
+        posted = load_json(body)
+    except Unreadable as exc:
+        return unreadable_body(exc)
+    return read_each(posted if isinstance(posted, list) else [posted], read_event)
+
+
+def read_event(item: Mapping[str, Any]) -> TrackedEvent | None:
+    """One Brevo event as a :class:`TrackedEvent` (None for kinds not tracked)."""
+    name = item["event"]
+    if name not in EVENTS:
+        return None
+    kind, bounce_class = EVENTS[name]
+    if "ts_epoch" in item:
+        occurred = from_epoch(item["ts_epoch"], 1000)  # milliseconds, always UTC
+    else:
+        occurred = from_epoch(item.get("ts_event", item["ts"]))
+    custom: object = item.get("X-Mailin-custom")
+    if isinstance(custom, str):
+        try:
+            custom = json.loads(custom)
+        except ValueError:
+            custom = None
+    key = text(custom.get("ledger_key")) if isinstance(custom, Mapping) else None
+    reason = item.get("reason")
+    status = enhanced_status(reason)
+    return TrackedEvent(
+        source="brevo",
+        source_event_id=fields_hash(item),
+        type=kind,  # type: ignore[arg-type]
+        occurred_at=occurred,
+        delivery_key=key,
+        message_id=text(item.get("message-id")),
+        recipient=text(item.get("email")),
+        bounce_class=policy_block(kind, bounce_class, status),  # type: ignore[arg-type]
+        detail=detail(event=name, status=status, diagnostic=diagnostic(reason)),
+    )

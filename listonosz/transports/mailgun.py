@@ -8,17 +8,27 @@ for the call; a 400 (``{"message": "…"}``) does not say which recipient is at 
 transport splits the call until the one to blame is alone. ``v:ledger-key`` carries the ledger key
 into every event; note that ``v:`` variables reach the recipient in ``X-Mailgun-Variables``, so
 nothing about the person goes there. ``GET /v4/domains/{domain}`` checks the key and domain.
+
+Its webhooks post one event a request: ``{"signature": {"timestamp", "token", "signature"},
+"event-data": {…}}``, the signature the hex HMAC-SHA256 of timestamp + token under the webhook
+signing key; a token is accepted once (the route records it with the body) and a timestamp
+far from now is refused. ``event-data.user-variables`` carries ``ledger-key`` back.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import httpx
+import orjson
 
-from listonosz.config import TransportSettings
+from listonosz.config import TransportSettings, WebhookSettings
 from listonosz.mail import address_line
+from listonosz.tracking import TrackedEvent
 from listonosz.transports.base import Delivery, Outgoing, TransportUnavailable
 from listonosz.transports.factoring import Bodies, Factored, FactoringError, factor_bodies
 from listonosz.transports.http import (
@@ -34,6 +44,20 @@ from listonosz.transports.http import (
     split_headers,
 )
 from listonosz.transports.ratelimit import Pace
+from listonosz.transports.webhooks import (
+    Parsed,
+    Unreadable,
+    WebhookRefused,
+    check_age,
+    detail,
+    diagnostic,
+    enhanced_status,
+    from_epoch,
+    load_json,
+    read_each,
+    text,
+    unreadable_body,
+)
 
 REGION_URLS = {"us": "https://api.mailgun.net", "eu": "https://api.eu.mailgun.net"}
 BATCH_LIMIT = 1000
@@ -176,3 +200,114 @@ def make(settings: TransportSettings, pace: Pace | None = None) -> ApiTransport:
     """A Mailgun transport: HTTP basic auth, user ``api``, the key as password."""
     url = REGION_URLS[settings.region]
     return api_transport(Mailgun(settings), settings, pace, url, auth=("api", api_key(settings)))
+
+
+# -- webhooks ----------------------------------------------------------------------------------
+
+#: Mailgun's event name → the normalised type (``failed`` is read by its severity).
+EVENTS: dict[str, str] = {
+    "accepted": "queued",
+    "delivered": "delivered",
+    "complained": "complained",
+    "unsubscribed": "unsubscribed",
+    "opened": "opened",
+    "clicked": "clicked",
+}
+
+
+def verify_webhook(
+    headers: Mapping[str, str], body: bytes, settings: WebhookSettings, now: float
+) -> str | None:
+    """Accept a request whose signature block is Mailgun's HMAC of timestamp + token, signed
+    less than ``max_age`` ago; returns the token, to be accepted only once."""
+    configured = settings.mailgun.signing_key
+    if configured is None:
+        raise WebhookRefused(404, "the Mailgun webhook is not configured")
+    try:
+        block = orjson.loads(body)["signature"]
+        timestamp, token, signature = block["timestamp"], block["token"], block["signature"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        raise WebhookRefused(401, "no Mailgun signature block") from None
+    if not all(isinstance(v, str | int) for v in (timestamp, token, signature)):
+        raise WebhookRefused(401, "no Mailgun signature block")
+    timestamp, token, signature = str(timestamp), str(token), str(signature)
+    expected = hmac.new(
+        configured.get_secret_value().encode(), (timestamp + token).encode(), hashlib.sha256
+    ).hexdigest()
+    if not hmac.compare_digest(expected.encode(), signature.encode()):
+        raise WebhookRefused(403, "the Mailgun signature does not match")
+    check_age(timestamp, now, settings.mailgun.max_age)
+    return token
+
+
+def parse_webhook(body: str) -> Parsed:
+    """The one event of a posted body."""
+    try:
+        posted = load_json(body)
+        if not isinstance(posted, dict):
+            raise Unreadable("the body is not a JSON object")
+    except Unreadable as exc:
+        return unreadable_body(exc)
+    return read_each([posted.get("event-data")], read_event)
+
+
+def read_event(data: Mapping[str, Any]) -> TrackedEvent | None:
+    """One ``event-data`` object as a :class:`TrackedEvent` (None for kinds not tracked).
+
+    ``failed`` is a bounce: ``permanent`` hard (``old``: expired after Mailgun's retries; a
+    5.7.x status: a policy block), ``temporary`` a soft deferral that Mailgun retries (a
+    ``deferred`` event, so its retries do not add up to a suppression).
+    """
+    name = data["event"]
+    event_id = text(data.get("id"))
+    if event_id is None:
+        raise Unreadable("missing field 'id'")
+    status = data.get("delivery-status") or {}
+    if not isinstance(status, Mapping):
+        status = {}
+    enhanced = enhanced_status(status.get("message"), status.get("description"))
+    bounce_class = None
+    if name == "failed":
+        severity = data.get("severity")
+        if severity == "temporary":
+            kind, bounce_class = "deferred", "soft"
+        else:
+            kind = "bounced"
+            if enhanced.startswith("5.7."):
+                bounce_class = "block"
+            elif data.get("reason") == "old":
+                bounce_class = "expired"
+            else:
+                bounce_class = "hard"
+    elif name == "rejected":
+        kind, bounce_class = "rejected", "soft"  # Mailgun refused the message, not the address
+    elif name in EVENTS:
+        kind = EVENTS[name]
+    else:
+        return None
+    variables = data.get("user-variables") or {}
+    message = data.get("message") or {}
+    headers = message.get("headers") or {} if isinstance(message, Mapping) else {}
+    reject = data.get("reject") or {}
+    return TrackedEvent(
+        source="mailgun",
+        # Mailgun's id is unique "within a day": with the event's time it is unique for good
+        source_event_id=f"{event_id}@{data['timestamp']}",
+        type=kind,  # type: ignore[arg-type]
+        occurred_at=from_epoch(data["timestamp"]),
+        delivery_key=text(variables.get("ledger-key")) if isinstance(variables, Mapping) else None,
+        message_id=text(headers.get("message-id")) if isinstance(headers, Mapping) else None,
+        recipient=text(data.get("recipient")),
+        bounce_class=bounce_class,  # type: ignore[arg-type]
+        detail=detail(
+            event=name,
+            severity=text(data.get("severity")),
+            reason=text(data.get("reason")),
+            status=enhanced or str(status.get("code") or ""),
+            diagnostic=diagnostic(
+                status.get("description"),
+                status.get("message"),
+                reject.get("reason") if isinstance(reject, Mapping) else None,
+            ),
+        ),
+    )

@@ -5,18 +5,24 @@ The batch endpoint answers 200 even when some messages are refused: each message
 ``Metadata`` (returned in every webhook); the campaign id is the ``Tag``. ``GET /server`` checks
 the server token. Postmark documents a 429 but no rate-limit headers; a ``Retry-After``, should
 one come, is honoured by the shared client.
+
+Its webhooks post one JSON object a request (``RecordType`` Delivery, Bounce, SpamComplaint,
+SubscriptionChange, Open, Click) with the ``Metadata`` sent, and carry no signature: the URL
+holds Basic credentials (``https://user:password@…/hooks/postmark``), checked here.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from typing import Any
 
 import httpx
 
-from listonosz.config import TransportSettings
+from listonosz.config import TransportSettings, WebhookSettings
 from listonosz.mail import address_line
+from listonosz.tracking import TrackedEvent
 from listonosz.transports.base import Delivery, Outgoing
 from listonosz.transports.http import (
     ApiRequest,
@@ -28,6 +34,23 @@ from listonosz.transports.http import (
     short,
 )
 from listonosz.transports.ratelimit import Pace
+from listonosz.transports.webhooks import (
+    Parsed,
+    Unreadable,
+    WebhookRefused,
+    check_basic,
+    detail,
+    diagnostic,
+    enhanced_status,
+    fields_hash,
+    from_iso,
+    load_json,
+    pairs,
+    policy_block,
+    read_each,
+    text,
+    unreadable_body,
+)
 
 DEFAULT_URL = "https://api.postmarkapp.com"
 BATCH_LIMIT = 500
@@ -146,3 +169,102 @@ def make(settings: TransportSettings, pace: Pace | None = None) -> ApiTransport:
     """A Postmark transport: the server token goes in ``X-Postmark-Server-Token``."""
     headers = {"X-Postmark-Server-Token": api_key(settings)}
     return api_transport(Postmark(settings), settings, pace, DEFAULT_URL, headers)
+
+
+# -- webhooks ----------------------------------------------------------------------------------
+
+#: A Bounce's ``Type`` → (normalised type, bounce class); an unknown one is a bounce of no
+#: class (recorded, suppresses nobody).
+BOUNCES: dict[str, tuple[str, str | None]] = {
+    "HardBounce": ("bounced", "hard"),
+    "BadEmailAddress": ("bounced", "hard"),
+    "SoftBounce": ("bounced", "soft"),
+    "Transient": ("bounced", "soft"),
+    "DnsError": ("bounced", "soft"),
+    "Blocked": ("bounced", "block"),
+    "DMARCPolicy": ("bounced", "block"),
+    "ManuallyDeactivated": ("rejected", None),
+    "SpamComplaint": ("complained", None),
+    "SpamNotification": ("complained", None),
+    "AutoResponder": ("autoresponded", None),
+    "AddressChange": ("autoresponded", None),
+    "ChallengeVerification": ("autoresponded", None),
+    "Unsubscribe": ("unsubscribed", None),
+}
+#: When each record type happened.
+TIMES = {
+    "Delivery": "DeliveredAt",
+    "Bounce": "BouncedAt",
+    "SpamComplaint": "BouncedAt",
+    "Open": "ReceivedAt",
+    "Click": "ReceivedAt",
+    "SubscriptionChange": "ChangedAt",
+}
+
+
+def verify_webhook(
+    headers: Mapping[str, str], body: bytes, settings: WebhookSettings, now: float
+) -> str | None:
+    """Accept Basic credentials that match one of ``LISTONOSZ_WEBHOOKS__POSTMARK__SECRETS``."""
+    secrets = pairs(
+        settings.postmark.secrets.get_secret_value() if settings.postmark.secrets else ""
+    )
+    if not secrets:
+        raise WebhookRefused(404, "the Postmark webhook is not configured")
+    check_basic(headers, secrets)
+    return None
+
+
+def parse_webhook(body: str) -> Parsed:
+    """The event of one posted object (a list is read item by item)."""
+    try:
+        posted = load_json(body)
+    except Unreadable as exc:
+        return unreadable_body(exc)
+    return read_each(posted if isinstance(posted, list) else [posted], read_event)
+
+
+def read_event(item: Mapping[str, Any]) -> TrackedEvent | None:
+    """One Postmark record as a :class:`TrackedEvent` (None for kinds not tracked).
+
+    A SubscriptionChange is an unsubscribe when Postmark now suppresses sending because the
+    person asked (``ManualSuppression``); one that follows a bounce or complaint is that event
+    again, and a reactivation lifts nothing here (staff decide)."""
+    record = item["RecordType"]
+    bounce_class = None
+    if record == "Delivery":
+        kind = "delivered"
+    elif record in ("Bounce", "SpamComplaint"):
+        kind, bounce_class = BOUNCES.get(str(item.get("Type")), ("bounced", None))
+    elif record == "SubscriptionChange":
+        if item.get("SuppressSending") is not True:
+            return None
+        if item.get("SuppressionReason") != "ManualSuppression":
+            return None
+        kind = "unsubscribed"
+    elif record == "Open":
+        kind = "opened"
+    elif record == "Click":
+        kind = "clicked"
+    else:
+        return None
+    own_id = item.get("ID")
+    event_id = f"{record}:{own_id}" if own_id is not None else f"{record}:{fields_hash(item)}"
+    metadata = item.get("Metadata") or {}
+    status = enhanced_status(item.get("Details"))
+    return TrackedEvent(
+        source="postmark",
+        source_event_id=event_id,
+        type=kind,  # type: ignore[arg-type]
+        occurred_at=from_iso(item[TIMES[record]]),
+        delivery_key=text(metadata.get("ledger_key")) if isinstance(metadata, Mapping) else None,
+        recipient=text(item.get("Email")) or text(item.get("Recipient")),
+        bounce_class=policy_block(kind, bounce_class, status),  # type: ignore[arg-type]
+        detail=detail(
+            event=record,
+            type=text(item.get("Type")),
+            status=status,
+            diagnostic=diagnostic(item.get("Description"), item.get("Details")),
+            provider_id=text(item.get("MessageID")),
+        ),
+    )

@@ -8,18 +8,30 @@ and per-recipient substitution values; a message whose values would pass SendGri
 ``X-Message-Id`` for the request; a 400 names the offending field, e.g.
 ``personalizations.3.to.0.email``, so only that message fails. ``custom_args`` carry the ledger
 key and campaign id, never personal data (SendGrid stores them as "not PII").
+
+Its Event Webhook posts a JSON array of events, signed (ECDSA P-256, SHA-256) over the
+``X-Twilio-Email-Event-Webhook-Timestamp`` value followed by the raw body, the signature in
+``X-Twilio-Email-Event-Webhook-Signature`` (base64 DER); the custom args come back as top-level
+keys of each event, which ``sg_event_id`` identifies.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from email.utils import quote
+from typing import Any
 
 import httpx
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from listonosz.config import TransportSettings
+from listonosz.config import TransportSettings, WebhookSettings
+from listonosz.tracking import TrackedEvent
 from listonosz.transports.base import Delivery, Outgoing
 from listonosz.transports.factoring import Bodies, Factored, FactoringError, factor_bodies
 from listonosz.transports.http import (
@@ -35,6 +47,21 @@ from listonosz.transports.http import (
     split_headers,
 )
 from listonosz.transports.ratelimit import Pace
+from listonosz.transports.webhooks import (
+    Parsed,
+    Unreadable,
+    WebhookRefused,
+    check_age,
+    detail,
+    diagnostic,
+    enhanced_status,
+    from_epoch,
+    header,
+    load_json,
+    read_each,
+    text,
+    unreadable_body,
+)
 
 DEFAULT_URL = "https://api.sendgrid.com"  # EU regional subusers: https://api.eu.sendgrid.com
 BATCH_LIMIT = 1000
@@ -213,3 +240,120 @@ def make(settings: TransportSettings, pace: Pace | None = None) -> ApiTransport:
     """A SendGrid transport: the API key goes in ``Authorization: Bearer``."""
     headers = {"Authorization": f"Bearer {api_key(settings)}"}
     return api_transport(SendGrid(), settings, pace, DEFAULT_URL, headers)
+
+
+# -- the Event Webhook ------------------------------------------------------------------------
+
+SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+
+#: ``dropped`` reasons that are about the address (SendGrid holds it on a suppression list):
+#: such a drop suppresses it here too; any other drop (size, content, API errors) does not.
+ADDRESS_DROPS = ("bounced address", "unsubscribed address", "spam reporting address", "invalid")
+
+#: SendGrid's event name → the normalised type (``bounce`` and ``dropped`` are read apart).
+EVENTS: dict[str, str] = {
+    "processed": "queued",
+    "deferred": "deferred",
+    "delivered": "delivered",
+    "spamreport": "complained",
+    "unsubscribe": "unsubscribed",
+    "group_unsubscribe": "unsubscribed",
+    "open": "opened",
+    "click": "clicked",
+}
+
+
+@functools.lru_cache(maxsize=4)
+def public_key(text_key: str) -> ec.EllipticCurvePublicKey:
+    """The verification key as SendGrid shows it (base64 DER, SubjectPublicKeyInfo; a PEM
+    block is accepted too); ValueError unless it is a P-256 key."""
+    raw = text_key.strip()
+    if raw.startswith("-----BEGIN"):
+        key = serialization.load_pem_public_key(raw.encode())
+    else:
+        key = serialization.load_der_public_key(base64.b64decode(raw, validate=True))
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise ValueError("the SendGrid verification key is not an ECDSA P-256 public key")
+    return key
+
+
+def verify_webhook(
+    headers: Mapping[str, str], body: bytes, settings: WebhookSettings, now: float
+) -> str | None:
+    """Accept a request only with a valid signature over timestamp + raw body, signed less
+    than ``max_age`` ago."""
+    configured = settings.sendgrid.public_key
+    if configured is None:
+        raise WebhookRefused(404, "the SendGrid webhook is not configured")
+    try:
+        key = public_key(configured.get_secret_value())
+    except (ValueError, binascii.Error, TypeError) as exc:
+        raise WebhookRefused(503, f"LISTONOSZ_WEBHOOKS__SENDGRID__PUBLIC_KEY: {exc}") from None
+    signature, timestamp = header(headers, SIGNATURE_HEADER), header(headers, TIMESTAMP_HEADER)
+    if not signature or not timestamp:
+        raise WebhookRefused(401, "no SendGrid signature")
+    try:
+        key.verify(
+            base64.b64decode(signature, validate=True),
+            timestamp.encode() + body,
+            ec.ECDSA(hashes.SHA256()),
+        )
+    except (InvalidSignature, binascii.Error, ValueError):
+        raise WebhookRefused(403, "the SendGrid signature does not match") from None
+    check_age(timestamp, now, settings.sendgrid.max_age)
+    return None
+
+
+def parse_webhook(body: str) -> Parsed:
+    """The events of one posted array (an object alone is read as a batch of one)."""
+    try:
+        items = load_json(body)
+    except Unreadable as exc:
+        return unreadable_body(exc)
+    if isinstance(items, dict):
+        items = [items]
+    if not isinstance(items, list):
+        return unreadable_body(Unreadable("the body is not a JSON array"))
+    return read_each(items, read_event)
+
+
+def read_event(item: Mapping[str, Any]) -> TrackedEvent | None:
+    """One SendGrid event as a :class:`TrackedEvent` (None for kinds not tracked)."""
+    name = item["event"]
+    event_id = text(item.get("sg_event_id"))
+    if event_id is None:
+        raise Unreadable("missing field 'sg_event_id'")
+    status = str(item.get("status") or "")
+    enhanced = enhanced_status(status, item.get("reason"), item.get("response"))
+    bounce_class = None
+    if name == "bounce":
+        kind = "bounced"
+        blocked = item.get("type") == "blocked" or enhanced.startswith("5.7.")
+        bounce_class = "block" if blocked else "hard"
+    elif name == "dropped":
+        kind = "rejected"
+        reason = str(item.get("reason") or "").lower()
+        bounce_class = None if reason.startswith(ADDRESS_DROPS) else "soft"
+    elif name in EVENTS:
+        kind = EVENTS[name]
+    else:
+        return None
+    return TrackedEvent(
+        source="sendgrid",
+        source_event_id=event_id,
+        type=kind,  # type: ignore[arg-type]
+        occurred_at=from_epoch(item["timestamp"]),
+        delivery_key=text(item.get("ledger_key")),
+        message_id=text(item.get("smtp-id")),
+        recipient=text(item.get("email")),
+        bounce_class=bounce_class,  # type: ignore[arg-type]
+        detail=detail(
+            event=name,
+            type=text(item.get("type")),
+            classification=text(item.get("bounce_classification")),
+            status=enhanced or status,
+            diagnostic=diagnostic(item.get("reason"), item.get("response")),
+            provider_id=text(item.get("sg_message_id")),
+        ),
+    )

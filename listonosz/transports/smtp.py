@@ -3,7 +3,8 @@
 Each message gets its own transaction (MAIL, RCPT, DATA) and its own result: ``sent`` with the
 server's reply, ``deferred`` for a 4xx (retried here with backoff, then left for the next run),
 or ``failed`` for a 5xx, flagged for suppression when the address itself is the cause. A dropped
-connection is reopened and the message tried again.
+connection is reopened and the message tried again. Where the server offers DSN, MAIL FROM
+carries the ledger key as ENVID, so a bounce names its delivery even without VERP.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from listonosz.transports.base import NOT_SENT, Delivery, Outgoing, TransportUna
 from listonosz.transports.ratelimit import Pace
 
 _ENHANCED = re.compile(rb"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
+_ENHANCED_ANYWHERE = re.compile(r"(?:^|\s|-)([245])\.(\d{1,3})\.(\d{1,3})\b")
 #: Permanent replies that mean "this address does not exist or takes no mail": suppress it.
 _ADDRESS_CODES = {550, 551, 553}
 _ADDRESS_ENHANCED = ("5.1.", "5.2.1")
@@ -30,6 +32,12 @@ _ADDRESS_ENHANCED = ("5.1.", "5.2.1")
 
 def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
+def enhanced_status(reply: str) -> str:
+    """The enhanced status code (``5.1.1``) that a reply such as ``550 5.1.1 …`` carries; ''."""
+    found = _ENHANCED_ANYWHERE.search(reply)
+    return ".".join(found.groups()) if found else ""
 
 
 def blames_the_address(code: int, reply: bytes | str) -> bool:
@@ -40,6 +48,16 @@ def blames_the_address(code: int, reply: bytes | str) -> bool:
         status = b".".join(enhanced.groups()).decode()
         return status.startswith(_ADDRESS_ENHANCED)
     return code in _ADDRESS_CODES
+
+
+def dsn_options(conn: smtplib.SMTP, key: str) -> list[str]:
+    """MAIL FROM parameters for a server that offers DSN (RFC 3461): the ledger key as the
+    envelope id, which comes back in a bounce as ``Original-Envelope-Id``, and only the
+    headers of the original in the bounce (``RET=HDRS``: enough to match it, less to keep)."""
+    if not conn.has_extn("dsn"):
+        return []
+    envid = "".join(c if "!" <= c <= "~" and c not in "+=" else f"+{ord(c):02X}" for c in key)
+    return [f"ENVID={envid}", "RET=HDRS"]
 
 
 def _outcome(key: str, code: int, reply: bytes | str) -> Delivery:
@@ -179,7 +197,7 @@ class SmtpTransport:
         """One SMTP transaction, keeping the server's own reply for the ledger."""
         self.pace()
         reply: bytes | str  # smtplib's errors may carry either
-        code, reply = conn.mail(message.mail_from)
+        code, reply = conn.mail(message.mail_from, dsn_options(conn, message.key))
         if code == 250:
             code, reply = conn.rcpt(message.rcpt_to)
             if code in (250, 251):

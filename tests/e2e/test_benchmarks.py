@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import ast
 import os
+import re
+import shutil
 import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests import mailstack
+from tests.conftest import REPO, unavailable
 
 
 def _bench(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -56,6 +59,18 @@ def test_the_contacts_benchmark_ends_with_its_ratio() -> None:
     verdicts, ratio = _last_lines(run.stdout, 2)
     assert verdicts == "verdicts: the same as email-validator for all 2,000 rows"
     assert ratio.startswith("ratio:    ") and "x the baseline (target >= 5x: " in ratio
+
+
+@pytest.mark.slow
+def test_the_bounces_benchmark_ends_with_its_ratio() -> None:
+    reason = mailstack.missing()
+    if reason:
+        unavailable(reason)
+    run = _bench("benchmarks/bounces.py", "--messages", "100", "--batch", "30")
+    assert run.returncode == 0, run.stderr[-3000:]
+    check, ratio = _last_lines(run.stdout, 2)
+    assert check.startswith("check: every message processed, recorded and moved")
+    assert ratio.startswith("ratio: ") and "DSN/s (target >= 200: " in ratio
 
 
 @pytest.mark.slow
@@ -111,3 +126,34 @@ def test_the_provider_benchmark_sends_everyone_through_the_whole_flow() -> None:
     assert header.split() == ["msg/s"]
     assert flow.startswith("Listonosz flow via sendgrid")
     assert alone.startswith("the transport alone")
+
+
+@pytest.mark.slow
+def test_the_webhooks_benchmark_checks_the_store_and_ends_with_its_targets() -> None:
+    run = _bench("benchmarks/webhooks.py", "--batches", "2", "--singles", "300")
+    assert run.returncode == 0, run.stderr[-3000:]
+    store, targets = _last_lines(run.stdout, 2)
+    assert store.startswith("store:    2,300 events recorded once each; outcomes ")
+    assert "bounced 40" in store and "40 addresses suppressed" in store  # 1 in 50 batched
+    assert targets.startswith("targets:  >= 10,000 events/s batched: ")
+
+
+@pytest.mark.slow
+def test_the_web_benchmark_ends_with_its_ratios() -> None:
+    if shutil.which("wrk") is None:
+        unavailable("wrk is not installed: run scripts/setup-system.sh as root")
+    run = _bench("benchmarks/web.py", "--seconds", "1", "--deliveries", "3000")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "FAIL" not in run.stdout, run.stdout
+    header, bare, click, page, target = _last_lines(run.stdout, 5)
+    assert header.split()[:2] == ["req/s", "p50"]
+    assert bare.startswith("bare ASGI endpoint (baseline)") and " 1.000 " in bare
+    assert click.startswith("one-click unsubscribe POST")
+    assert page.startswith("RSVP page GET")
+    assert target.startswith("target: one-click >= 1,000 req/s, p99 <= 50 ms, >= 0.4x bare: ")
+    written = re.search(
+        r"one-click: ([\d,]+) of ([\d,]+) POSTs were first unsubscribes", run.stdout
+    )
+    assert written, run.stdout
+    first, total = (int(n.replace(",", "")) for n in written.groups())
+    assert 0 < first < total  # the store took them, and some were repeats

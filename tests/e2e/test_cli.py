@@ -106,7 +106,15 @@ def test_test_to_sends_one_sample_of_every_kind_to_staff_only(tmp_path: Path) ->
         email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
         for p in sorted((tmp_path / "outbox").glob("*.eml"))
     ]
-    kinds = ["invitation", "reminder", "thank_you", "we_missed_you", "newsletter"]
+    kinds = [
+        "invitation",
+        "reminder",
+        "thank_you",
+        "we_missed_you",
+        "update",
+        "cancellation",
+        "newsletter",
+    ]
     assert len(messages) == len(kinds)
     assert {str(m["To"]) for m in messages} == {"sekretariat@rops.example"}
     assert all(str(m["Subject"]).startswith("[TEST] ") for m in messages)

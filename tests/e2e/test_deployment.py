@@ -22,6 +22,8 @@ def test_deployment_runs_on_a_worker(
             "run",
             "send-campaign/send-campaign",
             "-p",
+            "campaign_path=campaigns/ekonomia-spoleczna-2016.yaml",
+            "-p",
             "batch_size=40",
             "--watch",
             "--watch-timeout",

@@ -247,10 +247,12 @@ def test_dry_run_writes_eml_files_and_leaves_the_real_ledger_alone(
 def test_the_suppression_list_wins_over_every_contact_list(
     listonosz_env: Path, capture: Capture
 ) -> None:
+    from listonosz.config import Settings
     from listonosz.store import SuppressionList
 
     gone = EXPECTED["emails"][:3]
-    suppression = SuppressionList(f"sqlite:///{listonosz_env / 'ledger.sqlite'}")
+    settings = Settings()
+    suppression = SuppressionList(settings.resolved_ledger_url, settings.signing_secret())
     try:
         suppression.add(gone[0], "unsubscribed")
         suppression.add(gone[1], "hard_bounce")

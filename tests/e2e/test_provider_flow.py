@@ -23,6 +23,8 @@ def api(
     fake = FAKES[request.param](delay=0.02).start()
     prefix = "LISTONOSZ_TRANSPORTS__PROVIDER__"
     monkeypatch.setenv("LISTONOSZ_TRANSPORT", "provider")  # the one-line switch
+    # the fake delivers to nobody; tests/integration/test_public_url.py covers the link check
+    monkeypatch.setenv("LISTONOSZ_CHECK_PUBLIC_URL", "false")
     monkeypatch.setenv(f"{prefix}KIND", request.param)
     monkeypatch.setenv(f"{prefix}API_KEY", API_KEY)
     monkeypatch.setenv(f"{prefix}BASE_URL", fake.url)

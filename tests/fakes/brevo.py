@@ -19,6 +19,13 @@ headers", "Rate limits"; the SendSmtpEmail model of Brevo's SDKs):
 - Every answer carries ``x-sib-ratelimit-limit``, ``x-sib-ratelimit-remaining`` and
   ``x-sib-ratelimit-reset`` (seconds until the window resets); past the limit, 429.
 - ``GET /v3/account`` answers the account (the check).
+
+Transactional webhooks (Brevo developer docs: "Transactional webhooks", "Batched webhooks",
+"Secured webhook calls"): one JSON object per event, or in batched mode a list of them; each
+with ``event`` (delivered, soft_bounce, hard_bounce, spam, …), ``email``, ``message-id``,
+``ts``, ``ts_event``, ``ts_epoch`` (milliseconds), ``X-Mailin-custom``, ``tags`` and for
+bounces ``reason``; no event id. Authenticated by Basic credentials in the URL or a bearer
+token.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.fakes.server import FakeApi, Received, valid_address
+from tests.fakes.webhooks import basic, diagnostic
 
 VERSION_LIMIT = 1000
 RECIPIENTS_PER_VERSION = 99
@@ -66,6 +74,48 @@ class FakeBrevo(FakeApi):
         super().__init__(*args, **kw)  # type: ignore[arg-type]
         self.seen_keys: dict[str, tuple[float, bytes]] = {}
         self.replays = 0
+        self.batched = True  # one POST with every event (Brevo's batched mode)
+
+    def webhook_requests(self, received: list[Received]) -> list[tuple[dict[str, str], bytes]]:
+        assert self.webhook is not None
+        if self.webhook.token:
+            auth = {"Authorization": f"Bearer {self.webhook.token}"}
+        else:
+            auth = basic(self.webhook.user or "", self.webhook.password or "")
+        headers = {"Content-Type": "application/json", **auth}
+        events = [e for r in received for e in self.events_of(r)]
+        if self.batched:
+            return [(headers, orjson.dumps(events))] if events else []
+        return [(headers, orjson.dumps(e)) for e in events]
+
+    def events_of(self, r: Received) -> list[dict[str, object]]:
+        """What Brevo reports on one message: request, then its fate."""
+        now = time.time()
+        fate = self.fate(r.to)
+        _, text = diagnostic(fate, r.to)
+        base = {
+            "email": r.to,
+            "id": 1,
+            "date": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now)),
+            "ts": int(now),
+            "message-id": r.provider_id,
+            "ts_event": int(now),
+            "subject": r.subject,
+            "X-Mailin-custom": r.headers.get("X-Mailin-custom", ""),
+            "sending_ip": "185.41.28.109",
+            "ts_epoch": int(now * 1000),
+            "tags": [v for k, v in r.metadata.items() if k.startswith("tag")],
+        }
+        kinds: list[dict[str, object]] = [{"event": "request"}]
+        if fate in ("delivered", "complained"):
+            kinds.append({"event": "delivered"})
+        if fate == "complained":
+            kinds.append({"event": "spam"})
+        elif fate in ("bounced", "blocked"):  # a 5.7.1 in the reason makes it a block
+            kinds.append({"event": "hard_bounce", "reason": text})
+        elif fate == "soft":
+            kinds.append({"event": "soft_bounce", "reason": text})
+        return [{**base, **kind} for kind in kinds]
 
     def routes(self) -> list[Route]:
         return [

@@ -16,6 +16,13 @@ sending", "Attaching metadata", "API response codes", "Get domain details"):
   limit, to be retried "as defined in the response" (``Retry-After``); 500 on Mailgun's side.
 - Success is 200 ``{"id": "<…@domain>", "message": "Queued. Thank you."}``: one id for the call.
 - ``GET /v4/domains/{name}`` answers the domain's details (the check); 401 / 404 otherwise.
+
+Webhooks (Mailgun docs: "Webhooks", "Securing Webhooks", "Events"): one JSON object per event,
+``{"signature": {"timestamp", "token", "signature"}, "event-data": {...}}``, the signature the
+hex HMAC-SHA256 of timestamp + token under the webhook signing key; ``event-data`` has ``id``,
+``timestamp``, ``event`` (delivered, failed with ``severity`` permanent or temporary,
+complained, …), ``recipient``, ``user-variables`` (the ``v:`` fields), ``message.headers``
+and ``delivery-status``.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.fakes.server import FakeApi, Received, split_address, valid_address
+from tests.fakes.webhooks import MAILGUN_SIGNING_KEY, diagnostic, mailgun_signature
 
 BATCH_LIMIT = 1000
 VARIABLE = re.compile(r"%recipient\.([^%]+)%")
@@ -73,6 +81,51 @@ class FakeMailgun(FakeApi):
     def __init__(self, *args: object, domain: str = "rops-bialystok.example", **kw: object):
         super().__init__(*args, **kw)  # type: ignore[arg-type]
         self.domain = domain
+        self.signing_key = MAILGUN_SIGNING_KEY
+
+    def webhook_requests(self, received: list[Received]) -> list[tuple[dict[str, str], bytes]]:
+        out = []
+        for r in received:
+            for data in self.events_of(r):
+                body = {"signature": mailgun_signature(self.signing_key), "event-data": data}
+                out.append(({"Content-Type": "application/json"}, orjson.dumps(body)))
+        return out
+
+    def events_of(self, r: Received) -> list[dict[str, object]]:
+        """What Mailgun reports on one message."""
+        now = dt.datetime.now(dt.UTC).timestamp()
+        fate = self.fate(r.to)
+        _, text = diagnostic(fate, r.to)
+        base = {
+            "timestamp": now,
+            "recipient": r.to,
+            "recipient-domain": r.to.rpartition("@")[2],
+            "user-variables": {k[2:]: v for k, v in r.metadata.items() if k.startswith("v:")},
+            "tags": [v for k, v in r.metadata.items() if k == "o:tag"],
+            "message": {"headers": {"to": r.to, "message-id": r.provider_id.strip("<>")}},
+            "log-level": "info",
+        }
+        kinds: list[dict[str, object]] = []
+        if fate in ("delivered", "complained"):
+            kinds.append({"event": "delivered", "delivery-status": {"code": 250, "message": "OK"}})
+        if fate == "complained":
+            kinds.append({"event": "complained"})
+        elif fate in ("bounced", "blocked", "soft"):
+            kinds.append(
+                {
+                    "event": "failed",
+                    "severity": "temporary" if fate == "soft" else "permanent",
+                    "reason": "generic" if fate == "soft" else "bounce",
+                    "log-level": "warn" if fate == "soft" else "error",
+                    "delivery-status": {
+                        "code": int(text[:3]),
+                        "message": text[4:],
+                        "description": "",
+                        "attempt-no": 1,
+                    },
+                }
+            )
+        return [{**base, **kind, "id": secrets.token_urlsafe(16)} for kind in kinds]
 
     def routes(self) -> list[Route]:
         return [

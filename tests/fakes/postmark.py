@@ -18,6 +18,11 @@ emails", "Sending email with API", support articles on error 300 and 422):
   ``Retry-After`` (the fake adds ``Retry-After`` only when a test injects ``429:N``, to show the
   client honours one if it comes). 500 / 503 bodies use the same ``ErrorCode``/``Message`` shape.
 - ``GET /server`` with the server token answers the server's settings (the check).
+
+Webhooks (Postmark developer docs: "Webhooks overview", "Delivery webhook", "Bounce webhook",
+"Spam complaint webhook"): one JSON object per event, by ``RecordType``; no signature: the
+URL's Basic credentials. A Bounce has its own ``ID``, ``Type`` (HardBounce, SoftBounce,
+Blocked, …) and ``TypeCode``; every record has ``MessageID`` and the ``Metadata`` sent.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import itertools
 import uuid
 
 import orjson
@@ -33,6 +39,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.fakes.server import FakeApi, Received, split_address, valid_address
+from tests.fakes.webhooks import basic, diagnostic
 
 BATCH_LIMIT = 500
 PAYLOAD_LIMIT = 50 * 1024 * 1024
@@ -43,8 +50,55 @@ def error(status: int, code: int, message: str) -> JSONResponse:
     return JSONResponse({"ErrorCode": code, "Message": message}, status_code=status)
 
 
+#: Bounce Type → TypeCode (Postmark's bounce types).
+TYPE_CODES = {"HardBounce": 1, "SoftBounce": 4096, "Blocked": 100000, "SpamComplaint": 512}
+_bounce_ids = itertools.count(4_100_000_000)
+
+
 class FakePostmark(FakeApi):
     name = "postmark"
+
+    def webhook_requests(self, received: list[Received]) -> list[tuple[dict[str, str], bytes]]:
+        assert self.webhook is not None
+        auth = basic(self.webhook.user or "", self.webhook.password or "")
+        headers = {"Content-Type": "application/json", **auth}
+        return [(headers, orjson.dumps(e)) for r in received for e in self.events_of(r)]
+
+    def events_of(self, r: Received) -> list[dict[str, object]]:
+        """What Postmark reports on one message."""
+        now = dt.datetime.now(dt.UTC).isoformat()
+        metadata = {k: v for k, v in r.metadata.items() if k != "Tag"}
+        common = {"MessageID": r.provider_id, "ServerID": 1, "MessageStream": "outbound",
+                  "Tag": r.campaign, "Metadata": metadata}  # fmt: skip
+        fate = self.fate(r.to)
+        _, text = diagnostic(fate, r.to)
+        out: list[dict[str, object]] = []
+        if fate in ("delivered", "complained"):
+            out.append({"RecordType": "Delivery", "Recipient": r.to, "DeliveredAt": now,
+                        "Details": text, **common})  # fmt: skip
+        kind = {"complained": "SpamComplaint", "bounced": "HardBounce", "soft": "SoftBounce",
+                "blocked": "Blocked"}.get(fate)  # fmt: skip
+        if kind:
+            out.append(
+                {
+                    "RecordType": "SpamComplaint" if kind == "SpamComplaint" else "Bounce",
+                    "ID": next(_bounce_ids),
+                    "Type": kind,
+                    "TypeCode": TYPE_CODES[kind],
+                    "Name": kind,
+                    "Description": "The message could not be delivered.",
+                    "Details": text,
+                    "Email": r.to,
+                    "From": r.from_email,
+                    "BouncedAt": now,
+                    "DumpAvailable": False,
+                    "Inactive": kind in ("HardBounce", "SpamComplaint"),
+                    "CanActivate": True,
+                    "Subject": r.subject,
+                    **common,
+                }
+            )
+        return out
 
     def routes(self) -> list[Route]:
         return [

@@ -22,6 +22,13 @@ OpenAPI schema, "Mail Send errors", "Personalizations", "Substitution tags", "Ra
   Unix time); past the limit, HTTP 429 ``{"errors": [{"field": null, "message": "too many
   requests"}]}`` with ``X-RateLimit-Remaining: 0`` until the reset.
 - ``GET /v3/scopes`` lists the key's scopes (the check: ``mail.send`` must be there).
+
+Event Webhook (Twilio SendGrid docs: "Event Webhook Reference", "Getting Started with the Event
+Webhook Security Features"): a JSON array of events, each with ``email``, ``timestamp``,
+``event``, ``sg_event_id``, ``sg_message_id``, ``smtp-id`` and the custom args as top-level
+keys; bounces with ``type`` (bounce or blocked), ``status``, ``reason``,
+``bounce_classification``; signed with ECDSA P-256 over the timestamp header's value followed
+by the body (``public_key`` is what Listonosz is configured with).
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.fakes.server import FakeApi, Received, valid_address
+from tests.fakes.webhooks import diagnostic, new_signing_key, public_key_text, sendgrid_headers
 
 RESERVED = {
     "x-sg-id",
@@ -98,6 +106,49 @@ class FakeSendGrid(FakeApi):
     def __init__(self, *args: object, scopes: tuple[str, ...] = ("mail.send",), **kw: object):
         super().__init__(*args, **kw)  # type: ignore[arg-type]
         self.scopes = scopes
+        self.signing_key = new_signing_key()
+        self.public_key = public_key_text(self.signing_key)
+        self.batch = 1000  # events per webhook POST
+
+    def webhook_requests(self, received: list[Received]) -> list[tuple[dict[str, str], bytes]]:
+        events = [e for r in received for e in self.events_of(r)]
+        out = []
+        for start in range(0, len(events), self.batch):
+            body = orjson.dumps(events[start : start + self.batch])
+            out.append((sendgrid_headers(self.signing_key, body), body))
+        return out
+
+    def events_of(self, r: Received) -> list[dict[str, object]]:
+        """What SendGrid reports on one message: processed, then its fate."""
+        now = int(time.time())
+        custom = {k: v for k, v in r.metadata.items() if not k.startswith("category")}
+        base = {
+            "email": r.to,
+            "timestamp": now,
+            "smtp-id": r.headers.get("Message-ID", f"<{r.provider_id}@sendgrid.example>"),
+            "sg_message_id": f"{r.provider_id}.filter0001.{secrets.token_hex(4)}.0",
+            **custom,
+        }
+        fate = self.fate(r.to)
+        status, text = diagnostic(fate, r.to)
+        kinds: list[dict[str, object]] = [{"event": "processed"}]
+        if fate in ("delivered", "complained"):
+            kinds.append({"event": "delivered", "response": text})
+        if fate == "complained":
+            kinds.append({"event": "spamreport"})
+        elif fate == "bounced":
+            kinds.append(
+                {"event": "bounce", "type": "bounce", "status": status, "reason": text,
+                 "bounce_classification": "Invalid Address"}
+            )  # fmt: skip
+        elif fate == "blocked":
+            kinds.append(
+                {"event": "bounce", "type": "blocked", "status": status, "reason": text,
+                 "bounce_classification": "Reputation"}
+            )  # fmt: skip
+        elif fate == "soft":
+            kinds.append({"event": "deferred", "response": text, "attempt": "1"})
+        return [{**base, **kind, "sg_event_id": secrets.token_urlsafe(16)} for kind in kinds]
 
     def routes(self) -> list[Route]:
         return [

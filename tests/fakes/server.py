@@ -13,6 +13,11 @@ one each: ``"429"`` or ``"429:2"`` (too many requests, wait 2 s as the provider 
 gives up), ``"late"`` (process and accept it, answer only after the client gave up),
 ``"exhaust:1"`` (accept, with rate-limit headers saying the window is used up for 1 s);
 ``invalid`` and ``inactive``: addresses the provider refuses or has suppressed.
+
+Webhooks: with ``webhook`` set (a ``webhooks.Target``), ``post_webhooks()`` calls it back, as
+the provider would, for every message accepted since the last call: what ``fates`` says
+happened to its recipient (``delivered`` by default), in the provider's shapes, signed or
+authenticated its way. Each fake's ``webhook_requests`` builds the requests.
 """
 
 from __future__ import annotations
@@ -29,11 +34,14 @@ from email.header import decode_header, make_header
 from email.utils import parseaddr
 from functools import lru_cache
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from tests.fakes.webhooks import Target
 
 API_KEY = "fake-api-key-3f9c1d7e"  # what the fakes accept; tests look for it in logs
 
@@ -131,6 +139,10 @@ class FakeApi:
         self.invalid: set[str] = set()
         self.inactive: set[str] = set()
         self.lock = threading.Lock()
+        #: what happened to each recipient after hand-off (``webhooks.FATES``)
+        self.fates: dict[str, str] = {}
+        self.webhook: Target | None = None
+        self.reported = 0
         self.app = Starlette(routes=self.routes())
         self.port = 0
         self._server: uvicorn.Server | None = None
@@ -150,6 +162,26 @@ class FakeApi:
     def rate_headers(self, exhausted_for: float | None) -> dict[str, str]:
         """Rate-limit headers on an accepted request; ``exhausted_for``: window used up."""
         return {}
+
+    def webhook_requests(self, received: list[Received]) -> list[tuple[dict[str, str], bytes]]:
+        """The provider's webhook requests (headers, body) reporting on these messages."""
+        raise NotImplementedError
+
+    def fate(self, address: str) -> str:
+        return self.fates.get(address, "delivered")
+
+    def post_webhooks(self) -> list[int]:
+        """Report every message accepted since the last call to ``webhook``; the statuses."""
+        assert self.webhook is not None, "set fake.webhook first"
+        with self.lock:
+            new = self.received[self.reported :]
+            self.reported = len(self.received)
+        statuses = []
+        with httpx.Client(timeout=30) as client:
+            for headers, body in self.webhook_requests(new):
+                response = client.post(self.webhook.url, content=body, headers=headers)
+                statuses.append(response.status_code)
+        return statuses
 
     # -- serving ----------------------------------------------------------------------------
     @property

@@ -19,7 +19,8 @@ from listonosz.campaign import load_campaign
 from listonosz.config import DkimSettings, Settings, TransportSettings
 from listonosz.contacts.model import Contact
 from listonosz.sending import BatchSender, MessageFactory, Ready, prepare_messages
-from listonosz.store import Ledger, SuppressionList
+from listonosz.store import Ledger
+from listonosz.tracking import Tracker
 from listonosz.transports import Outgoing
 from listonosz.transports.base import TransportUnavailable
 from listonosz.transports.ratelimit import Pace
@@ -32,6 +33,9 @@ from tests.fakes.smtp import (
     self_signed_certificate,
     tls_auth_server,
 )
+
+#: The installation secret these tests key suppression hashes with.
+SECRET = b"test installation secret"
 
 CAMPAIGN_ID = "ekonomia-spoleczna-2016"
 
@@ -232,24 +236,34 @@ def test_faults_never_lose_or_repeat_anyone(tmp_path: Path, seed: int) -> None:
     assert all(detail.startswith("550 5.1.1") for detail in failed.values())
 
 
-def test_refused_addresses_go_on_the_suppression_list(tmp_path: Path) -> None:
+def test_refused_addresses_are_bounces_and_go_on_the_suppression_list(tmp_path: Path) -> None:
+    """A 550 5.1.1 at RCPT is a hard bounce from source "smtp": an event in the log, the
+    delivery's outcome, and a suppression, through the same Tracker as a DSN."""
     mailbox, port = Mailbox(), free_port()
     server, handler = faulty_sink(mailbox, port, seed=3, fault_rate=0.0)
     people = _contacts(40)
-    suppression = SuppressionList(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    tracker = Tracker(url, SECRET)
     try:
         transport = SmtpTransport(TransportSettings(port=port))
         sender = _sender(tmp_path, transport)
-        sender.suppression = suppression
+        sender.tracker = tracker
         report = sender.send(_ready(tmp_path, people))
         transport.close()
-        entries = {entry.email: entry.reason for entry in suppression.entries()}
+        entries = {entry.email: entry.reason for entry in tracker.suppressions.entries()}
+        bounces = tracker.log.of_type("bounced")
+        outcomes = {e.delivery_key: tracker.ledger.delivery(e.delivery_key) for e in bounces}
     finally:
         server.stop()
-        suppression.close()
+        tracker.close()
     unknown = sorted(c.email for c in people if handler.unknown(c.email))
     assert unknown and sorted(report.refused_addresses) == unknown
     assert entries == dict.fromkeys(unknown, "hard_bounce")
+    assert sorted((e.source, e.bounce_class, e.detail["status"]) for e in bounces) == [
+        ("smtp", "hard", "5.1.1")
+    ] * len(unknown)
+    assert sorted(d.email for d in outcomes.values() if d and d.outcome == "bounced") == unknown
+    assert not any("@" in e.detail["reply"] for e in bounces)  # the reply quoted the address
 
 
 def test_a_dead_server_defers_everything_quickly(tmp_path: Path) -> None:

@@ -62,12 +62,15 @@ def test_sample_campaign_messages_and_sources() -> None:
         "reminder",
         "thank_you",
         "we_missed_you",
+        "update",
+        "cancellation",
         "newsletter",
     ]
     assert campaign.message("newsletter").consent_required
     assert campaign.message("thank_you").materials[0].title.startswith("Prezentacje")
     assert campaign.message("invitation").template == "invitation"
-    assert campaign.message("reminder").send == "later"
+    schedule = campaign.message("reminder").scheduled
+    assert schedule is not None and schedule.before_start == dt.timedelta(days=2)
     assert [s.group for s in campaign.audience.sources][:3] == [
         "przedsiebiorstwa_spoleczne",
         "jst",
@@ -160,3 +163,47 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_campaign_error_is_a_value_error() -> None:
     assert issubclass(CampaignError, ValueError)
+
+
+def with_message(**spec: Any) -> dict[str, Any]:
+    data = copy.deepcopy(SAMPLE_DATA)
+    data["messages"]["reminder"] = {"template": "reminder", "subject": "Przypomnienie", **spec}
+    return data
+
+
+def test_follow_up_rules_read_as_written() -> None:
+    campaign = load_campaign(SAMPLE)
+    reminder = campaign.message("reminder")
+    assert reminder.audience == ["yes", "no_answer"]  # a bare YAML yes is the word, not True
+    assert reminder.not_within == dt.timedelta(hours=24)
+    assert reminder.scheduled is not None and reminder.scheduled.at == dt.time(9, 0)
+    thanks = campaign.message("thank_you")
+    assert thanks.scheduled is not None and thanks.scheduled.after_end == dt.timedelta(days=1)
+    assert (thanks.audience, thanks.needs_attendance) == (["attended"], "closed")
+    assert campaign.message("invitation").scheduled is None
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"send": "later"}, "send: later is gone; use send: now"),
+        ({"send": {"before_start": "2 weeks"}}, "is not a duration such as 30m, 24h or 2d"),
+        (
+            {"send": {"before_start": "2d", "after_end": "1d"}},
+            "exactly one of before_start and after_end",
+        ),
+        ({"send": {"at": "09:00"}}, "exactly one of before_start and after_end"),
+        (
+            {"send": {"before_start": "2d"}, "audience": ["attended"]},
+            "attended or absent is known only after the event",
+        ),
+        ({"send": {"after_end": "1d"}, "audience": []}, "an empty list matches nobody"),
+        ({"not_within": "24h"}, "not_within applies to scheduled messages only"),
+        ({"audience": ["attended"]}, "attended or absent needs a schedule after the event"),
+        ({"send": {"after_end": "1d"}, "audience": ["maybe"]}, "messages.reminder.audience.0"),
+    ],
+)
+def test_a_rule_that_cannot_work_is_refused_when_loaded(
+    tmp_path: Path, spec: dict[str, Any], expected: str
+) -> None:
+    assert expected in error_of(write(tmp_path, with_message(**spec)))

@@ -40,13 +40,48 @@ def test_token_secret_is_generated_once_and_kept_private(tmp_path: Path) -> None
     assert (tmp_path / "token_secret").stat().st_mode & 0o077 == 0
 
 
-def test_deployment_matches_the_flow() -> None:
+def test_deployments_match_their_flows() -> None:
     from flows.campaign import send_campaign
+    from flows.followups import ATTENDANCE_CLOSED, run_follow_ups
 
     spec = yaml.safe_load((REPO / "prefect.yaml").read_text(encoding="utf-8"))
-    (deployment,) = [d for d in spec["deployments"] if d["name"] == "send-campaign"]
-    path, name = deployment["entrypoint"].split(":")
-    assert (REPO / path).is_file() and name == send_campaign.fn.__name__
-    accepted = set(inspect.signature(send_campaign.fn).parameters)
-    assert set(deployment["parameters"]) <= accepted
-    assert (REPO / deployment["parameters"]["campaign_path"]).is_file()
+    deployments = {d["name"]: d for d in spec["deployments"]}
+    for name, flow in (("send-campaign", send_campaign), ("follow-ups", run_follow_ups)):
+        deployment = deployments[name]
+        path, function = deployment["entrypoint"].split(":")
+        assert (REPO / path).is_file() and function == flow.fn.__name__
+        accepted = set(inspect.signature(flow.fn).parameters)
+        assert set(deployment.get("parameters") or {}) <= accepted
+        for trigger in deployment.get("triggers") or []:
+            assert set(trigger["parameters"]) <= accepted
+    # staff pick the campaign in the form: no default that sends an old campaign by mistake
+    assert "campaign_path" not in deployments["send-campaign"]["parameters"]
+    follow_ups = deployments["follow-ups"]
+    assert follow_ups["schedules"] == [
+        {"cron": "*/15 * * * *", "timezone": "Europe/Warsaw", "slug": "every-15-minutes"}
+    ]
+    (trigger,) = follow_ups["triggers"]
+    assert trigger["expect"] == [ATTENDANCE_CLOSED]
+
+
+def test_the_bounce_mailbox_comes_from_the_file_and_its_password_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LISTONOSZ_CONFIG", str(REPO / "listonosz.example.toml"))
+    monkeypatch.setenv("LISTONOSZ_BOUNCES__PASSWORD", "not-a-real-password")
+    bounces = Settings().bounces
+    assert bounces is not None
+    assert (bounces.host, bounces.port, bounces.security) == (
+        "imap.rops-bialystok.example",
+        993,
+        "tls",
+    )
+    assert (bounces.folder, bounces.processed_folder, bounces.unrecognised_folder) == (
+        "INBOX",
+        "Processed",
+        "Unrecognised",
+    )
+    assert bounces.password is not None
+    assert bounces.password.get_secret_value() == "not-a-real-password"
+    assert "not-a-real-password" not in repr(bounces)
+    assert bounces.trust_unsigned is False  # only a signed VERP address applies a report

@@ -16,9 +16,13 @@ from typer.testing import CliRunner
 
 from listonosz.campaign import Campaign, CampaignError, Source, load_campaign, open_campaign
 from listonosz.config import Settings
-from listonosz.contacts.read import ContactFileError, read_rows
+from listonosz.contacts.errors import ContactFileError
+from listonosz.contacts.read import SourceList, read_tables
 from listonosz.paths import PathError
 from tests.conftest import CAMPAIGN, REPO
+
+#: The installation secret these tests key suppression hashes with.
+SECRET = b"test installation secret"
 
 SAMPLE: dict[str, Any] = yaml.safe_load(CAMPAIGN.read_text(encoding="utf-8"))
 #: What /etc/shadow and /etc/passwd look like; tests write their own so they run as anyone.
@@ -142,7 +146,7 @@ def test_a_file_with_no_header_is_not_echoed(project: Path) -> None:
     notes = project / "contacts" / "notatki.csv"
     notes.write_text("haslo-do-skrzynki-Zx81\nkolejna linia\n", encoding="utf-8")
     with pytest.raises(ContactFileError) as info:
-        list(read_rows(notes, "notatki.csv"))
+        read_tables(SourceList(notes, label="notatki.csv"))
     message = str(info.value)
     assert "no e-mail column" in message and "Zx81" not in message
 
@@ -271,7 +275,7 @@ def test_the_ledger_and_its_journal_are_private(tmp_path: Path) -> None:
     var = tmp_path / "var"
     url = f"sqlite:///{var / 'ledger.sqlite'}"
     ledger = Ledger(url)
-    suppression = SuppressionList(url)
+    suppression = SuppressionList(url, SECRET)
     try:
         suppression.add("jan@gmina.example.pl", "unsubscribed")
         ledger.claim("kampania", "invitation", [("jan@gmina.example.pl", "jst", "<1@x>")], "r")

@@ -28,7 +28,8 @@ def _fonts() -> None:
 
 
 class Machine:
-    """A PATH of stub commands; ``apt-get install`` adds a stub for each package it is given."""
+    """A PATH of stub commands; ``apt-get install`` adds a stub for each package it is given
+    (named as the package's command)."""
 
     def __init__(self, folder: Path, *, root: bool) -> None:
         self.bin = folder / "bin"
@@ -41,7 +42,8 @@ class Machine:
             "apt-get",
             f'echo "apt-get $*" >> {self.log}\n'
             'if [ "$1" = install ]; then for p in "$@"; do case $p in -*|Dpkg*) ;; *)\n'
-            f'  printf "#!{BASH}\\n" > {self.bin}/$p; {CHMOD} +x {self.bin}/$p;; esac; done; fi',
+            "  c=${p%-imapd}\n"  # a package's command: dovecot-imapd gives dovecot
+            f'  printf "#!{BASH}\\n" > {self.bin}/$c; {CHMOD} +x {self.bin}/$c;; esac; done; fi',
         )
 
     def stub(self, name: str, body: str) -> None:
@@ -62,10 +64,17 @@ class Machine:
         return self.log.read_text().splitlines() if self.log.exists() else []
 
 
+def _mail_stack(machine: Machine) -> None:
+    machine.stub("postfix", "")
+    machine.stub("dovecot", "")
+
+
 def test_everything_present_is_silent_and_runs_no_apt_get(tmp_path: Path) -> None:
     machine = Machine(tmp_path, root=True)
     machine.stub("make", "")
     machine.stub("chromium", "")
+    _mail_stack(machine)
+    machine.stub("wrk", "")
     run = machine.run()
     assert (run.returncode, run.stdout, run.stderr) == (0, "", "")
     assert machine.calls() == []
@@ -74,25 +83,30 @@ def test_everything_present_is_silent_and_runs_no_apt_get(tmp_path: Path) -> Non
 def test_not_root_it_names_exactly_what_is_missing_and_how_to_install_it(tmp_path: Path) -> None:
     machine = Machine(tmp_path, root=False)
     machine.stub("make", "")
+    machine.stub("postfix", "")
     run = machine.run(PYTHON="/bin/false")  # a Python that cannot make a venv
     assert run.returncode == 1
     assert run.stderr.splitlines() == [
         "setup-system: the tests need these system packages, which are missing: "
-        "python3-venv chromium",
+        "python3-venv chromium wrk dovecot-imapd",
         "Install them as root (Debian or Ubuntu), then run make test again:",
-        "  sudo apt-get update && sudo apt-get install -y python3-venv chromium",
+        "  sudo apt-get update && sudo apt-get install -y python3-venv chromium wrk dovecot-imapd",
     ]
     assert machine.calls() == []
 
 
 def test_as_root_it_installs_what_is_missing_quietly(tmp_path: Path) -> None:
+    """Postfix is told beforehand that the machine needs no mail system of its own (its
+    package would otherwise ask, or configure one)."""
     machine = Machine(tmp_path, root=True)
+    machine.stub("debconf-set-selections", f'read -r line; echo "debconf $line" >> {machine.log}')
     run = machine.run()
     assert run.returncode == 0, run.stderr
-    assert run.stdout == "setup-system: installing make chromium\n"
+    assert run.stdout == "setup-system: installing make chromium wrk postfix dovecot-imapd\n"
     assert machine.calls() == [
+        "debconf postfix postfix/main_mailer_type select No configuration",
         "apt-get update -qq",
-        "apt-get install -y -qq -o Dpkg::Use-Pty=0 make chromium",
+        "apt-get install -y -qq -o Dpkg::Use-Pty=0 make chromium wrk postfix dovecot-imapd",
     ]
     assert machine.run().stdout == ""  # and the next time there is nothing to do
 
@@ -100,6 +114,8 @@ def test_as_root_it_installs_what_is_missing_quietly(tmp_path: Path) -> None:
 def test_a_chromium_named_by_listonosz_chromium_counts(tmp_path: Path) -> None:
     machine = Machine(tmp_path, root=False)
     machine.stub("make", "")
+    _mail_stack(machine)
+    machine.stub("wrk", "")
     machine.stub("my-chrome", "")
     assert machine.run(LISTONOSZ_CHROMIUM="my-chrome").returncode == 0
     run = machine.run(LISTONOSZ_CHROMIUM=str(tmp_path / "absent"))
@@ -110,6 +126,8 @@ def test_in_ci_postgresql_must_answer(tmp_path: Path) -> None:
     machine = Machine(tmp_path, root=False)
     machine.stub("make", "")
     machine.stub("chromium", "")
+    _mail_stack(machine)
+    machine.stub("wrk", "")
     machine.stub("pg_isready", "exit 2")  # no answer
     assert machine.run().returncode == 0  # outside CI the PostgreSQL tests may skip
     run = machine.run(CI="true")

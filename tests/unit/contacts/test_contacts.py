@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections import Counter
 from pathlib import Path
@@ -10,9 +11,12 @@ import pytest
 
 from listonosz.campaign import load_campaign
 from listonosz.contacts.columns import map_headers
-from listonosz.contacts.merge import MergeResult, SourceList, merge_lists
-from listonosz.contacts.normalise import clean_text, fix_name_case, parse_gender
-from listonosz.contacts.read import ContactFileError, decode, read_rows
+from listonosz.contacts.encoding import detect_encoding
+from listonosz.contacts.errors import ContactFileError
+from listonosz.contacts.merge import MergeResult, SourceList, gc_paused, merge_lists
+from listonosz.contacts.normalise import fix_name_case, parse_gender
+from listonosz.contacts.read import read_tables
+from listonosz.contacts.text import clean_text
 from listonosz.sending import merge_audience
 from tests.conftest import REPO
 
@@ -110,16 +114,17 @@ def test_gender_column_is_read(merged: MergeResult) -> None:
 
 def test_cp1250_semicolon_file_keeps_polish_letters() -> None:
     path = ROOT / "contacts" / "jst.csv"
-    text, encoding = decode(path.read_bytes(), "jst.csv")
+    encoding = detect_encoding(path, "jst.csv").encoding
     assert encoding == "cp1250"
-    rows = list(read_rows(path, "contacts/jst.csv"))
-    by_email = {row.fields["email"].strip().lower(): row.fields for row in rows}
+    text = path.read_bytes().decode(encoding)
+    (table,) = read_tables(SourceList(path, label="contacts/jst.csv"))
+    by_email = {row["email"].strip().lower(): row for row in table.fields.to_dict("records")}
     zukowska = by_email["g.zukowska@starostwo-bielsk.example.pl"]
     assert (zukowska["first_name"], zukowska["last_name"]) == ("Grażyna", "Żukowska")
     assert zukowska["organisation"] == "Starostwo Powiatowe w Bielsku Podlaskim"
     cwiklinski = by_email["r.cwiklinski@um-kolno.example.pl"]
     assert cwiklinski["last_name"] == "Ćwikliński"
-    assert rows[0].headers == {
+    assert table.headers == {
         "first_name": "Imię",
         "last_name": "Nazwisko",
         "email": "E-mail",
@@ -130,18 +135,18 @@ def test_cp1250_semicolon_file_keeps_polish_letters() -> None:
 
 
 def test_utf8_bom_header_is_recognised() -> None:
-    rows = list(read_rows(ROOT / "contacts" / "koscioly.csv", "contacts/koscioly.csv"))
-    assert rows[0].headers["first_name"] == "Imię"
-    assert rows[0].fields["first_name"] == "Paweł"
+    (table,) = read_tables(
+        SourceList(ROOT / "contacts" / "koscioly.csv", label="contacts/koscioly.csv")
+    )
+    assert table.headers["first_name"] == "Imię"
+    assert table.fields["first_name"].iloc[0] == "Paweł"
 
 
 def test_quoted_csv_fields() -> None:
-    rows = list(read_rows(ROOT / "contacts" / "rynek-pracy.csv"))
-    organisations = {row.fields.get("organisation") for row in rows}
-    assert "Powiatowy Urząd Pracy w Łomży, Filia w Kolnie" in organisations
-    rows = list(read_rows(ROOT / "contacts" / "przedsiebiorstwa-spoleczne.csv"))
-    organisations = {row.fields.get("organisation") for row in rows}
-    assert 'Spółdzielnia Socjalna "Smaki Podlasia"' in organisations
+    (table,) = read_tables(SourceList(ROOT / "contacts" / "rynek-pracy.csv"))
+    assert "Powiatowy Urząd Pracy w Łomży, Filia w Kolnie" in set(table.fields["organisation"])
+    (table,) = read_tables(SourceList(ROOT / "contacts" / "przedsiebiorstwa-spoleczne.csv"))
+    assert 'Spółdzielnia Socjalna "Smaki Podlasia"' in set(table.fields["organisation"])
 
 
 # --- headers --------------------------------------------------------------------------------
@@ -192,7 +197,7 @@ def test_map_headers_skips_unknown_and_keeps_first_duplicate() -> None:
 
 def _error_for(path: Path, label: str | None) -> str:
     with pytest.raises(ContactFileError) as info:
-        list(read_rows(path, label))
+        read_tables(SourceList(path, label=label))
     return str(info.value)
 
 
@@ -382,3 +387,28 @@ def test_clean_text_removes_other_control_characters() -> None:
 )
 def test_parse_gender(raw: str, expected: str) -> None:
     assert parse_gender(raw) == expected
+
+
+# --- the merge makes a million objects -------------------------------------------------------
+
+
+def test_gc_paused_restores_the_collector() -> None:
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        made = [[] for _ in range(1000)]
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert made
+
+
+def test_gc_paused_leaves_frozen_objects_frozen() -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with gc_paused():
+            pass
+        # Not `==`: another thread may free a few frozen objects meanwhile; an unfreeze would
+        # have released them all (the count drops to 0).
+        assert gc.get_freeze_count() > frozen // 2 > 0
+    finally:
+        gc.unfreeze()

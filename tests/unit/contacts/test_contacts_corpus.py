@@ -378,16 +378,3 @@ def test_no_field_carries_a_line_break(corpus: tuple[list[SourceList], MergeResu
         for name in ("email", "first_name", "last_name", "organisation", "position", "phone"):
             value = getattr(contact, name)
             assert "\r" not in value and "\n" not in value, (contact.email, name)
-
-
-def test_parallel_merge_gives_the_same_result(
-    corpus: tuple[list[SourceList], MergeResult],
-) -> None:
-    lists, sequential = corpus
-    parallel = merge_lists(lists, workers=2)
-    assert parallel.contacts == sequential.contacts
-    assert [c.sources for c in parallel.contacts] == [c.sources for c in sequential.contacts]
-    assert parallel.rejects == sequential.rejects
-    assert parallel.warnings == sequential.warnings
-    assert parallel.conflicts == sequential.conflicts
-    assert parallel.rows_read == sequential.rows_read

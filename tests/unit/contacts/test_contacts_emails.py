@@ -6,7 +6,8 @@ import pytest
 from email_validator import EmailNotValidError, validate_email
 
 from listonosz.contacts.emails import EmailChecker
-from listonosz.contacts.typos import TypoSpotter
+from listonosz.contacts.text import clean_text
+from listonosz.contacts.typos import suggest
 
 TRICKY = [
     "jan.kowalski@wp.pl",
@@ -73,6 +74,17 @@ def test_verdict_and_form_agree_with_email_validator(address: str) -> None:
             assert got == (valid.ascii_email or valid.normalized).lower()
 
 
+@pytest.mark.parametrize("smtputf8", [False, True])
+def test_verdicts_of_many_cells_at_once_are_each_cells_verdict(smtputf8: bool) -> None:
+    cells = [*TRICKY, *(f" {a} " for a in TRICKY), *(a.upper() for a in TRICKY), "", "a@b.pl"]
+    cells += ["a" * 64 + "@" + ".".join(["abcdefghi"] * 19) + ".pl"]  # 253 characters: fits
+    cells += ["a" * 64 + "@" + ".".join(["abcdefghi"] * 19) + ".pll"]  # 254 with no room
+    addresses, notes = EmailChecker(smtputf8).verdicts(cells)
+    one_by_one = EmailChecker(smtputf8)
+    assert list(zip(addresses, notes, strict=True)) == [one_by_one.verdict(c) for c in cells]
+    assert EmailChecker().verdicts([]) == ([], [])
+
+
 def test_idn_domain_is_sent_as_punycode() -> None:
     assert EmailChecker().normalise("Jan@Żółw.pl") == "jan@xn--w-uga1v8h.pl"
 
@@ -100,7 +112,7 @@ def test_smtputf8_accepts_a_non_ascii_local_part() -> None:
     ],
 )
 def test_typo_suggestions(domain: str, suggestion: str | None) -> None:
-    assert TypoSpotter().suggest(domain) == suggestion
+    assert suggest(domain) == suggestion
 
 
 def test_typo_warning_on_a_valid_address() -> None:
@@ -108,3 +120,23 @@ def test_typo_warning_on_a_valid_address() -> None:
         "jan@gmail.con",
         "the domain gmail.con looks like a typo of gmail.com",
     )
+
+
+@pytest.mark.parametrize(
+    "cell",
+    ["  Jan.Kowalski@WP.PL \t", "\xa0jan@wp.pl\u2000", "\x1cjan@gmail.con\x85", "jan@wp.pl\n"],
+)
+def test_addresses_with_white_space_around_them(cell: str) -> None:
+    checker = EmailChecker()
+    assert checker.verdict(cell) == checker.verdict(clean_text(cell))
+    address, _ = checker.verdict(cell)
+    valid = validate_email(clean_text(cell), check_deliverability=False, allow_smtputf8=False)
+    assert address == valid.ascii_email.lower()
+
+
+def test_white_space_inside_an_address_is_still_rejected() -> None:
+    address, reason = EmailChecker().verdict(" jan @wp.pl")
+    assert address is None
+    with pytest.raises(EmailNotValidError):
+        validate_email("jan @wp.pl", check_deliverability=False)
+    assert reason

@@ -18,6 +18,9 @@ from listonosz.contacts.report import report_rows, write_report
 from listonosz.store import SuppressionError, SuppressionList
 from tests.conftest import REPO
 
+#: The installation secret these tests key suppression hashes with.
+SECRET = b"test installation secret"
+
 ROOT = REPO
 
 
@@ -78,7 +81,7 @@ def test_report_csv(tmp_path: Path) -> None:
 
 def test_suppression_list(store_url: str) -> None:  # on SQLite and on PostgreSQL
     url = store_url
-    suppressions = SuppressionList(url)
+    suppressions = SuppressionList(url, SECRET)
     try:
         suppressions.add(" Jan@WP.pl ", "unsubscribed", "link in the invitation")
         suppressions.add("ewa@wp.pl", "erased", "art. 17 request")
@@ -101,7 +104,7 @@ def test_suppression_list(store_url: str) -> None:  # on SQLite and on PostgreSQ
         assert [c.email for c in suppressions.filter(audience)[0]] == ["ala@wp.pl", "jan@wp.pl"]
     finally:
         suppressions.close()
-    reopened = SuppressionList(url)  # persistent
+    reopened = SuppressionList(url, SECRET)  # persistent
     try:
         assert [e.reason for e in reopened.entries()] == ["erased"]
     finally:

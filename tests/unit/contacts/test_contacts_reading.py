@@ -9,10 +9,21 @@ import pytest
 from listonosz.contacts.encoding import detect_encoding
 from listonosz.contacts.errors import ContactFileError
 from listonosz.contacts.merge import SourceList, merge_lists
-from listonosz.contacts.read import ReadOptions, read_rows
+from listonosz.contacts.read import read_tables
 from tests.factories import write_xlsx
 
 from .test_contacts_corpus import write_ods
+
+
+def read_rows(path: Path, label: str = "", **options: str) -> list[tuple[str, int, dict[str, str]]]:
+    """Every data row of a file that is not blank: (table, row number, recognised fields)."""
+    return [
+        (table.label, int(number), {str(k): str(v) for k, v in fields.items()})
+        for table in read_tables(SourceList(path, label=label, **options))
+        for number, fields in table.fields.iterrows()
+        if any(value.strip() for value in fields)
+    ]
+
 
 POLISH = (
     "Imię;Nazwisko;E-mail\nŚwiętosław;Źdźbło;s@ug.example.pl\nAgnieszka;Ślązak;a@ug.example.pl\n"
@@ -32,8 +43,7 @@ def test_encoding_is_detected(tmp_path: Path, encoding: str, expected: str) -> N
     path = tmp_path / "lista.csv"
     path.write_bytes(POLISH.encode(encoding))
     assert detect_encoding(path, "lista.csv").encoding == expected
-    rows = list(read_rows(path))
-    assert [r.fields["last_name"] for r in rows] == ["Źdźbło", "Ślązak"]
+    assert [fields["last_name"] for *_, fields in read_rows(path)] == ["Źdźbło", "Ślązak"]
 
 
 def test_encoding_can_be_overridden(tmp_path: Path) -> None:
@@ -41,15 +51,15 @@ def test_encoding_can_be_overridden(tmp_path: Path) -> None:
     # ł ó ż ę are the same bytes in both encodings: detection cannot tell, and says cp1250
     path.write_bytes("E-mail;Nazwisko\nx@ug.example.pl;Łężół\n".encode("iso-8859-2"))
     assert detect_encoding(path, "x").encoding == "cp1250"
-    rows = list(read_rows(path, options=ReadOptions(encoding="latin2")))
-    assert rows[0].fields["last_name"] == "Łężół"
+    (row,) = read_rows(path, encoding="latin2")
+    assert row[2]["last_name"] == "Łężół"
 
 
 def test_unknown_encoding_override_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "lista.csv"
     path.write_text("E-mail\na@b.pl\n", encoding="utf-8")
     with pytest.raises(ContactFileError, match=r"lista\.csv: unsupported encoding 'koi8-r'"):
-        list(read_rows(path, "lista.csv", ReadOptions(encoding="koi8-r")))
+        read_rows(path, "lista.csv", encoding="koi8-r")
 
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
@@ -58,8 +68,8 @@ def test_delimiter_is_sniffed(tmp_path: Path, delimiter: str) -> None:
     rows = [["Imię", "E-mail", "Instytucja"], ["Jan", "j@ug.example.pl", "Urząd, Gmina; Wydział"]]
     quoted = [[f'"{c}"' if any(d in c for d in ",;\t|") else c for c in r] for r in rows]
     path.write_text("\n".join(delimiter.join(r) for r in quoted) + "\n", encoding="utf-8")
-    (row,) = read_rows(path)
-    assert row.fields == {
+    ((_, _, fields),) = read_rows(path)
+    assert fields == {
         "first_name": "Jan",
         "email": "j@ug.example.pl",
         "organisation": "Urząd, Gmina; Wydział",
@@ -70,7 +80,7 @@ def test_delimiter_override(tmp_path: Path) -> None:
     path = tmp_path / "lista.csv"
     path.write_text("E-mail|Imię\na@ug.example.pl|Jan\n", encoding="utf-8")
     with pytest.raises(ContactFileError, match="no e-mail column"):
-        list(read_rows(path, options=ReadOptions(delimiter=";")))
+        read_rows(path, delimiter=";")
 
 
 def test_xlsx_every_sheet_or_a_named_one(tmp_path: Path) -> None:
@@ -82,23 +92,23 @@ def test_xlsx_every_sheet_or_a_named_one(tmp_path: Path) -> None:
             "NGO": [["Adres e-mail"], ["b@ngo.example.pl"]],
         },
     )
-    assert [(r.source, r.number) for r in read_rows(path, "l.xlsx")] == [
+    assert [(table, number) for table, number, _ in read_rows(path, "l.xlsx")] == [
         ("l.xlsx[JST]", 2),
         ("l.xlsx[NGO]", 2),
     ]
-    only = list(read_rows(path, "l.xlsx", ReadOptions(sheet="NGO")))
-    assert [r.fields["email"] for r in only] == ["b@ngo.example.pl"]
+    only = read_rows(path, "l.xlsx", sheet="NGO")
+    assert [fields["email"] for *_, fields in only] == ["b@ngo.example.pl"]
     with pytest.raises(
         ContactFileError, match=r"l\.xlsx: no sheet named 'ZZZ'; the sheets are JST, NGO"
     ):
-        list(read_rows(path, "l.xlsx", ReadOptions(sheet="ZZZ")))
+        read_rows(path, "l.xlsx", sheet="ZZZ")
 
 
 def test_workbook_without_any_email_column(tmp_path: Path) -> None:
     path = tmp_path / "lista.xlsx"
     write_xlsx(path, {"A": [["Imię"], ["Jan"]], "B": [["Uwagi"]]})
     with pytest.raises(ContactFileError, match=r"lista\.xlsx\[A\]: no e-mail column"):
-        list(read_rows(path, "lista.xlsx"))
+        read_rows(path, "lista.xlsx")
 
 
 @pytest.mark.parametrize("kind", ["xlsx", "ods"])
@@ -117,8 +127,8 @@ def test_ods_named_sheet_and_repeated_cells(tmp_path: Path) -> None:
     write_ods(
         path, {"Inne": [["Uwagi"]], "Lista": [["E-mail", "Imię"], ["z@ug.example.pl", "Zoe"]]}
     )
-    rows = list(read_rows(path, "lista.ods", ReadOptions(sheet="Lista")))
-    assert [(r.source, r.number, r.fields["first_name"]) for r in rows] == [
+    rows = read_rows(path, "lista.ods", sheet="Lista")
+    assert [(table, number, fields["first_name"]) for table, number, fields in rows] == [
         ("lista.ods[Lista]", 2, "Zoe")
     ]
 
@@ -143,11 +153,21 @@ def test_unusable_files_name_the_file(tmp_path: Path, content: bytes, message: s
     assert message in str(info.value)
 
 
-def test_huge_cell_is_a_clear_error(tmp_path: Path) -> None:
+def test_an_unclosed_quote_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "lista.csv"
-    path.write_text('E-mail,Uwagi\na@ug.example.pl,"' + "x" * 200_000 + '"\n', encoding="utf-8")
-    with pytest.raises(ContactFileError, match=r"lista\.csv: line \d+: cannot read the CSV"):
+    path.write_text('Lista\nE-mail,Uwagi\na@ug.example.pl,"bez końca\nb@ug.example.pl,x\n', "utf-8")
+    with pytest.raises(ContactFileError) as info:
         merge_lists([SourceList(path, "jst", "lista.csv")])
+    assert str(info.value) == "lista.csv: cannot read the CSV (row 3: a quoted cell never ends)"
+
+
+def test_a_long_cell_is_read_and_rejects_its_row_only_where_it_is_a_field(tmp_path: Path) -> None:
+    path = tmp_path / "lista.csv"
+    long = "x" * 200_000  # a line may be up to 1 MiB long
+    path.write_text(f'E-mail,Uwagi,Instytucja\na@ug.example.pl,"{long}",UG\nb@wp.pl,,"{long}"\n')
+    result = merge_lists([SourceList(path, "jst", "lista.csv")])
+    assert [c.email for c in result.contacts] == ["a@ug.example.pl"]
+    assert [(r.row, r.column, r.value[:5]) for r in result.rejects] == [(3, "Instytucja", "xxxxx")]
 
 
 def test_a_bad_file_stops_the_whole_merge(tmp_path: Path) -> None:

@@ -7,6 +7,8 @@ import json
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from listonosz.mail import sign_token, unsubscribe_url, verify_token
 from listonosz.store import delivery_key
@@ -87,6 +89,23 @@ def test_wrong_secret() -> None:
 def test_garbage(garbage: str) -> None:
     with pytest.raises(ValueError):
         verify_token(SECRET, "unsubscribe", garbage)
+
+
+def test_a_non_ascii_signature_is_refused_not_a_crash() -> None:
+    payload = sign_token(SECRET, "unsubscribe", k="abc123").split(".")[0]
+    for signature in ("ą", "RWÉ\x16", "\udc80", "\U0001f4a9" * 22):
+        with pytest.raises(ValueError):
+            verify_token(SECRET, "unsubscribe", f"{payload}.{signature}")
+
+
+@given(
+    payload=st.one_of(st.text(), st.just(sign_token(SECRET, "unsubscribe", k="a").split(".")[0])),
+    signature=st.text(),
+)
+def test_any_text_is_a_token_or_a_value_error(payload: str, signature: str) -> None:
+    for token in (f"{payload}.{signature}", payload + signature):
+        with pytest.raises(ValueError):
+            verify_token(SECRET, "unsubscribe", token)
 
 
 def test_unsubscribe_url_carries_the_key_not_the_address() -> None:

@@ -59,3 +59,45 @@ def test_attachment_is_named_and_typed_for_mail_clients(campaign: Campaign) -> N
     assert attachment.filename == "wydarzenie.ics" and attachment.filename.isascii()
     assert attachment.content_type == 'text/calendar; charset="utf-8"; method=PUBLISH'
     assert attachment.data == event_calendar(campaign, STAMP)
+
+
+def test_an_independent_parser_reads_the_zone_as_zoneinfo_has_it(campaign: Campaign) -> None:
+    """dateutil's own VTIMEZONE reader agrees with zoneinfo hour by hour for two years, and
+    the daylight onset is 02:00 local (RFC 5545 §3.6.5), not 03:00."""
+    import io
+    from zoneinfo import ZoneInfo
+
+    from dateutil import tz
+
+    text = event_calendar(campaign, STAMP).decode()
+    block = text[text.index("BEGIN:VTIMEZONE") : text.index("END:VTIMEZONE") + 13]
+    assert "BEGIN:DAYLIGHT\r\nDTSTART:20150329T020000\r\nRDATE:20160327T020000" in block
+    parsed = tz.tzical(io.StringIO(block.replace("\r\n", "\n"))).get("Europe/Warsaw")
+    zone = ZoneInfo("Europe/Warsaw")
+    moment = dt.datetime(2015, 9, 8, tzinfo=dt.UTC)
+    while moment < dt.datetime(2017, 9, 6, tzinfo=dt.UTC):
+        assert moment.astimezone(parsed).utcoffset() == moment.astimezone(zone).utcoffset(), moment
+        moment += dt.timedelta(hours=1)
+
+
+def test_update_and_cancellation_read_back_in_an_independent_parser(campaign: Campaign) -> None:
+    """vobject (not the icalendar that wrote them) finds the same UID, a higher SEQUENCE and
+    the right METHOD in what the update and cancellation messages attach."""
+    import vobject
+
+    from listonosz.render.environment import MessageRenderer
+
+    moved = campaign.model_copy(update={"event": campaign.event.model_copy(update={"sequence": 1})})
+    invitation = MessageRenderer(campaign, "invitation", campaign.templates_dir, now=STAMP)
+    first = vobject.readOne(invitation.attachments[0].data.decode())
+    seen = []
+    for kind, method in (("update", "PUBLISH"), ("cancellation", "CANCEL")):
+        renderer = MessageRenderer(moved, kind, moved.templates_dir, now=STAMP)
+        [attachment] = renderer.attachments
+        assert attachment.content_type.endswith(f"method={method}")
+        parsed = vobject.readOne(attachment.data.decode())
+        assert parsed.method.value == method
+        assert parsed.vevent.uid.value == first.vevent.uid.value
+        assert int(parsed.vevent.sequence.value) > int(first.vevent.sequence.value)
+        seen.append(parsed.vevent.status.value)
+    assert seen == ["CONFIRMED", "CANCELLED"]

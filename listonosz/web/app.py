@@ -1,0 +1,343 @@
+"""The web app recipients reach from their messages: RSVP and unsubscribe pages (and the
+one-click unsubscribe that mailbox providers POST), served by ``listonosz serve``.
+
+Routes are thin: a token is checked first (its signature, before any database query, so a
+flood of forged links costs little), then the core does the work (``lifecycle``, ``tracking``,
+``store``) and a Polish page is rendered from ``web/templates``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from listonosz.campaign import Organiser
+from listonosz.config import Settings
+from listonosz.lifecycle import CampaignBook, Invitation, Rsvp, RsvpError
+from listonosz.mail import verify_token
+from listonosz.render.ics import FILENAME, event_calendar
+from listonosz.render.polish import date_pl, time_pl, weekday_pl
+from listonosz.store import EventLog, Ledger, Participants, SuppressionList
+from listonosz.tracking import Unsubscribed, UnsubscribeRequest, unsubscribe_many
+from listonosz.web.batching import Batcher
+from listonosz.web.checkin import add_checkin_routes
+from listonosz.web.hooks import WEBHOOK_MAX_BODY, Webhooks
+from listonosz.web.security import Guard
+
+#: The body a mailbox provider POSTs for a one-click unsubscribe (RFC 8058).
+ONE_CLICK = ("List-Unsubscribe", "One-Click")
+#: A delivery key as tokens carry it.
+_KEY_LENGTH = 40
+
+
+def _form_body(fields: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """The OpenAPI description of a small form body (the routes read it themselves), so the
+    schema documents it and tools that test from the schema send it."""
+    schema = {"type": "object", "properties": fields, "required": required}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {"schema": schema},
+                "multipart/form-data": {"schema": schema},
+            },
+        }
+    }
+
+
+#: One-click (what mailbox providers send), or the page's choice of scope.
+UNSUBSCRIBE_FORM = _form_body(
+    {
+        ONE_CLICK[0]: {"type": "string", "enum": [ONE_CLICK[1]]},
+        "scope": {"type": "string", "enum": ["all", "newsletter"]},
+    },
+    [],
+)
+RSVP_FORM = _form_body({"answer": {"type": "string", "enum": ["yes", "no"]}}, ["answer"])
+
+
+@dataclass
+class Services:
+    """What the routes use, opened once per app and closed with it."""
+
+    secret: bytes
+    ledger: Ledger
+    log: EventLog
+    participants: Participants
+    suppressions: SuppressionList
+    rsvp: Rsvp
+    book: CampaignBook
+    #: unsubscribes that arrive together are written together (a few statements for all)
+    unsubscribes: Batcher[UnsubscribeRequest, Unsubscribed]
+
+    def close(self) -> None:
+        for handle in (self.ledger, self.log, self.participants, self.suppressions):
+            handle.close()
+
+
+def page_environment() -> Environment:
+    """The pages' Jinja environment: our own templates, autoescaped, with the Polish filters
+    the messages use."""
+    env = Environment(
+        loader=PackageLoader("listonosz.web", "templates"),
+        autoescape=select_autoescape(default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,  # package files: no stat of each template on every page
+    )
+    env.filters.update(date_pl=date_pl, time_pl=time_pl, weekday_pl=weekday_pl)
+    return env
+
+
+def create_app(settings: Settings | None = None) -> Guard:
+    """The ASGI app (FastAPI inside :class:`Guard`): pages, one-click, health check."""
+    settings = settings or Settings()
+    pages = page_environment()
+    state: dict[str, Services] = {}
+    webhooks = Webhooks(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        url = settings.resolved_ledger_url
+        secret = settings.signing_secret()
+        ledger, log, people = Ledger(url), EventLog(url), Participants(url)
+        book = CampaignBook(settings)
+        suppressions = SuppressionList(url, secret)
+        state["services"] = Services(
+            secret,
+            ledger,
+            log,
+            people,
+            suppressions,
+            Rsvp(ledger, people, log, book),
+            book,
+            Batcher(lambda asked: unsubscribe_many(ledger, log, suppressions, asked, "web")),
+        )
+        webhooks.open()
+        try:
+            yield
+        finally:
+            webhooks.close()
+            state.pop("services").close()
+
+    app = FastAPI(
+        title="Listonosz",
+        summary="RSVP and unsubscribe pages of Listonosz messages",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.mount("/static", StaticFiles(packages=[("listonosz.web", "static")]), name="static")
+    app.include_router(webhooks.router())
+
+    def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        html = pages.get_template(name).render(**context)
+        return HTMLResponse(html, status, headers={"cache-control": "no-store"})
+
+    def not_found() -> HTMLResponse:
+        return render("message.html", 404, title="Nie znaleziono strony", kind="not_found")
+
+    def gone() -> HTMLResponse:
+        return render("message.html", 410, title="Odnośnik jest nieaktywny", kind="gone")
+
+    def services() -> Services:
+        return state["services"]
+
+    def organiser_of(campaign_id: str) -> Organiser | None:
+        campaign = services().book.get(campaign_id)
+        return campaign.event.organiser if campaign else None
+
+    def key_of(token: str, purpose: str) -> tuple[str, dict[str, str]] | None:
+        try:
+            claims = verify_token(services().secret, purpose, token)
+        except ValueError:
+            return None
+        key = claims.get("k", "")
+        if len(key) != _KEY_LENGTH or not key.isalnum():
+            return None
+        return key, claims
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            return render("message.html", 405, title="Niedozwolona metoda", kind="method")
+        return not_found()
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, _exc: RequestValidationError) -> Response:
+        return render("message.html", 400, title="Nieprawidłowe żądanie", kind="bad")
+
+    @app.get("/healthz", summary="Health check: the app answers and its store opens")
+    def healthz() -> JSONResponse:
+        services().ledger.paused("", "")  # one cheap query: the store answers
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/", response_class=HTMLResponse, summary="What this site is")
+    def home() -> HTMLResponse:
+        return render("message.html", title="Listonosz", kind="home")
+
+    @app.get("/u/{token}", response_class=HTMLResponse, summary="Unsubscribe: confirm")
+    def unsubscribe_page(token: str) -> HTMLResponse:
+        found = key_of(token, "unsubscribe")
+        if found is None:
+            return not_found()
+        delivery = services().ledger.delivery(found[0])
+        if delivery is None:
+            return gone()
+        held = services().suppressions.lookup(delivery.email)
+        return render(
+            "unsubscribe.html",
+            title="Wypisanie z listy",
+            done=held.scope if held else None,
+            action=f"/u/{quote(token)}",
+            organiser=organiser_of(delivery.campaign),
+        )
+
+    @app.post(
+        "/u/{token}",
+        response_class=HTMLResponse,
+        summary="Unsubscribe (one-click)",
+        openapi_extra=UNSUBSCRIBE_FORM,
+    )
+    async def unsubscribe_post(token: str, request: Request) -> HTMLResponse:
+        found = key_of(token, "unsubscribe")
+        if found is None:
+            return not_found()
+        try:
+            form = await request.form()
+        except Exception:  # a body that is no form: say so, never a 500
+            return render("message.html", 400, title="Nieprawidłowe żądanie", kind="bad")
+        fields = {name: value for name, value in form.items() if isinstance(value, str)}
+        if fields.get(ONE_CLICK[0]) == ONE_CLICK[1]:
+            scope, how = "all", "one-click"
+        elif fields.get("scope") in ("all", "newsletter"):
+            scope, how = fields["scope"], "page"
+        else:
+            return render("message.html", 400, title="Nieprawidłowe żądanie", kind="bad")
+        result = await services().unsubscribes.submit(UnsubscribeRequest(found[0], scope, how))
+        if not result.found:
+            return gone()
+        return render(
+            "unsubscribed.html",
+            title="Wypisano z listy",
+            scope=result.scope,
+            organiser=organiser_of(result.campaign) if result.campaign else None,
+        )
+
+    @app.get("/r/{token}", response_class=HTMLResponse, summary="RSVP: the invitation")
+    def rsvp_page(token: str) -> HTMLResponse:
+        found = key_of(token, "rsvp")
+        if found is None:
+            return not_found()
+        invitation = services().rsvp.invitation(found[0], _now())
+        if invitation is None:
+            return gone()
+        if invitation.closed == "over":
+            return _over(render, invitation)
+        return render(
+            "rsvp.html",
+            title=invitation.campaign.event.title,
+            invitation=invitation,
+            event=invitation.campaign.event,
+            suggested=found[1].get("a"),
+            action=f"/r/{quote(token)}",
+            ics=f"/r/{quote(token)}/{FILENAME}",
+            google=google_calendar_url(invitation),
+        )
+
+    @app.post(
+        "/r/{token}", response_class=HTMLResponse, summary="RSVP: answer", openapi_extra=RSVP_FORM
+    )
+    async def rsvp_post(token: str, request: Request) -> Response:
+        found = key_of(token, "rsvp")
+        if found is None:
+            return not_found()
+        try:
+            form = await request.form()
+        except Exception:
+            return render("message.html", 400, title="Nieprawidłowe żądanie", kind="bad")
+        answer = form.get("answer")
+        if not isinstance(answer, str):
+            return render("message.html", 400, title="Nieprawidłowe żądanie", kind="bad")
+        try:
+            invitation = services().rsvp.answer(found[0], answer, _now())
+        except RsvpError as exc:
+            if exc.reason == "answer":
+                return render("message.html", 400, title="Nieprawidłowe żądanie", kind="bad")
+            if exc.reason == "over":
+                invitation = services().rsvp.invitation(found[0], _now())
+                return _over(render, invitation) if invitation else gone()
+            return render("message.html", 409, title="Rejestracja zamknięta", kind="deadline")
+        if invitation is None:
+            return gone()
+        return RedirectResponse(f"/r/{quote(token)}", status_code=303)
+
+    @app.get(f"/r/{{token}}/{FILENAME}", summary="RSVP: the event's calendar file")
+    def rsvp_calendar(token: str) -> Response:
+        found = key_of(token, "rsvp")
+        if found is None:
+            return not_found()
+        invitation = services().rsvp.invitation(found[0], _now())
+        if invitation is None:
+            return gone()
+        if invitation.closed == "over":
+            return _over(render, invitation)
+        campaign = invitation.campaign
+        body = event_calendar(campaign, _now(), campaign.event.sequence)
+        return Response(
+            body,
+            media_type="text/calendar; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="{FILENAME}"'},
+        )
+
+    add_checkin_routes(
+        app,
+        render,
+        lambda: services().secret,
+        lambda: services().participants,
+        lambda: services().book,
+    )
+    return Guard(app, larger={"/hooks/": WEBHOOK_MAX_BODY})
+
+
+def google_calendar_url(invitation: Invitation) -> str:
+    """An "add to Google Calendar" link with the event's title, times, place and site."""
+    event = invitation.campaign.event
+    stamp = "%Y%m%dT%H%M%SZ"
+    start = event.starts_at.astimezone(dt.UTC).strftime(stamp)
+    end = event.ends_at.astimezone(dt.UTC).strftime(stamp)
+    venue = event.venue
+    query = {
+        "action": "TEMPLATE",
+        "text": event.title,
+        "dates": f"{start}/{end}",
+        "location": f"{venue.name}, {venue.address}, {venue.city}",
+        "details": event.organiser.website,
+    }
+    return f"https://calendar.google.com/calendar/render?{urlencode(query)}"
+
+
+def _over(render: Any, invitation: Invitation) -> HTMLResponse:
+    response: HTMLResponse = render(
+        "message.html",
+        410,
+        title="Wydarzenie już się odbyło",
+        kind="over",
+        event=invitation.campaign.event,
+    )
+    return response
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -1,0 +1,38 @@
+"""Running the web app: uvicorn with its own access log off (it would log tokens) and ours on."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import uvicorn
+
+from listonosz.config import Settings
+from listonosz.web.app import create_app
+
+
+def uvicorn_options(
+    host: str = "127.0.0.1", port: int = 8000, forwarded_allow_ips: str = "127.0.0.1"
+) -> dict[str, Any]:
+    """uvicorn's settings for the app (``benchmarks/web.py`` serves its baseline with them)."""
+    return {
+        "host": host,
+        "port": port,
+        "access_log": False,
+        "proxy_headers": True,
+        "forwarded_allow_ips": forwarded_allow_ips,
+        "server_header": False,
+        "log_level": "info",
+    }
+
+
+def serve(
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    forwarded_allow_ips: str = "127.0.0.1",
+) -> None:
+    """Serve until interrupted. Behind a reverse proxy on ``forwarded_allow_ips``, the
+    ``X-Forwarded-Proto`` header says whether the visitor came over HTTPS (then HSTS is sent)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    uvicorn.run(create_app(settings), **uvicorn_options(host, port, forwarded_allow_ips))
