@@ -29,7 +29,6 @@ import dataclasses
 import functools
 import hashlib
 import importlib.util
-import inspect
 import os
 import shutil
 import smtplib
@@ -37,7 +36,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import typing
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make `listonosz` and `tests` importable
@@ -97,32 +95,16 @@ def raw_smtplib(port: int, messages: list[tuple[str, bytes]]) -> float:
 
 def listonosz_flow(campaign_path: Path) -> tuple[float, int, float]:
     """Seconds for the send-campaign flow, how many it sent, and how many of those seconds came
-    after the flow's own function returned: Prefect ending the run, which joins its heartbeat
-    thread (it sleeps in one-second steps, so a run ends on a whole second after it began)."""
+    after the flow's own function returned (from the time of its final state): Prefect ending
+    the run, which joins its heartbeat thread (it sleeps in one-second steps, so a run ends on
+    a whole second after it began)."""
     from flows.campaign import send_campaign
 
-    body = send_campaign.fn
-    returned: list[float] = []
-
-    @functools.wraps(body)
-    def timed(*args: object, **kwargs: object) -> object:
-        try:
-            return body(*args, **kwargs)
-        finally:
-            returned.append(time.perf_counter())
-
-    # the flow's annotations resolved where they were written (the wrapper lives here)
-    timed.__annotations__ = typing.get_type_hints(body, include_extras=True)
-    timed.__signature__ = inspect.signature(body, eval_str=True)
-    del timed.__wrapped__
-    send_campaign.fn = timed  # measures only: the flow runs as it is
-    try:
-        start = time.perf_counter()
-        result = send_campaign(str(campaign_path), "invitation")
-        end = time.perf_counter()
-    finally:
-        send_campaign.fn = body
-    return end - start, result["sent"], end - returned[-1]
+    start = time.perf_counter()
+    state = send_campaign(str(campaign_path), "invitation", return_state=True)
+    end, now = time.perf_counter(), time.time()
+    result = state.result()
+    return end - start, result["sent"], now - state.timestamp.timestamp()
 
 
 def prefect_email(port: int, messages: list[tuple[str, bytes]]) -> float:
