@@ -250,7 +250,8 @@ def test_a_deployment_run_cancelled_through_the_api_stops_cleanly(
         deployment = client.read_deployment_by_name("send-campaign/send-campaign")
         run = client.create_flow_run_from_deployment(
             deployment.id,
-            parameters={"campaign_path": str(project.campaign), "batch_size": 100},
+            # as the form offers it: relative to the project, one of the deployed choices
+            parameters={"campaign_path": f"campaigns/{project.campaign.name}", "batch_size": 100},
         )
         deadline = time.monotonic() + 300
         target = random.Random(11).randint(100, 1_500)
