@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,21 +28,27 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from flows.form import CampaignFile, MessageKind
+from flows.progress import progress_shown
+from flows.workers import hand_out, outcome_of, prefect_throttle
 from listonosz.campaign import Campaign, CampaignError, open_campaign
-from listonosz.config import Settings, TransportSettings
+from listonosz.config import Settings
 from listonosz.contacts.merge import MergeResult
 from listonosz.contacts.normalise import normalise_email
 from listonosz.contacts.report import report_rows, write_report
 from listonosz.lifecycle import audience_of, read_state
 from listonosz.sending import (
+    BatchJob,
     BatchReport,
     BatchSender,
+    JobWatch,
     MessageFactory,
     Plan,
     Ready,
     SendReport,
+    Spool,
     build_report,
     check_public_url,
+    make_jobs,
     merge_audience,
     plan_delivery,
     prepare_messages,
@@ -90,13 +97,20 @@ def artifact_key(*parts: str) -> str:
 
 @task(name="plan", cache_policy=NONE)
 def plan(
-    factory: MessageFactory, merged: MergeResult, ledger: Ledger, transport: Transport, stop: Stop
+    factory: MessageFactory,
+    merged: MergeResult,
+    ledger: Ledger,
+    transport: Transport,
+    stop: Stop,
+    spool: Spool,
 ) -> tuple[Plan, list[Ready]]:
     """Who gets the message now, and their messages. Before anything is claimed, every one of
-    them is rendered and assembled (a template error lists every recipient it hits) and the
-    transport is checked. A stop while preparing ends it there, with nothing to send."""
+    them is rendered and assembled into ``spool`` (a template error lists every recipient it
+    hits) and the transport is checked. A stop while preparing ends it there, with nothing to
+    send."""
     result = plan_delivery(factory.campaign, factory.kind, merged.contacts, ledger)
-    ready = prepare_messages(factory, result.recipients, transport.wants_mime, stop=stop)
+    mime = transport.wants_mime
+    ready = prepare_messages(factory, result.recipients, mime, stop=stop, spool=spool)
     if ready:
         transport.check()
     get_run_logger().info(
@@ -143,16 +157,6 @@ def send_sample(campaign: Campaign, settings: Settings, kind: str, address: str)
         "stopped": False,
         "stop_line": "",
     }
-
-
-def prefect_throttle(settings: TransportSettings) -> Callable[[], None] | None:
-    """Occupy the named Prefect global concurrency limit per message, shared by all workers."""
-    if not settings.prefect_limit:
-        return None
-    from prefect.concurrency.sync import rate_limit
-
-    name = settings.prefect_limit
-    return lambda: rate_limit(name, occupy=1)
 
 
 @contextmanager
@@ -217,6 +221,47 @@ def send_all(sender: BatchSender, ready: list[Ready], size: int, threads: int) -
     return [future.result() for future in futures]
 
 
+def send_on_workers(
+    jobs: list[BatchJob],
+    ledger: Ledger,
+    campaign_id: str,
+    coordinator: str,
+    lease: dt.timedelta,
+    stop: Stop,
+    paused: Callable[[], bool],
+    every: float = 1.0,
+) -> list[BatchReport]:
+    """Hand the jobs to the task workers (``listonosz worker``) and wait for them; a job whose
+    worker stops beating is handed out again. Once ``stop`` is requested (or staff pause the
+    campaign) this run's heartbeat ends, which tells the jobs to claim nothing more; the jobs
+    still running are waited for, those not yet picked up will send nothing."""
+    watch = JobWatch(ledger, campaign_id, lease, hand_out, outcome_of, stop)
+    watch.start(jobs)
+    waited, told = 0.0, False
+    logger = get_run_logger()
+    while True:
+        if not stop.requested and paused():
+            stop.request(PAUSED)
+        if stop.requested and not told:
+            ledger.beat(coordinator, finished=True)
+            told = True
+        watch.poll()
+        if watch.done:
+            break
+        time.sleep(every)
+        waited += every
+        if waited % 60 < every and watch.running() == 0:
+            logger.warning(
+                "%d batches wait for a worker: start one with `listonosz worker`",
+                len(watch.pending),
+            )
+    if watch.abandoned:
+        logger.warning(
+            "%d batches lost their worker; handed out again after the lease", len(watch.abandoned)
+        )
+    return watch.reports
+
+
 @flow(name="send-campaign")
 def send_campaign(
     campaign_path: CampaignFile,
@@ -227,6 +272,7 @@ def send_campaign(
     now: dt.datetime | None = None,
     dry_run: bool = False,
     test_to: str = "",
+    on_workers: bool = False,
 ) -> dict[str, Any] | State:
     """Send one message kind of a campaign to everyone in its audience who has not had it.
 
@@ -248,6 +294,9 @@ def send_campaign(
         test_to: An address (staff's own) to send only one sample of this message to, marked
             [TEST], to check it before the real send; nobody else gets anything, nothing is
             recorded. Empty for the real send.
+        on_workers: Send the batches on task workers (`listonosz worker`, any number, on any
+            machine with the project and a shared PostgreSQL ledger) instead of threads of
+            this run.
     """
     settings = Settings()
     campaign = open_campaign(campaign_path, settings)
@@ -276,6 +325,7 @@ def send_campaign(
     suppression = SuppressionList(settings.resolved_ledger_url, settings.signing_secret())
     # Refusals at send time are bounces: events and suppressions beside the ledger's rows.
     tracker = Tracker(ledger_url, settings.signing_secret())
+    spool = Spool(settings.var_dir / "spool")
     try:
         with graceful_signals(stop), stop_when_cancelled(stop):
             merged = merge_contacts(campaign, settings, suppression, message)
@@ -288,25 +338,50 @@ def send_campaign(
             factory = MessageFactory(campaign, message, settings)
             if control.paused(campaign.id, message) is not None:
                 stop.request(PAUSED)  # nothing to prepare: the report says paused
-            planned, ready = plan(factory, _quoted(merged), ledger, mailer, stop)
+            planned, ready = plan(factory, _quoted(merged), ledger, mailer, stop, spool)
             run_id = uuid.uuid4().hex
             lease = dt.timedelta(seconds=settings.lease_seconds)
-            with ledger.lease(run_id, interval=settings.lease_seconds / 4):
-                sender = BatchSender(
-                    campaign.id,
-                    message,
-                    ledger,
-                    mailer,
-                    run_id,
-                    lease,
-                    tracker=tracker,
-                    stop=stop,
-                    paused=lambda: control.paused(campaign.id, message) is not None,
-                )
-                size = batch_size or settings.batch_size
-                batches = send_all(sender, ready, size, settings.concurrency)
+            size = batch_size or settings.batch_size
+
+            def paused() -> bool:
+                return control.paused(campaign.id, message) is not None
+
+            total = len(planned.recipients) if ready else 0
+            key = f"{artifact_key(campaign.id, message)}-progress"
+            with (
+                ledger.lease(run_id, interval=settings.lease_seconds / 4),
+                progress_shown(ledger, campaign.id, message, total, key),
+            ):
+                if on_workers and ready:
+                    spool.close()  # checked; the workers render their batches again
+                    jobs = make_jobs(
+                        str(campaign_path),
+                        message,
+                        campaign.transport,
+                        factory.now,
+                        run_id,
+                        planned.recipients,
+                        size,
+                    )
+                    batches = send_on_workers(
+                        jobs, ledger, campaign.id, run_id, lease, stop, paused
+                    )
+                else:
+                    sender = BatchSender(
+                        campaign.id,
+                        message,
+                        ledger,
+                        mailer,
+                        run_id,
+                        lease,
+                        tracker=tracker,
+                        stop=stop,
+                        paused=paused,
+                    )
+                    batches = send_all(sender, ready, size, settings.concurrency)
             outcome = report(_quoted(merged), _quoted(planned), batches, ledger, stop)
     finally:
+        spool.close()
         mailer.close()
         ledger.close()
         control.close()

@@ -44,6 +44,10 @@ class Stop:
     def requested(self) -> bool:
         return self._event.is_set()
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until a stop is requested (or ``timeout`` passes); whether it was."""
+        return self._event.wait(timeout)
+
     def check(self) -> None:
         """Raise :class:`Stopped` if a stop was requested (run before each message leaves)."""
         if self._event.is_set():
@@ -94,7 +98,7 @@ def graceful_signals(stop: Stop, say: Callable[[str], None] | None = None) -> It
         if len(seen) > 1:
             hard_stop(128 + signum)
         stop.request(SIGNALLED, name)
-        (say or _to_stderr)(
+        (say or to_stderr)(
             f"{name}: stopping. Messages already handed to the server are settled; nothing new "
             "is sent. Send the signal again to stop at once."
         )
@@ -107,7 +111,7 @@ def graceful_signals(stop: Stop, say: Callable[[str], None] | None = None) -> It
             signal.signal(signum, handler)
 
 
-def _to_stderr(text: str) -> None:
+def to_stderr(text: str) -> None:
     """Write straight to stderr: a signal handler must not wait for a lock a thread holds."""
     with contextlib.suppress(OSError):
         os.write(sys.stderr.fileno(), f"{text}\n".encode())

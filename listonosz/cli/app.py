@@ -7,7 +7,11 @@ jobs call the core directly.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -86,6 +90,17 @@ def send(
             "unsubscribe links); --no-link-check when the web app is hosted out of reach.",
         ),
     ] = True,
+    on_workers: Annotated[
+        bool,
+        typer.Option(
+            "--on-workers",
+            help="Send the batches on task workers (`listonosz worker`, on this or other "
+            "machines) through the Prefect server in PREFECT_API_URL, with a shared ledger.",
+        ),
+    ] = False,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="A progress bar on a terminal.")
+    ] = True,
 ) -> None:
     """Send one message kind to everyone in the audience who has not had it yet."""
     from listonosz.campaign import open_campaign
@@ -103,20 +118,26 @@ def send(
     except ListonoszError as exc:
         raise fail(str(exc)) from None
 
-    from flows.local_server import prefect_api, quiet_local_prefect
+    from flows.local_server import PREFECT_API_URL, prefect_api, quiet_local_prefect
 
+    if on_workers and not PREFECT_API_URL.value():
+        raise fail(
+            "--on-workers needs a Prefect server that the workers reach too: set PREFECT_API_URL "
+            "(see README, Running at scale)"
+        )
     quiet_local_prefect()
     from flows.campaign import send_campaign
 
     previous = signal.signal(signal.SIGTERM, _interrupt)  # until the flow takes signals itself
     try:
-        with prefect_api():
+        with prefect_api(), progress_bar(progress and sys.stderr.isatty()):
             state = send_campaign(
                 str(campaign),
                 message,
                 batch_size,
                 "outbox" if dry_run else transport,
                 link_check,
+                on_workers=on_workers,
                 return_state=True,
             )
             # The flow's dict: returned, or the data of the Cancelled state a stopped run ends in.
@@ -137,6 +158,70 @@ def send(
 
 #: The exit code of a send that stopped before the end (a signal, a cancellation, a pause).
 EXIT_STOPPED = 3
+
+
+@contextmanager
+def progress_bar(shown: bool) -> Iterator[None]:
+    """While inside, a send's progress (sent / total, rate, time left) on stderr."""
+    if not shown:
+        yield
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from flows.progress import listeners
+
+    bar = Progress(
+        TextColumn("sending"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        transient=True,
+    )
+    task_id = bar.add_task("send", total=None, rate="")
+    started = time.monotonic()
+
+    def show(done: int, total: int) -> None:
+        rate = done / max(time.monotonic() - started, 1e-9)
+        bar.update(task_id, completed=done, total=total, rate=f"{rate:,.0f} msg/s")
+
+    listeners.append(show)
+    try:
+        with bar:
+            yield
+    finally:
+        listeners.remove(show)
+
+
+@app.command()
+def worker(
+    limit: Annotated[
+        int, typer.Option(min=1, max=64, help="Batches this worker sends at a time.")
+    ] = 4,
+) -> None:
+    """Send batches of campaigns started with `listonosz send --on-workers` (or the
+    deployment's on_workers), until Ctrl-C or SIGTERM: running batches settle what they
+    hold first. Needs PREFECT_API_URL and the same settings as the run (ledger URL, secret)."""
+    from flows.local_server import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        raise fail("a worker needs PREFECT_API_URL: the Prefect server the runs are started on")
+    try:
+        Settings().signing_secret()
+    except (ListonoszError, OSError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    from flows.workers import serve_jobs
+
+    typer.echo(f"Listonosz worker: up to {limit} batches at a time; Ctrl-C to stop.")
+    serve_jobs(limit)
 
 
 def _interrupt(_signum: int, _frame: object) -> None:

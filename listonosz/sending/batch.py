@@ -19,13 +19,16 @@ from listonosz.transports.smtp import enhanced_status
 @dataclass
 class BatchReport:
     """What sending did: counts per status, resends of messages a crash left in flight, rows
-    another live run holds, and every failure with its reason."""
+    another live run holds, every failure with its reason, whether it stopped before the end
+    of its batch, and (batches sent by workers) how many each worker sent."""
 
     counts: Counter[str] = field(default_factory=Counter)
     possible_duplicates: int = 0
     held_elsewhere: int = 0
     failures: list[str] = field(default_factory=list)
     refused_addresses: list[str] = field(default_factory=list)
+    stopped: bool = False
+    sent_by: Counter[str] = field(default_factory=Counter)
 
     def add(self, other: BatchReport) -> None:
         self.counts.update(other.counts)
@@ -33,6 +36,8 @@ class BatchReport:
         self.held_elsewhere += other.held_elsewhere
         self.failures.extend(other.failures)
         self.refused_addresses.extend(other.refused_addresses)
+        self.stopped = self.stopped or other.stopped
+        self.sent_by.update(other.sent_by)
 
 
 class BatchSender:
@@ -76,6 +81,7 @@ class BatchSender:
         report = BatchReport()
         for start in range(0, len(batch), self.claim_chunk):
             if self.stopping():
+                report.stopped = True
                 break
             report.add(self._send_chunk(batch[start : start + self.claim_chunk]))
         return report

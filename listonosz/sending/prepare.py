@@ -4,7 +4,8 @@ This is the campaign's preflight and its only render. A template that fails for 
 the whole preparation with :class:`PreflightError`, which lists every recipient it hits, and
 nothing is claimed or sent. Otherwise each message is kept, compressed, in the form its
 transport takes (MIME bytes, signed when DKIM is on, or the parts HTTP APIs take), so sending
-is only claim, send and settle.
+is only claim, send and settle. The messages wait in a :class:`Spool` on disk; what stays in
+memory is a small :class:`Ready` per recipient.
 
 Large audiences are prepared in worker processes too, one for every other core: rendering
 then uses every core, and the sending threads never compete with it for the interpreter lock.
@@ -29,10 +30,10 @@ from dataclasses import dataclass
 import lz4.frame
 
 from listonosz.contacts.model import Contact
-from listonosz.packing import by_fields
 from listonosz.render.diagnostics import RenderError, RenderFailure
 from listonosz.render.preflight import CROSS_CHECKED, PreflightError, cross_check
 from listonosz.sending.pipeline import MessageFactory
+from listonosz.sending.spool import Spool
 from listonosz.stopping import Stop
 from listonosz.transports.base import Outgoing
 
@@ -45,30 +46,43 @@ PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 @dataclass(frozen=True, slots=True)
 class Ready:
-    """One recipient's message, prepared: its ledger row and its packed ``Outgoing``."""
+    """One recipient's message, prepared: its ledger row and where its packed ``Outgoing``
+    lies in the spool."""
 
     key: str
     email: str
     groups: str
     message_id: str
-    packed: bytes
+    spool: Spool
+    offset: int
+    size: int
 
-    __reduce__ = by_fields
+    def packed(self) -> bytes:
+        """The message, pickled and lz4-compressed."""
+        return self.spool.read(self.offset, self.size)
 
     def outgoing(self) -> Outgoing:
         """The message as its transport takes it."""
-        message: Outgoing = pickle.loads(lz4.frame.decompress(self.packed))
+        message: Outgoing = pickle.loads(lz4.frame.decompress(self.packed()))
         return message
 
 
-def ready_message(factory: MessageFactory, contact: Contact, mime: bool) -> Ready:
+#: What preparing one recipient gives: key, address, groups, Message-ID, packed message.
+Packed = tuple[str, str, str, str, bytes]
+
+
+def pack_message(factory: MessageFactory, contact: Contact, mime: bool) -> Packed:
     """Render, address and assemble one recipient's message; RenderError if it cannot be."""
     prepared = factory.prepare(contact)
     outgoing = factory.outgoing(prepared, factory.now, mime)
     packed = lz4.frame.compress(pickle.dumps(outgoing, PROTOCOL))
-    return Ready(
-        prepared.key, prepared.email, prepared.groups, prepared.personal.message_id, packed
-    )
+    return prepared.key, prepared.email, prepared.groups, prepared.personal.message_id, packed
+
+
+def spooled(spool: Spool, packed: Packed) -> Ready:
+    """``packed`` written to ``spool``, as the recipient's :class:`Ready`."""
+    key, email, groups, message_id, data = packed
+    return Ready(key, email, groups, message_id, spool, spool.add(data), len(data))
 
 
 def prepare_messages(
@@ -77,8 +91,10 @@ def prepare_messages(
     mime: bool,
     workers: int | None = None,
     stop: Stop | None = None,
+    spool: Spool | None = None,
 ) -> list[Ready]:
-    """Every recipient's message, in order; :class:`PreflightError` lists every failure.
+    """Every recipient's message, in order, written to ``spool`` (a new one in the system's
+    temporary folder when None); :class:`PreflightError` lists every failure.
 
     ``workers``: processes rendering besides this one; by default one for every other core from
     :data:`PARALLEL_FROM` recipients on, none below. A few recipients are also rendered with
@@ -86,6 +102,7 @@ def prepare_messages(
     Once ``stop`` is requested, preparing ends early and nothing is returned: nothing is sent.
     """
     stop = stop or Stop()
+    spool = spool or Spool()
     if workers is None:  # this process renders too: one worker for every other core
         workers = (os.cpu_count() or 1) - 1 if len(recipients) >= PARALLEL_FROM else 0
     processes = _start_workers(min(workers, len(recipients) // CHUNK))
@@ -93,9 +110,9 @@ def prepare_messages(
         # While the workers start up, check the sample against premailer run per message.
         failures = cross_check(factory.renderer, recipients[:CROSS_CHECKED], factory.links)
         if processes:
-            results = _together(processes, factory, recipients, mime, stop)
+            results = _together(processes, factory, recipients, mime, stop, spool)
         else:
-            results = [_prepare_chunk(factory, recipients, mime, stop)]
+            results = [_prepare_chunk(factory, recipients, mime, stop, spool)]
     finally:
         for process in processes:
             if process.poll() is None:
@@ -112,18 +129,29 @@ def prepare_messages(
     return ready
 
 
-def _prepare_chunk(
+def _pack_chunk(
     factory: MessageFactory, contacts: Sequence[Contact], mime: bool, stop: Stop | None = None
-) -> tuple[list[Ready], list[RenderFailure]]:
-    ready, failures = [], []
+) -> tuple[list[Packed], list[RenderFailure]]:
+    packed, failures = [], []
     for contact in contacts:
         if stop is not None and stop.requested:
             break
         try:
-            ready.append(ready_message(factory, contact, mime))
+            packed.append(pack_message(factory, contact, mime))
         except RenderError as exc:
             failures.append(exc.failure)
-    return ready, failures
+    return packed, failures
+
+
+def _prepare_chunk(
+    factory: MessageFactory,
+    contacts: Sequence[Contact],
+    mime: bool,
+    stop: Stop | None,
+    spool: Spool,
+) -> tuple[list[Ready], list[RenderFailure]]:
+    packed, failures = _pack_chunk(factory, contacts, mime, stop)
+    return [spooled(spool, p) for p in packed], failures
 
 
 def _start_workers(count: int) -> list[subprocess.Popen[bytes]]:
@@ -146,6 +174,7 @@ def _together(
     recipients: Sequence[Contact],
     mime: bool,
     stop: Stop,
+    spool: Spool,
 ) -> list[tuple[list[Ready], list[RenderFailure]]]:
     """This process and the workers draw chunks from one queue: this one from the front, at
     once; each worker (fed by a thread of ours) from the back, once it has started up. The
@@ -167,7 +196,8 @@ def _together(
                         return
                     pickle.dump(contacts, process.stdin, PROTOCOL)
                     process.stdin.flush()
-                    results[number] = _answer_of(process)
+                    packed, failures = _answer_of(process)
+                    results[number] = ([spooled(spool, p) for p in packed], failures)
         except BaseException as exc:  # raised again by the caller's thread
             trouble.append(exc)
 
@@ -177,7 +207,7 @@ def _together(
     try:
         while not trouble and queue and not stop.requested:
             number, contacts = queue.popleft()
-            results[number] = _prepare_chunk(factory, contacts, mime, stop)
+            results[number] = _prepare_chunk(factory, contacts, mime, stop, spool)
     except BaseException as exc:
         trouble.append(exc)  # the feeders stop too
         raise
@@ -191,7 +221,7 @@ def _together(
     return [results[number] for number in sorted(results)]
 
 
-def _answer_of(process: subprocess.Popen[bytes]) -> tuple[list[Ready], list[RenderFailure]]:
+def _answer_of(process: subprocess.Popen[bytes]) -> tuple[list[Packed], list[RenderFailure]]:
     assert process.stdout is not None
     try:
         outcome, value = pickle.load(process.stdout)
@@ -199,7 +229,7 @@ def _answer_of(process: subprocess.Popen[bytes]) -> tuple[list[Ready], list[Rend
         raise RuntimeError(f"a preparing worker died (exit code {process.wait()})") from None
     if outcome == "error":
         raise RuntimeError(f"a preparing worker failed:\n{value}")
-    result: tuple[list[Ready], list[RenderFailure]] = value
+    result: tuple[list[Packed], list[RenderFailure]] = value
     return result
 
 
@@ -224,7 +254,7 @@ def serve() -> None:
         except EOFError:
             return
         try:
-            answer: tuple[str, object] = ("ok", _prepare_chunk(factory, contacts, mime))
+            answer: tuple[str, object] = ("ok", _pack_chunk(factory, contacts, mime))
         except BaseException:  # everything goes back to the parent, which raises
             answer = ("error", traceback.format_exc())
         try:

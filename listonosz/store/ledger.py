@@ -94,6 +94,23 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """A time read back from the store, in UTC (SQLite gives it back without its zone)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """A run's last sign of life in ``runs``."""
+
+    at: dt.datetime
+    finished: bool
+
+    def alive(self, lease: dt.timedelta, now: dt.datetime | None = None) -> bool:
+        """Still running: not finished, and beaten within ``lease``."""
+        return not self.finished and (now or _now()) - self.at <= lease
+
+
 class Ledger(StoreHandle):
     """Who got which message. SQLite by default; any SQLAlchemy URL (PostgreSQL) works.
 
@@ -233,6 +250,18 @@ class Ledger(StoreHandle):
         values = {"heartbeat_at": now, **({"finished_at": now} if finished else {})}
         insert = _dialect(self.engine).insert(runs).values(run_id=run_id, started_at=now, **values)
         conn.execute(insert.on_conflict_do_update(index_elements=["run_id"], set_=values))
+
+    def heartbeats(self, run_ids: Iterable[str]) -> dict[str, Heartbeat]:
+        """The heartbeats of these runs that have beaten at least once, by run id."""
+        wanted = sorted(set(run_ids))
+        found: dict[str, Heartbeat] = {}
+        query = select(runs.c.run_id, runs.c.heartbeat_at, runs.c.finished_at)
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                for run_id, beat, finished in conn.execute(query.where(runs.c.run_id.in_(chunk))):
+                    found[run_id] = Heartbeat(_aware(beat), finished is not None)
+        return found
 
     @contextmanager
     def lease(self, run_id: str, interval: float = 5.0) -> Iterator[None]:

@@ -9,13 +9,21 @@ import shutil
 import time
 from pathlib import Path
 
+import lz4.frame
 import pytest
 
 from listonosz.campaign import Campaign, load_campaign
 from listonosz.config import Settings
 from listonosz.contacts.model import Contact
 from listonosz.render.preflight import PreflightError
-from listonosz.sending import MessageFactory, merge_audience, prepare, prepare_messages
+from listonosz.sending import (
+    MessageFactory,
+    Ready,
+    Spool,
+    merge_audience,
+    prepare,
+    prepare_messages,
+)
 from listonosz.stopping import Stop
 from tests.conftest import CAMPAIGN, REPO
 
@@ -41,11 +49,15 @@ def slow_here(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     here, real = [], prepare._prepare_chunk
 
     def slowly(
-        factory: MessageFactory, contacts: list[Contact], mime: bool, stop: Stop | None = None
+        factory: MessageFactory,
+        contacts: list[Contact],
+        mime: bool,
+        stop: Stop | None,
+        spool: Spool,
     ) -> object:
         here.append(len(contacts))
         time.sleep(0.4)
-        return real(factory, contacts, mime, stop)
+        return real(factory, contacts, mime, stop, spool)
 
     monkeypatch.setattr(prepare, "_prepare_chunk", slowly)
     return here
@@ -66,7 +78,11 @@ def test_workers_make_the_same_messages_in_the_same_order(
     assert 0 < sum(slow_here) < len(audience)  # we prepared some chunks, the workers the rest
     assert [r.email for r in there] == [c.email for c in audience]
     assert [r.outgoing() for r in there] == [r.outgoing() for r in here]
-    assert there == here  # keys, Message-IDs and packed bytes too
+    assert [_row(r) for r in there] == [_row(r) for r in here]  # keys, IDs, packed bytes
+
+
+def _row(ready: Ready) -> tuple[str, str, str, str, bytes]:
+    return ready.key, ready.email, ready.groups, ready.message_id, ready.packed()
 
 
 def test_a_failure_in_a_worker_lists_every_recipient_it_hits(
@@ -96,4 +112,18 @@ def test_a_prepared_message_unpacks_to_exactly_what_the_factory_made(
         made = factory.outgoing(factory.prepare(contact), NOW, mime)
         assert ready.outgoing() == made
         assert made.parts is None or made.parts.attachments  # the calendar entry comes along
-        assert pickle.loads(pickle.dumps(ready)) == ready
+        assert pickle.loads(lz4.frame.decompress(ready.packed())) == made
+
+
+def test_messages_wait_in_the_spool_not_in_memory(
+    campaign: Campaign, audience: list[Contact], tmp_path: Path
+) -> None:
+    factory = MessageFactory(campaign, "invitation", Settings(var_dir=tmp_path), now=NOW)
+    with Spool(tmp_path / "spool") as spool:
+        ready = prepare_messages(factory, audience, mime=True, workers=0, spool=spool)
+        assert spool.size == sum(r.size for r in ready) > 86 * 2_000
+        assert [r.offset for r in ready] == sorted(r.offset for r in ready)
+        assert ready[-1].outgoing() == factory.outgoing(
+            factory.prepare(audience[-1]), NOW, mime=True
+        )
+        assert list((tmp_path / "spool").iterdir()) == []  # unlinked: nothing left after a crash
