@@ -26,6 +26,7 @@ import traceback
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import lz4.frame
 
@@ -130,17 +131,26 @@ def prepare_messages(
 
 
 def _pack_chunk(
-    factory: MessageFactory, contacts: Sequence[Contact], mime: bool, stop: Stop | None = None
-) -> tuple[list[Packed], list[RenderFailure]]:
-    packed, failures = [], []
+    factory: MessageFactory,
+    contacts: Sequence[Contact],
+    mime: bool,
+    stop: Stop | None = None,
+    spool: Spool | None = None,
+) -> tuple[list[Any], list[RenderFailure]]:
+    """Each contact's message: written to ``spool`` at once (a :class:`Ready` each), or, with
+    no spool (in a worker process), returned packed."""
+    made: list[Any] = []
+    failures = []
     for contact in contacts:
         if stop is not None and stop.requested:
             break
         try:
-            packed.append(pack_message(factory, contact, mime))
+            packed = pack_message(factory, contact, mime)
         except RenderError as exc:
             failures.append(exc.failure)
-    return packed, failures
+            continue
+        made.append(packed if spool is None else spooled(spool, packed))
+    return made, failures
 
 
 def _prepare_chunk(
@@ -150,8 +160,7 @@ def _prepare_chunk(
     stop: Stop | None,
     spool: Spool,
 ) -> tuple[list[Ready], list[RenderFailure]]:
-    packed, failures = _pack_chunk(factory, contacts, mime, stop)
-    return [spooled(spool, p) for p in packed], failures
+    return _pack_chunk(factory, contacts, mime, stop, spool)
 
 
 def _start_workers(count: int) -> list[subprocess.Popen[bytes]]:
