@@ -29,7 +29,7 @@ from prefect.utilities.annotations import quote
 
 from flows.form import CampaignFile, MessageKind
 from flows.progress import progress_shown
-from flows.workers import hand_out, outcome_of, prefect_throttle
+from flows.workers import hand_out, outcome_of, prefect_throttle, taken_at
 from listonosz.campaign import Campaign, CampaignError, open_campaign
 from listonosz.config import Settings
 from listonosz.contacts.merge import MergeResult
@@ -235,7 +235,7 @@ def send_on_workers(
     worker stops beating is handed out again. Once ``stop`` is requested (or staff pause the
     campaign) this run's heartbeat ends, which tells the jobs to claim nothing more; the jobs
     still running are waited for, those not yet picked up will send nothing."""
-    watch = JobWatch(ledger, campaign_id, lease, hand_out, outcome_of, stop)
+    watch = JobWatch(ledger, campaign_id, lease, hand_out, outcome_of, stop, taken_at)
     watch.start(jobs)
     waited, told = 0.0, False
     logger = get_run_logger()
@@ -259,7 +259,13 @@ def send_on_workers(
         logger.warning(
             "%d batches lost their worker; handed out again after the lease", len(watch.abandoned)
         )
-    return watch.reports
+    # A job whose worker died reports nothing: what this run did is what the ledger holds.
+    total = BatchReport()
+    for batch in watch.reports:
+        total.add(batch)
+    counts, taken_over = ledger.tally_of_runs(campaign_id, jobs[0].kind, f"{coordinator}-")
+    total.counts, total.possible_duplicates = counts, taken_over
+    return [total]
 
 
 @flow(name="send-campaign")

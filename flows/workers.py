@@ -9,15 +9,18 @@ on several machines); which rows each job sends is decided by the ledger's claim
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable
 from types import FrameType
+from typing import cast
 
-from prefect import task
+from prefect import get_client, task
 from prefect.cache_policies import NONE
+from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterId
 from prefect.futures import PrefectDistributedFuture
 
 from listonosz.config import Settings, TransportSettings
@@ -60,6 +63,20 @@ def send_job(job: BatchJob) -> BatchReport:
 def hand_out(job: BatchJob) -> PrefectDistributedFuture[BatchReport]:
     """Queue ``job`` for whichever task worker has room."""
     return send_job.delay(job)
+
+
+def taken_at(handles: list[object]) -> list[dt.datetime | None]:
+    """When a worker took each job (its task run left Scheduled); None while still queued."""
+    ids = [cast(PrefectDistributedFuture[BatchReport], h).task_run_id for h in handles]
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(task_run_filter=TaskRunFilter(id=TaskRunFilterId(any_=ids)))
+    state_of = {run.id: run.state for run in runs}
+    taken: list[dt.datetime | None] = []
+    for task_run_id in ids:
+        state = state_of.get(task_run_id)
+        began = state is not None and (state.is_pending() or state.is_running())
+        taken.append(state.timestamp if began and state is not None else None)
+    return taken
 
 
 def outcome_of(handle: object, timeout: float = 60.0) -> BatchReport:

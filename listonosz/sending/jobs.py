@@ -16,11 +16,13 @@ a worker picks up after the end of its run sends nothing.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import os
 import socket
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from listonosz.campaign import Campaign, open_campaign
@@ -142,6 +144,7 @@ class JobRunner:
 
     def _run(self, job: BatchJob) -> BatchReport:
         setup = self._setup(job)
+        setup.ledger.beat(job.run_id)  # begun: from here on a silence means a dead worker
         lease = dt.timedelta(seconds=self.settings.lease_seconds)
         coordinator = job.coordinator
         campaign_id = setup.campaign.id
@@ -212,6 +215,9 @@ class JobRunner:
             self._setups.clear()
 
 
+_LONG_AGO = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
 @dataclass
 class _Attempt:
     job: BatchJob
@@ -223,9 +229,11 @@ class JobWatch:
     """The coordinator's side: hands jobs out, watches their heartbeats, hands out again.
 
     ``submit`` queues a job for the workers and returns a handle; ``outcome`` returns the
-    :class:`BatchReport` of a finished job's handle (raising what the job raised). A job whose
+    :class:`BatchReport` of a finished job's handle (raising what the job raised);
+    ``taken_at`` says for handles when a worker took them (None: still queued). A job whose
     worker stopped beating for ``lease`` is handed out again, for the recipients it had not
-    settled; so is a job a worker gave back stopped while the run goes on.
+    settled; so is a job a worker took but never began (it died first), and a job a worker
+    gave back stopped while the run goes on.
     """
 
     ledger: Ledger
@@ -234,14 +242,23 @@ class JobWatch:
     submit: Callable[[BatchJob], object]
     outcome: Callable[[object], BatchReport]
     stop: Stop
+    taken_at: Callable[[list[object]], list[dt.datetime | None]] | None = None
     pending: dict[str, _Attempt] = field(default_factory=dict)
     reports: list[BatchReport] = field(default_factory=list)
     handed_out_again: int = 0
     abandoned: list[BatchJob] = field(default_factory=list)
+    _next_look: dt.datetime = _LONG_AGO
+    _last_sign: dt.datetime | None = None  # when a job of the run was last seen begun
 
-    def start(self, jobs: Iterable[BatchJob]) -> None:
-        for job in jobs:
-            self._hand_out(job)
+    def start(self, jobs: Iterable[BatchJob], threads: int = 8) -> None:
+        """Hand out every job, ``threads`` at a time (queueing one is a round trip or two);
+        each thread runs in a copy of the caller's context (an orchestrator's lives there)."""
+        jobs = list(jobs)
+        contexts = [contextvars.copy_context() for _ in jobs]  # one each: a context runs once
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="hand-out") as pool:
+            handles = list(pool.map(lambda c, j: c.run(self.submit, j), contexts, jobs))
+        for job, handle in zip(jobs, handles, strict=True):
+            self.pending[job.run_id] = _Attempt(job, handle)
 
     def _hand_out(self, job: BatchJob) -> None:
         self.pending[job.run_id] = _Attempt(job, self.submit(job))
@@ -250,6 +267,7 @@ class JobWatch:
         """One look at the heartbeats: collect what finished, hand out again what died."""
         beats = self.ledger.heartbeats(self.pending)
         now = now or dt.datetime.now(dt.UTC)
+        self._taken_but_never_begun(beats, now)
         for run_id, beat in beats.items():
             attempt = self.pending[run_id]
             if beat.finished:
@@ -263,6 +281,36 @@ class JobWatch:
                 self.abandoned.append(attempt.job)
                 if not self.stop.requested:
                     self._again(attempt.job)
+
+    def _taken_but_never_begun(self, beats: dict[str, Heartbeat], now: dt.datetime) -> None:
+        """Hand out again the jobs that will never begin: taken by a worker more than a lease
+        ago without a first heartbeat, or (a worker that died may take one job beyond its
+        limit with it, which Prefect then holds as queued) all jobs never begun once the
+        run's workers have been silent for a lease. A job handed out twice does no harm: the
+        ledger's claims let only one attempt send a row, and an attempt that begins after
+        the run ended sends nothing."""
+        if any(beat.alive(self.lease, now) or beat.finished for beat in beats.values()):
+            self._last_sign = now
+        if self._last_sign is None:  # no worker has begun a job yet
+            self._last_sign = now if beats else None
+        if now < self._next_look:
+            return
+        self._next_look = now + self.lease / 2
+        silent = [run_id for run_id in self.pending if run_id not in beats]
+        if not silent:
+            return
+        stalled = self._last_sign is not None and now - self._last_sign > self.lease
+        taken: list[dt.datetime | None] = [None] * len(silent)
+        if self.taken_at is not None and not stalled:
+            taken = self.taken_at([self.pending[run_id].handle for run_id in silent])
+        for run_id, at in zip(silent, taken, strict=True):
+            if stalled or (at is not None and now - at > self.lease):
+                attempt = self.pending.pop(run_id)
+                self.abandoned.append(attempt.job)
+                if not self.stop.requested:
+                    self._again(attempt.job)
+        if stalled:
+            self._last_sign = now
 
     def _again(self, job: BatchJob) -> None:
         """Hand out again what a job left unsettled (none: nothing to do)."""

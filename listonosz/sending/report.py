@@ -35,6 +35,7 @@ class SendReport:
     refused_addresses: list[str] = field(default_factory=list)
     groups: list[dict[str, object]] = field(default_factory=list)
     planned: int = 0  # recipients this run set out to send to
+    sent_by: Counter[str] = field(default_factory=Counter)  # per worker, runs on workers
     stopped: str = ""  # why the run stopped early: SIGNALLED, CANCELLED or PAUSED
     stopped_by: str = ""  # e.g. the signal's name
 
@@ -82,6 +83,11 @@ class SendReport:
                 f"Possible duplicates: {self.possible_duplicates_ever} message(s) were in flight "
                 "when a run stopped and were sent again with the same Message-ID "
                 f"({self.possible_duplicates} by this run)."
+            )
+        if self.sent_by:
+            workers = ", ".join(f"{name} {count}" for name, count in sorted(self.sent_by.items()))
+            lines.append(
+                f"Sent by {len(self.sent_by)} worker(s), batches they finished: {workers}."
             )
         if self.held_elsewhere:
             lines.append(
@@ -160,6 +166,7 @@ def build_report(
         warnings=len(merged.warnings),
         conflicts=len(merged.conflicts),
         refused_addresses=total.refused_addresses,
+        sent_by=total.sent_by,
         planned=len(plan.recipients),
         stopped=stop.reason if stop else "",
         stopped_by=stop.detail if stop else "",

@@ -435,6 +435,19 @@ class Ledger(StoreHandle):
         with self.engine.connect() as conn:
             return conn.scalar(query) or 0
 
+    def tally_of_runs(self, campaign: str, kind: str, prefix: str) -> tuple[Counter[str], int]:
+        """Rows of this message kind last claimed by runs whose id starts with ``prefix`` (the
+        jobs of one coordinated run): how many are in each status, and how many of them were
+        taken over (possible duplicates)."""
+        mine = deliveries.c.claim_token.startswith(prefix, autoescape=True)
+        where = (deliveries.c.campaign == campaign, deliveries.c.kind == kind, mine)
+        query = select(deliveries.c.status, func.count()).where(*where)
+        taken = select(func.count()).where(*where, deliveries.c.takeovers > 0)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.group_by(deliveries.c.status)).all()
+            counts: Counter[str] = Counter({status: count for status, count in rows})
+            return counts, conn.scalar(taken) or 0
+
     def group_counts(self, campaign: str, kind: str) -> dict[str, Counter[str]]:
         """Per stakeholder group, how many rows are in each status (a person counts per group)."""
         query = select(deliveries.c.groups, deliveries.c.status).where(
