@@ -230,8 +230,9 @@ def prefect_on_postgres(
 ) -> Iterator[PrefectServer]:
     """A full Prefect server (``prefect server start``, every service running) whose own
     database is a fresh PostgreSQL database on the test server, as Listonosz runs at scale
-    (PREFECT_SERVER_DATABASE_CONNECTION_URL=postgresql+asyncpg://…); the server migrates it
-    as it starts. One per test module; the database is dropped after it.
+    (PREFECT_SERVER_DATABASE_CONNECTION_URL=postgresql+asyncpg://…). The database is migrated
+    first with ``prefect server database upgrade``, as the README says, and the server starts
+    with migrating on start switched off. One per test module; the database is dropped after.
 
     Point a worker and ``prefect deploy`` at it with PREFECT_API_URL=``server.api``; read what
     Prefect stored with SQL at ``server.database_for_tests``. It has no work pool yet."""
@@ -241,7 +242,8 @@ def prefect_on_postgres(
     database = make_url(url).set(drivername="postgresql+asyncpg")
     try:
         home = tmp_path_factory.mktemp("prefect-on-postgres")
-        with start_prefect_server(home, database.render_as_string(hide_password=False)) as server:
+        connection_url = database.render_as_string(hide_password=False)
+        with start_prefect_server(home, connection_url, upgrade_first=True) as server:
             yield server
     finally:
         postgres.drop_database(url)

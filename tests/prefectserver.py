@@ -58,15 +58,17 @@ class PrefectServer:
 
 @contextlib.contextmanager
 def start_prefect_server(
-    home: Path, database: str | None = None, **settings: str
+    home: Path, database: str | None = None, *, upgrade_first: bool = False, **settings: str
 ) -> Iterator[PrefectServer]:
     """``prefect server start`` on a free loopback port until the block ends.
 
     ``home`` becomes its PREFECT_HOME (its output goes to ``home/server.log``); ``database``
-    is its PREFECT_SERVER_DATABASE_CONNECTION_URL, a SQLite file in ``home`` when left out
-    (a fresh PostgreSQL database is migrated by the server as it starts); ``settings`` are
-    more PREFECT_* variables for the server. The server and everything it started are
-    stopped at the end (SIGTERM to its process group, SIGKILL after 30 s)."""
+    is its PREFECT_SERVER_DATABASE_CONNECTION_URL, a SQLite file in ``home`` when left out.
+    The server migrates its database as it starts; with ``upgrade_first``, as an operator who
+    migrates in a step of its own, ``prefect server database upgrade -y`` does it before and
+    the server starts with migrating on start switched off. ``settings`` are more PREFECT_*
+    variables for the server. The server and everything it started are stopped at the end
+    (SIGTERM to its process group, SIGKILL after 30 s)."""
     from tests.conftest import free_port
 
     home.mkdir(parents=True, exist_ok=True)
@@ -86,6 +88,17 @@ def start_prefect_server(
     for name in ("PREFECT_API_URL", "PREFECT_API_DATABASE_CONNECTION_URL"):
         env.pop(name, None)
     log = home / "server.log"
+    if upgrade_first:
+        env["PREFECT_SERVER_DATABASE_MIGRATE_ON_START"] = "false"
+        done = subprocess.run(
+            [PREFECT, "--no-prompt", "server", "database", "upgrade", "-y"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=STARTUP_SECONDS,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
     with log.open("wb") as output:
         server = subprocess.Popen(
             [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
