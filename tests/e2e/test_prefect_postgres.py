@@ -113,13 +113,21 @@ def test_a_deployment_sends_a_campaign_with_prefect_and_the_ledger_on_postgres(
     prefect_db = server.database_for_tests
     (run,) = rows(
         prefect_db,
-        "SELECT f.state_type, f.state_name, d.name, p.name, p.type, f.parameters->>'batch_size'"
+        "SELECT f.state_type, f.state_name, d.name, p.name, p.type, f.parameters->>'batch_size',"
+        " f.infrastructure_pid IS NOT NULL"
         " FROM flow_run f JOIN deployment d ON d.id = f.deployment_id"
         " JOIN work_queue q ON q.id = f.work_queue_id JOIN work_pool p ON p.id = q.work_pool_id"
         " WHERE f.id = CAST(:run AS uuid)",
         run=run_id,
     )
-    assert run == ("COMPLETED", "Completed", "send-campaign", "listonosz", "process", "40")
+    # the process worker started the run's process and recorded which one it was
+    assert run == ("COMPLETED", "Completed", "send-campaign", "listonosz", "process", "40", True)
+    (workers,) = rows(
+        prefect_db,
+        "SELECT count(*) FROM worker w JOIN work_pool p ON p.id = w.work_pool_id"
+        " WHERE p.name = 'listonosz'",
+    )
+    assert workers == (1,)
     history = [
         state
         for (state,) in rows(
