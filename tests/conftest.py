@@ -25,6 +25,7 @@ from listonosz.sending import merge_audience
 from listonosz.transports.capture import start_capture_server
 from tests import mailstack
 from tests.factories import write_project
+from tests.prefectserver import PrefectServer, start_prefect_server
 
 REPO = Path(__file__).resolve().parent.parent
 PREFECT = str(Path(sys.executable).parent / "prefect")
@@ -221,6 +222,31 @@ def postgres_store(postgres: PostgresServer) -> Iterator[str]:
     upgrade_store(url)
     yield url
     postgres.drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def prefect_on_postgres(
+    postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PrefectServer]:
+    """A full Prefect server (``prefect server start``, every service running) whose own
+    database is a fresh PostgreSQL database on the test server, as Listonosz runs at scale
+    (PREFECT_SERVER_DATABASE_CONNECTION_URL=postgresql+asyncpg://…). The database is migrated
+    first with ``prefect server database upgrade``, as the README says, and the server starts
+    with migrating on start switched off. One per test module; the database is dropped after.
+
+    Point a worker and ``prefect deploy`` at it with PREFECT_API_URL=``server.api``; read what
+    Prefect stored with SQL at ``server.database_for_tests``. It has no work pool yet."""
+    from sqlalchemy import make_url
+
+    url = postgres.create_database()
+    database = make_url(url).set(drivername="postgresql+asyncpg")
+    try:
+        home = tmp_path_factory.mktemp("prefect-on-postgres")
+        connection_url = database.render_as_string(hide_password=False)
+        with start_prefect_server(home, connection_url, upgrade_first=True) as server:
+            yield server
+    finally:
+        postgres.drop_database(url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

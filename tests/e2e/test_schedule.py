@@ -19,7 +19,6 @@ import datetime as dt
 import email
 import email.policy
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -35,13 +34,12 @@ from listonosz.config import Settings
 from listonosz.store import Participants
 from tests.conftest import (
     LISTONOSZ,
-    PREFECT,
     Capture,
     deployed_worker,
-    free_port,
     unavailable,
 )
 from tests.factories import write_project
+from tests.prefectserver import start_prefect_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -52,51 +50,12 @@ SEMINAR = "ekonomia-spoleczna-2016"
 
 @pytest.fixture(scope="module")
 def full_prefect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``prefect server start`` on a free loopback port with its own database; its API URL.
-    The UI is at the same address without ``/api``."""
+    """``prefect server start`` on a free loopback port with its own SQLite database; its API
+    URL. The UI is at the same address without ``/api``."""
     home = tmp_path_factory.mktemp("prefect-home")
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home),
-        "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_UI_API_URL": api,
-        "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
-        # the scheduler looks for schedules to fill every 10 s instead of every minute
-        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "10",
-    }
-    env.pop("PREFECT_API_URL", None)
-    log = home / "server.log"
-    with log.open("wb") as output:
-        server = subprocess.Popen(
-            [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            assert server.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise AssertionError(f"prefect server start did not answer: {log.read_text()}")
-        yield api
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+    # the scheduler looks for schedules to fill every 10 s instead of every minute
+    with start_prefect_server(home, PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="10") as server:
+        yield server.api
 
 
 class Api:
