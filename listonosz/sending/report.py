@@ -87,7 +87,7 @@ class SendReport:
         if self.sent_by:
             workers = ", ".join(f"{name} {count}" for name, count in sorted(self.sent_by.items()))
             lines.append(
-                f"Sent by {len(self.sent_by)} worker(s), batches they finished: {workers}."
+                f"Sent by {len(self.sent_by)} worker(s), in batches they finished: {workers}."
             )
         if self.held_elsewhere:
             lines.append(
