@@ -28,7 +28,7 @@ from listonosz.lifecycle import CampaignBook, Invitation, Rsvp, RsvpError
 from listonosz.mail import verify_token
 from listonosz.render.ics import FILENAME, event_calendar
 from listonosz.render.polish import date_pl, time_pl, weekday_pl
-from listonosz.store import EventLog, Ledger, Participants, SuppressionList
+from listonosz.store import Checkpointer, EventLog, Ledger, Participants, SuppressionList
 from listonosz.tracking import Unsubscribed, UnsubscribeRequest, unsubscribe_many
 from listonosz.web.batching import Batcher
 from listonosz.web.checkin import add_checkin_routes
@@ -83,8 +83,10 @@ class Services:
     book: CampaignBook
     #: unsubscribes that arrive together are written together (a few statements for all)
     unsubscribes: Batcher[UnsubscribeRequest, Unsubscribed]
+    checkpoints: Checkpointer
 
     def close(self) -> None:
+        self.checkpoints.close()
         for handle in (self.ledger, self.log, self.participants, self.suppressions):
             handle.close()
 
@@ -129,6 +131,8 @@ def create_app(
         ledger, log, people = Ledger(url), EventLog(url), Participants(url)
         book = CampaignBook(settings)
         suppressions = SuppressionList(url, secret)
+        checkpoints = Checkpointer(url)
+        checkpoints.start()  # no request waits for a checkpoint's fsyncs
         state["services"] = Services(
             secret,
             ledger,
@@ -138,6 +142,7 @@ def create_app(
             Rsvp(ledger, people, log, book),
             book,
             Batcher(lambda asked: unsubscribe_many(ledger, log, suppressions, asked, "web")),
+            checkpoints,
         )
         webhooks.open()
         try:
