@@ -9,6 +9,7 @@ flood of forged links costs little), then the core does the work (``lifecycle``,
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -40,8 +41,10 @@ from listonosz.web.security import ASGIApp, Guard
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
 #: A delivery key as tokens carry it.
 _KEY_LENGTH = 40
-#: How many rendered "unsubscribed" pages are kept (two scopes per organiser).
+#: How many rendered "unsubscribed" pages (two scopes per organiser) and organisers are kept.
 _PAGES_KEPT = 64
+#: How long (seconds) an organiser looked up for the unsubscribed page is taken as current.
+_ORGANISER_TTL = 1.0
 
 
 def _form_body(fields: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -189,6 +192,19 @@ def create_app(
         campaign = services().book.get(campaign_id)
         return campaign.event.organiser if campaign else None
 
+    #: campaign id → (when looked up, its organiser), for the page after an unsubscribe
+    organisers: dict[str, tuple[float, Organiser | None]] = {}
+
+    def recent_organiser(campaign_id: str) -> Organiser | None:
+        """The campaign's organiser as looked up at most a second ago: a burst of
+        unsubscribes does not look at the campaigns folder for each one."""
+        seen = organisers.get(campaign_id)
+        if seen is None or time.monotonic() - seen[0] > _ORGANISER_TTL:
+            if len(organisers) >= _PAGES_KEPT:
+                organisers.clear()
+            seen = organisers[campaign_id] = (time.monotonic(), organiser_of(campaign_id))
+        return seen[1]
+
     def key_of(token: str, purpose: str) -> tuple[str, dict[str, str]] | None:
         try:
             claims = verify_token(services().secret, purpose, token)
@@ -263,7 +279,7 @@ def create_app(
         result = await services().unsubscribes.submit(UnsubscribeRequest(key, scope, how))
         if not result.found:
             return gone()
-        organiser = organiser_of(result.campaign) if result.campaign else None
+        organiser = recent_organiser(result.campaign) if result.campaign else None
         # the same two pages over and over during a burst: rendered once per organiser
         html = done_pages.get((result.scope, organiser))
         if html is None:
