@@ -3,12 +3,18 @@ carry a delivery key; its ledger row names the campaign, not the file)."""
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
+import time
 from pathlib import Path
 
 from listonosz.campaign import Campaign, CampaignError, load_campaign
 from listonosz.config import Settings
 from listonosz.paths import PathError
+
+#: A folder changed this recently (nanoseconds) is listed again on the next look.
+_SETTLED_NS = 2_000_000_000
 
 
 class CampaignBook:
@@ -26,6 +32,9 @@ class CampaignBook:
         self._seen: tuple[tuple[str, int, int], ...] | None = None
         self._by_id: dict[str, Campaign] = {}
         self._paths: dict[str, Path] = {}
+        #: the folder's campaign files as last listed, and the folder's mtime then
+        self._listing: list[str] = []
+        self._listed_at: int | None = None
 
     def get(self, campaign_id: str) -> Campaign | None:
         """The campaign with this id, or None."""
@@ -46,10 +55,27 @@ class CampaignBook:
             return [self._by_id[key] for key in sorted(self._by_id)]
 
     def _stamp(self) -> tuple[tuple[str, int, int], ...]:
+        """Each campaign file's path, modification time and size.
+
+        The folder is listed again only when its own modification time changed (a file
+        added, removed or renamed into place), or is too recent to trust (timestamps are
+        coarser than a quick edit); otherwise one ``stat`` per file, for every page.
+        """
         try:
-            paths = sorted(self._files())
-            return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
-        except OSError:
+            folder = os.stat(self._folder)
+            if not stat.S_ISDIR(folder.st_mode):
+                return ()
+            if folder.st_mtime_ns != self._listed_at:
+                self._listing = sorted(str(p) for p in self._files())
+                settled = time.time_ns() - folder.st_mtime_ns > _SETTLED_NS
+                self._listed_at = folder.st_mtime_ns if settled else None
+            found = []
+            for name in self._listing:
+                file = os.stat(name)
+                found.append((name, file.st_mtime_ns, file.st_size))
+            return tuple(found)
+        except OSError:  # the folder, or a file listed, went away meanwhile
+            self._listed_at = None
             return ()
 
     def _files(self) -> list[Path]:

@@ -2,7 +2,7 @@
 after (the event log), who answered and came (participants) and who must never get one (the
 suppression list), in one database: SQLite under ``var/`` or PostgreSQL."""
 
-from listonosz.store.engine import StoreError, dispose_all, shown
+from listonosz.store.engine import Checkpointer, StoreError, dispose_all, shown
 from listonosz.store.engine import upgrade as upgrade_store
 from listonosz.store.events import EventLog, StoredEvent
 from listonosz.store.inbox import Inbox, Received
@@ -59,6 +59,7 @@ __all__ = [
     "Addition",
     "Answer",
     "Attendance",
+    "Checkpointer",
     "Claim",
     "Delivery",
     "Entry",

@@ -9,6 +9,7 @@ flood of forged links costs little), then the core does the work (``lifecycle``,
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -28,17 +29,22 @@ from listonosz.lifecycle import CampaignBook, Invitation, Rsvp, RsvpError
 from listonosz.mail import verify_token
 from listonosz.render.ics import FILENAME, event_calendar
 from listonosz.render.polish import date_pl, time_pl, weekday_pl
-from listonosz.store import EventLog, Ledger, Participants, SuppressionList
+from listonosz.store import Checkpointer, EventLog, Ledger, Participants, SuppressionList
 from listonosz.tracking import Unsubscribed, UnsubscribeRequest, unsubscribe_many
 from listonosz.web.batching import Batcher
 from listonosz.web.checkin import add_checkin_routes
 from listonosz.web.hooks import WEBHOOK_MAX_BODY, Webhooks
-from listonosz.web.security import Guard
+from listonosz.web.oneclick import OneClick
+from listonosz.web.security import ASGIApp, Guard
 
 #: The body a mailbox provider POSTs for a one-click unsubscribe (RFC 8058).
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
 #: A delivery key as tokens carry it.
 _KEY_LENGTH = 40
+#: How many rendered "unsubscribed" pages (two scopes per organiser) and organisers are kept.
+_PAGES_KEPT = 64
+#: How long (seconds) an organiser looked up for the unsubscribed page is taken as current.
+_ORGANISER_TTL = 1.0
 
 
 def _form_body(fields: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -80,8 +86,10 @@ class Services:
     book: CampaignBook
     #: unsubscribes that arrive together are written together (a few statements for all)
     unsubscribes: Batcher[UnsubscribeRequest, Unsubscribed]
+    checkpoints: Checkpointer
 
     def close(self) -> None:
+        self.checkpoints.close()
         for handle in (self.ledger, self.log, self.participants, self.suppressions):
             handle.close()
 
@@ -101,11 +109,17 @@ def page_environment() -> Environment:
 
 
 def create_app(
-    settings: Settings | None = None, clock: Callable[[], dt.datetime] | None = None
+    settings: Settings | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
+    *,
+    fast_one_click: bool = True,
 ) -> Guard:
     """The ASGI app (FastAPI inside :class:`Guard`): pages, one-click, health check.
 
     ``clock`` is what the RSVP pages take for now (tests move it; the real time otherwise).
+    ``fast_one_click`` puts :class:`~listonosz.web.oneclick.OneClick` in front of FastAPI (the
+    one-click POSTs answered without it); False leaves every request to the FastAPI routes,
+    the reference the fast path is tested against.
     """
     settings = settings or Settings()
     now = clock or _now
@@ -120,6 +134,8 @@ def create_app(
         ledger, log, people = Ledger(url), EventLog(url), Participants(url)
         book = CampaignBook(settings)
         suppressions = SuppressionList(url, secret)
+        checkpoints = Checkpointer(url)
+        checkpoints.start()  # no request waits for a checkpoint's fsyncs
         state["services"] = Services(
             secret,
             ledger,
@@ -129,6 +145,7 @@ def create_app(
             Rsvp(ledger, people, log, book),
             book,
             Batcher(lambda asked: unsubscribe_many(ledger, log, suppressions, asked, "web")),
+            checkpoints,
         )
         webhooks.open()
         try:
@@ -147,15 +164,26 @@ def create_app(
     app.mount("/static", StaticFiles(packages=[("listonosz.web", "static")]), name="static")
     app.include_router(webhooks.router())
 
+    #: the unsubscribed page by (scope, organiser): it depends on nothing else
+    done_pages: dict[tuple[str, Organiser | None], str] = {}
+
     def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
         html = pages.get_template(name).render(**context)
         return HTMLResponse(html, status, headers={"cache-control": "no-store"})
 
+    # the same page for every forged or dead link: rendered once (a flood costs little)
+    not_found_page = pages.get_template("message.html").render(
+        title="Nie znaleziono strony", kind="not_found"
+    )
+    gone_page = pages.get_template("message.html").render(
+        title="Odnośnik jest nieaktywny", kind="gone"
+    )
+
     def not_found() -> HTMLResponse:
-        return render("message.html", 404, title="Nie znaleziono strony", kind="not_found")
+        return HTMLResponse(not_found_page, 404, headers={"cache-control": "no-store"})
 
     def gone() -> HTMLResponse:
-        return render("message.html", 410, title="Odnośnik jest nieaktywny", kind="gone")
+        return HTMLResponse(gone_page, 410, headers={"cache-control": "no-store"})
 
     def services() -> Services:
         return state["services"]
@@ -163,6 +191,19 @@ def create_app(
     def organiser_of(campaign_id: str) -> Organiser | None:
         campaign = services().book.get(campaign_id)
         return campaign.event.organiser if campaign else None
+
+    #: campaign id → (when looked up, its organiser), for the page after an unsubscribe
+    organisers: dict[str, tuple[float, Organiser | None]] = {}
+
+    def recent_organiser(campaign_id: str) -> Organiser | None:
+        """The campaign's organiser as looked up at most a second ago: a burst of
+        unsubscribes does not look at the campaigns folder for each one."""
+        seen = organisers.get(campaign_id)
+        if seen is None or time.monotonic() - seen[0] > _ORGANISER_TTL:
+            if len(organisers) >= _PAGES_KEPT:
+                organisers.clear()
+            seen = organisers[campaign_id] = (time.monotonic(), organiser_of(campaign_id))
+        return seen[1]
 
     def key_of(token: str, purpose: str) -> tuple[str, dict[str, str]] | None:
         try:
@@ -231,15 +272,31 @@ def create_app(
             scope, how = fields["scope"], "page"
         else:
             return render("message.html", 400, title="Nieprawidłowe żądanie", kind="bad")
-        result = await services().unsubscribes.submit(UnsubscribeRequest(found[0], scope, how))
+        return await unsubscribe(found[0], scope, how)
+
+    async def unsubscribe(key: str, scope: str, how: str) -> HTMLResponse:
+        """Unsubscribe the delivery ``key`` (in the batch that gathers meanwhile): the page."""
+        result = await services().unsubscribes.submit(UnsubscribeRequest(key, scope, how))
         if not result.found:
             return gone()
-        return render(
-            "unsubscribed.html",
-            title="Wypisano z listy",
-            scope=result.scope,
-            organiser=organiser_of(result.campaign) if result.campaign else None,
-        )
+        organiser = recent_organiser(result.campaign) if result.campaign else None
+        # the same two pages over and over during a burst: rendered once per organiser
+        html = done_pages.get((result.scope, organiser))
+        if html is None:
+            if len(done_pages) >= _PAGES_KEPT:
+                done_pages.clear()
+            html = pages.get_template("unsubscribed.html").render(
+                title="Wypisano z listy", scope=result.scope, organiser=organiser
+            )
+            done_pages[(result.scope, organiser)] = html
+        return HTMLResponse(html, headers={"cache-control": "no-store"})
+
+    async def one_click(token: str) -> Response:
+        """What the route answers a one-click POST of ``token`` (the fast path's answer)."""
+        found = key_of(token, "unsubscribe")
+        if found is None:
+            return not_found()
+        return await unsubscribe(found[0], "all", "one-click")
 
     def open_invitation(token: str) -> tuple[Invitation, dict[str, str]] | HTMLResponse:
         """The invitation of an RSVP token still open to look at, or the page saying why not
@@ -318,7 +375,8 @@ def create_app(
         lambda: services().participants,
         lambda: services().book,
     )
-    return Guard(app, larger={"/hooks/": WEBHOOK_MAX_BODY})
+    inner: ASGIApp = OneClick(app, one_click) if fast_one_click else app
+    return Guard(inner, larger={"/hooks/": WEBHOOK_MAX_BODY})
 
 
 def google_calendar_url(invitation: Invitation) -> str:
