@@ -348,3 +348,24 @@ def _assert_nothing_claimed(var: Path) -> None:
         assert ledger.status_counts("ekonomia-spoleczna-2016", "invitation") == {}
     finally:
         ledger.close()
+
+
+def test_progress_is_shown_while_sending_and_ends_at_everyone(
+    listonosz_env: Path, capture: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI's bar and the Prefect UI's progress artifact are fed from the ledger as the
+    run goes; both end at everyone the run set out to send to."""
+    from prefect.artifacts import Artifact
+
+    from flows import progress
+
+    seen: list[tuple[int, int]] = []
+    monkeypatch.setattr(progress, "listeners", [lambda done, total: seen.append((done, total))])
+    result = send_campaign(str(CAMPAIGN), "invitation", batch_size=10)
+    everyone = EXPECTED["unique_valid"]
+    assert result["sent"] == everyone
+    assert seen and seen[-1] == (everyone, everyone)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    artifact = Artifact.get("ekonomia-spoleczna-2016-invitation-progress")
+    assert artifact is not None and float(str(artifact.data)) == 100.0
+    assert f"{everyone:,} of {everyone:,} settled" in str(artifact.description)
