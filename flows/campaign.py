@@ -55,9 +55,9 @@ from listonosz.sending import (
     send_samples,
 )
 from listonosz.stopping import CANCELLED, PAUSED, Stop, graceful_signals
-from listonosz.store import Ledger, Participants, SuppressionList
+from listonosz.store import Holds, Ledger, Participants, SuppressionList
 from listonosz.tracking import Tracker
-from listonosz.transports import Transport, make_transport
+from listonosz.transports import Transport, make_transport, service_name
 
 T = TypeVar("T")
 
@@ -318,8 +318,11 @@ def send_campaign(
     transport_settings = settings.transport_settings(campaign.transport)
     outbox = settings.outbox_path(transport_settings)
     stop = Stop()
-    mailer = make_transport(transport_settings, outbox, prefect_throttle(transport_settings), stop)
     ledger_url = settings.ledger_url_for(transport_settings)
+    holds = Holds(ledger_url)  # a provider's Retry-After reaches every worker of the store
+    throttle = prefect_throttle(transport_settings)
+    hold = holds.named(service_name(transport_settings))
+    mailer = make_transport(transport_settings, outbox, throttle, stop, hold)
     ledger = Ledger(ledger_url)
     # Pauses live in the real ledger, which a dry run does not record into.
     control = (
@@ -389,6 +392,7 @@ def send_campaign(
     finally:
         spool.close()
         mailer.close()
+        holds.close()
         ledger.close()
         control.close()
         suppression.close()

@@ -33,9 +33,9 @@ from listonosz.sending.pipeline import MessageFactory
 from listonosz.sending.prepare import prepare_messages
 from listonosz.sending.spool import Spool
 from listonosz.stopping import Stop
-from listonosz.store import SENT, SETTLED, Heartbeat, Ledger, delivery_key
+from listonosz.store import SENT, SETTLED, Heartbeat, Holds, Ledger, delivery_key
 from listonosz.tracking import Tracker
-from listonosz.transports import Transport, make_transport
+from listonosz.transports import Transport, make_transport, service_name
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,7 @@ class _Setup:
     ledger: Ledger
     control: Ledger
     tracker: Tracker
+    holds: Holds
 
 
 class JobRunner:
@@ -193,8 +194,10 @@ class JobRunner:
         transport_settings = settings.transport_settings(job.transport)
         throttle = self._throttle(transport_settings) if self._throttle else None
         outbox = settings.outbox_path(transport_settings)
-        transport = make_transport(transport_settings, outbox, throttle, self.stop)
         ledger_url = settings.ledger_url_for(transport_settings)
+        holds = Holds(ledger_url)
+        hold = holds.named(service_name(transport_settings))
+        transport = make_transport(transport_settings, outbox, throttle, self.stop, hold)
         return _Setup(
             campaign=campaign,
             factory=MessageFactory(campaign, job.kind, settings, now=job.now),
@@ -202,6 +205,7 @@ class JobRunner:
             ledger=Ledger(ledger_url),
             control=Ledger(settings.resolved_ledger_url),
             tracker=Tracker(ledger_url, settings.signing_secret()),
+            holds=holds,
         )
 
     def close(self) -> None:
@@ -212,6 +216,7 @@ class JobRunner:
                 setup.ledger.close()
                 setup.control.close()
                 setup.tracker.close()
+                setup.holds.close()
             self._setups.clear()
 
 

@@ -5,6 +5,7 @@ suppression list), in one database: SQLite under ``var/`` or PostgreSQL."""
 from listonosz.store.engine import Checkpointer, StoreError, dispose_all, shown
 from listonosz.store.engine import upgrade as upgrade_store
 from listonosz.store.events import EventLog, StoredEvent
+from listonosz.store.holds import Holds
 from listonosz.store.inbox import Inbox, Received
 from listonosz.store.ledger import (
     ALL_KINDS,
@@ -66,6 +67,7 @@ __all__ = [
     "Erased",
     "EventLog",
     "Heartbeat",
+    "Holds",
     "Inbox",
     "Ledger",
     "Outcome",

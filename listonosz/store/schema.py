@@ -152,3 +152,11 @@ attendance_closures = Table(
     Column("closed_at", DateTime(timezone=True), nullable=False),
     Column("source", String(20), nullable=False),
 )
+
+#: A mail service's "wait" (Retry-After), by transport, shared by every worker on the store.
+holds = Table(
+    "holds",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("until", DateTime(timezone=True), nullable=False),
+)

@@ -17,6 +17,7 @@ values, for the APIs (SendGrid, Mailgun) whose batches share one body and substi
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import logging
 import random
@@ -34,7 +35,7 @@ import orjson
 from listonosz.config import TransportSettings
 from listonosz.stopping import Stopped
 from listonosz.transports.base import NOT_SENT, Delivery, Outgoing, TransportUnavailable
-from listonosz.transports.ratelimit import Pace
+from listonosz.transports.ratelimit import Pace, SharedHold
 
 log = logging.getLogger(__name__)
 
@@ -128,27 +129,36 @@ def retry_after(response: httpx.Response, now: float | None = None) -> float | N
 
 
 class Gate:
-    """A moment before which no request may leave, shared by every thread using one client."""
+    """A moment before which no request may leave, shared by every thread using one client and,
+    through ``shared`` (the store's hold of this service), by every other worker too."""
 
     def __init__(
         self,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        shared: SharedHold | None = None,
     ) -> None:
         self._clock, self._sleep = clock, sleep
         self._until = 0.0
         self._lock = threading.Lock()
+        self._shared = shared
 
     def hold(self, seconds: float) -> None:
         """Keep every request back for ``seconds`` from now (never shortens an earlier hold)."""
         with self._lock:
             self._until = max(self._until, self._clock() + seconds)
+        if self._shared is not None:
+            with contextlib.suppress(Exception):  # the store unreachable: this process waits
+                self._shared.hold(seconds)
 
     def wait(self) -> None:
-        """Return once the gate is open."""
+        """Return once the gate is open, here and (when shared) for the other workers."""
         while True:
             with self._lock:
                 remaining = self._until - self._clock()
+            if remaining <= 0 and self._shared is not None:
+                with contextlib.suppress(Exception):
+                    remaining = self._shared.remaining()
             if remaining <= 0:
                 return
             self._sleep(remaining)
@@ -189,6 +199,7 @@ class ApiClient:
         auth: tuple[str, str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        shared: SharedHold | None = None,
     ) -> None:
         self.name = name
         self._secret = api_key(settings)
@@ -198,7 +209,7 @@ class ApiClient:
         self._rate_limit_wait = rate_limit_wait
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self.gate = Gate(sleep=sleep)
+        self.gate = Gate(sleep=sleep, shared=shared)
         self.http = httpx.Client(
             base_url=base_url,
             headers=dict(headers or {}),
@@ -432,6 +443,7 @@ def api_transport(
         headers={"Accept": "application/json", **(auth_headers or {})},
         auth=auth,
         sleep=pace.sleep if pace else time.sleep,
+        shared=pace.hold if pace else None,
     )
     return ApiTransport(provider, client, settings, pace)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from listonosz.stopping import Stop
 
@@ -46,6 +47,14 @@ class TokenBucket:
             self._sleep(wait)
 
 
+class SharedHold(Protocol):
+    """A hold on one mail service shared beyond this process (the store's ``Holds``)."""
+
+    def hold(self, seconds: float) -> None: ...
+
+    def remaining(self) -> float: ...
+
+
 class Pace:
     """Runs before each message: raises :class:`~listonosz.stopping.Stopped` once the run is
     asked to stop, else waits for the transport's token bucket and a shared limit (a Prefect
@@ -57,8 +66,10 @@ class Pace:
         shared: Callable[[], None] | None = None,
         stop: Stop | None = None,
         sleep: Callable[[float], None] | None = None,
+        hold: SharedHold | None = None,
     ) -> None:
         self.stop = stop or Stop()
+        self.hold = hold  # a provider's Retry-After, for every worker (HTTP transports)
         self.sleep = sleep or self.stop.sleep  # tests pass one that records instead of waiting
         bucket = (
             TokenBucket.per_minute(rate_per_minute, sleep=self.sleep) if rate_per_minute else None
