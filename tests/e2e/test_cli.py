@@ -71,6 +71,20 @@ def test_send_rejects_an_undeclared_message_kind(tmp_path: Path) -> None:
     assert "invitation" in result.stderr
 
 
+def test_sending_on_workers_needs_a_prefect_server_they_all_reach(tmp_path: Path) -> None:
+    """Without PREFECT_API_URL a send would start a temporary server no worker can reach, and
+    a worker would have nothing to listen to: both say what to set, and send nothing."""
+    env = _clean_env(tmp_path)
+    send = _run([*LISTONOSZ, "send", str(CAMPAIGN), "--dry-run", "--on-workers"], env)
+    assert send.returncode == 2 and "Traceback" not in send.stderr
+    assert "--on-workers needs a Prefect server" in send.stderr
+    assert "PREFECT_API_URL" in send.stderr
+    worker = _run([*LISTONOSZ, "worker"], env)
+    assert worker.returncode == 2 and "Traceback" not in worker.stderr
+    assert "a worker needs PREFECT_API_URL" in worker.stderr
+    assert not (tmp_path / "var" / "dry-run").exists()
+
+
 def test_capture_server_reports_a_busy_port(tmp_path: Path) -> None:
     import socket
 
