@@ -139,7 +139,7 @@ class Addresses:
 
 def clean_table(
     table: Table, source: SourceList, addresses: Addresses, codes: np.ndarray, result: MergeResult
-) -> dict[str, np.ndarray]:
+) -> pd.DataFrame:
     """The usable rows of ``table`` of ``source``, column by column (:data:`ROW_COLUMNS`, but
     the person's fields the table lacks), for the merge; its address cells are ``addresses``'
     ``codes``. Its rejects, warnings and summary go to ``result``. A blank row is neither used
@@ -229,4 +229,6 @@ def clean_table(
     usable = {name: column[keep] for name, column in
               {"person": person, **usable, "groups": groups, "flags": flags}.items()}  # fmt: skip
     usable["source"] = np.array([f"{label}:{n}" for n in numbers[keep].tolist()], dtype=object)
-    return usable
+    return pd.DataFrame(
+        {name: pd.Series(column, dtype=column.dtype) for name, column in usable.items()}
+    )
