@@ -104,9 +104,8 @@ def _kept(rows: pd.DataFrame, fields: list[str]) -> tuple[pd.DataFrame, pd.DataF
     """For the people whose rows differ (``rows``, theirs, in order): the value kept of each
     field (``at``, ``field``, ``row``, ``value``), and each value that differs from it, case
     aside (once each, in the order of rows then fields), with the kept one (``*_kept``)."""
-    cells = rows[fields].rename_axis("row").rename_axis("field", axis=1).stack()
-    cells = cells[cells != ""].reset_index(name="value")  # by row, then field
-    cells["at"] = rows["at"].loc[cells["row"]].to_numpy()
+    cells = rows[["at", *fields]].reset_index(names="row").melt(["row", "at"], var_name="field")
+    cells = cells[cells["value"] != ""].sort_values("row", kind="stable")  # by row, then field
     cells["folded"] = _folded(cells["value"].to_numpy())
     written = cells.drop_duplicates(["at", "field", "folded"])  # each value as first written
     richest = (rows[fields] != "").sum(axis=1).groupby(rows["at"]).idxmax()  # first of equals
