@@ -14,7 +14,7 @@ Rejects and warnings come in the order of rows, each naming the row as a spreads
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -39,9 +39,6 @@ from listonosz.contacts.text import clean_visible, invisible_in
 MAX_FIELD_CHARS = 200
 #: How many characters of an overlong value a reject shows.
 _SHOWN = 60
-#: The columns of a table's usable rows: the person (:attr:`Addresses.person`), their fields,
-#: groups, legal-basis flags (:mod:`~listonosz.contacts.legal`) and ``file:row``.
-ROW_COLUMNS = ("person", *PERSON_FIELDS, "groups", "flags", "source")
 _NO_GROUP = "no stakeholder group: the row names none and the list has no default"
 
 T = TypeVar("T")
@@ -85,26 +82,14 @@ def _distinct(function: Callable[..., T], *columns: np.ndarray) -> tuple[np.ndar
     if len(columns) == 1:
         codes, uniques = pd.factorize(columns[0])
         return codes, list(map(function, uniques))
-    key = np.zeros(len(columns[0]), dtype=np.int64)
-    for column in columns:
-        codes, uniques = pd.factorize(column)
-        key = key * len(uniques) + codes
-    codes, uniques = pd.factorize(key)
-    first = np.empty(len(uniques), dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(codes))[::-1]  # the first row of each code
-    return codes, [function(*(column[i] for column in columns)) for i in first]
+    codes, combinations = pd.MultiIndex.from_arrays(columns).factorize()
+    return codes, [function(*cells) for cells in combinations]
 
 
-def _taken(codes: np.ndarray | slice, values: Sequence[object]) -> np.ndarray:
-    """Each row's value: ``values`` are by code."""
-    taken: np.ndarray = np.fromiter(values, dtype=object, count=len(values))[codes]
+def _taken(codes: np.ndarray, values: Iterable[object], dtype: type = object) -> np.ndarray:
+    """Each row's value (``values`` are by code)."""
+    taken: np.ndarray = np.fromiter(values, dtype=dtype)[codes]
     return taken
-
-
-def _flags(codes: np.ndarray, results: Iterable[object]) -> np.ndarray:
-    """Whether each row's result (by code) is true."""
-    flags: np.ndarray = np.fromiter(map(bool, results), dtype=bool)[codes]
-    return flags
 
 
 @dataclass
@@ -114,7 +99,7 @@ class Addresses:
     sorted; -1: none) and email-validator's warning or reason. Each table's codes, and the
     usable addresses, sorted."""
 
-    written: list[str]
+    written: np.ndarray
     person: np.ndarray
     note: np.ndarray
     codes: list[np.ndarray]
@@ -123,8 +108,10 @@ class Addresses:
     @classmethod
     def check(cls, tables: list[Table], emails: EmailChecker) -> Addresses:
         cells = [table.fields["email"].to_numpy() for table in tables]
-        codes, written = _distinct(unguard, np.concatenate(cells) if cells else np.array([]))
-        address, note = emails.verdicts(written)
+        codes, written = pd.factorize(np.concatenate(cells) if cells else np.array([], object))
+        guarded = np.flatnonzero(pd.Series(written, dtype=object).str.startswith("'"))
+        written[guarded] = [unguard(cell) for cell in written[guarded]]
+        address, note = emails.verdicts(written.tolist())
         people = pc.dictionary_encode(pa.array(address, pa.string()))  # None: nobody
         order = pc.sort_indices(people.dictionary).to_numpy()
         rank = np.full(len(order) + 1, -1)  # the last is for nobody
@@ -134,14 +121,15 @@ class Addresses:
         in_order = people.dictionary.take(order).to_pylist()
         del people
         pa.default_memory_pool().release_unused()  # Arrow's buffers go back to the system now
-        return cls(written, person, _taken(slice(None), note), np.split(codes, ends), in_order)
+        notes = np.array(note, dtype=object)
+        return cls(written, person, notes, np.split(codes, ends), in_order)
 
 
 def clean_table(
     table: Table, source: SourceList, addresses: Addresses, codes: np.ndarray, result: MergeResult
 ) -> pd.DataFrame:
-    """The usable rows of ``table`` of ``source``, column by column (:data:`ROW_COLUMNS`, but
-    the person's fields the table lacks), for the merge; its address cells are ``addresses``'
+    """The usable rows of ``table`` of ``source`` (the person, the fields the table has, groups,
+    legal-basis flags and ``file:row``) for the merge; its address cells are ``addresses``'
     ``codes``. Its rejects, warnings and summary go to ``result``. A blank row is neither used
     nor rejected nor counted."""
     fields, numbers, label, headers = table.fields, table.cells.index, table.label, table.headers
@@ -149,69 +137,64 @@ def clean_table(
     column = {name: fields[name].to_numpy() if name in fields else blank for name in FIELDS}
     found: list[tuple[int, int, Reject | Notice]] = []  # (row, order within it, what)
 
-    def report(i: int, order: int, name: str, value: str, text: str) -> None:
+    def add(i: int, order: int, name: str, value: str, reason: str) -> None:
         """A reject (``order`` < 0) or a warning about row ``i``'s cell of ``name``."""
         kind = Reject if order < 0 else Notice
-        found.append((i, order, kind(label, int(numbers[i]), headers.get(name, ""), value, text)))
+        found.append((i, order, kind(label, int(numbers[i]), headers.get(name, ""), value, reason)))
 
     written, note, person = addresses.written, addresses.note, addresses.person[codes]
     valid = person >= 0
     counted = valid.copy()  # every row but the blank ones
     bad = np.flatnonzero(~valid)
     counted[bad] = (table.cells.iloc[bad].map(str.strip) != "").any(axis=1).to_numpy(dtype=bool)
-    for i in np.flatnonzero(counted & ~valid).tolist():
-        report(i, -1, "email", written[codes[i]], note[codes[i]] or "")
-    for i in np.flatnonzero(valid & pd.notna(note[codes])).tolist():
-        report(i, 0, "email", written[codes[i]], note[codes[i]] or "")
+    for i in np.flatnonzero(counted & ~valid | valid & pd.notna(note[codes])).tolist():
+        add(i, 0 if valid[i] else -1, "email", written[codes[i]], note[codes[i]] or "")
 
-    values: dict[str, np.ndarray] = {}
-    long: dict[str, np.ndarray] = {}
-    dirty: dict[str, tuple[np.ndarray, list[tuple[str, str]]]] = {}
+    values, long, invisible = {}, {}, {}
     for name in PERSON_FIELDS:
-        codes, done = _distinct(_CLEANERS.get(name, _cleaner(str)), column[name])
-        values[name] = _taken(codes, [value for value, _ in done])
-        long[name] = _flags(codes, (len(value) > MAX_FIELD_CHARS for value, _ in done))
-        dirty[name] = codes, done
-    codes, parts = _distinct(_split, column["full_name"])  # for rows without first and last
+        done = _distinct(_CLEANERS.get(name, _cleaner(str)), column[name])
+        values[name] = _taken(done[0], (value for value, _ in done[1]))
+        long[name] = _taken(done[0], (len(value) > MAX_FIELD_CHARS for value, _ in done[1]), bool)
+        invisible[name] = _taken(done[0], (what for _, what in done[1]))
+    at, parts = _distinct(_split, column["full_name"])  # for rows without first and last
     unnamed = (values["first_name"] == "") & (values["last_name"] == "")
-    split = valid & unnamed & _flags(codes, parts)
+    split = valid & unnamed & _taken(at, map(bool, parts), bool)
     for i in np.flatnonzero(split).tolist():
-        first, last, shown, what = parts[codes[i]] or ("", "", "", "")
+        first, last, shown, what = parts[at[i]] or ("", "", "", "")
         values["first_name"][i], values["last_name"][i] = first, last
         long["first_name"][i], long["last_name"][i] = (
             len(first) > MAX_FIELD_CHARS, len(last) > MAX_FIELD_CHARS)  # fmt: skip
         if what:
-            report(i, 1, "full_name", shown, _removed(what))
+            add(i, 1, "full_name", shown, _removed(what))
 
     default = (source.group,) if source.group else ()
-    codes, chosen = _distinct(lambda cell: _groups(cell, default), column["group"])
-    groups = _taken(codes, [known for known, _ in chosen])
-    keep = valid & _flags(codes, (known for known, _ in chosen))
-    for i in np.flatnonzero(valid & _flags(codes, (warning for _, warning in chosen))).tolist():
-        report(i, 2, "group", column["group"][i], chosen[codes[i]][1])
+    at, chosen = _distinct(lambda cell: _groups(cell, default), column["group"])
+    groups = _taken(at, (known for known, _ in chosen))
+    keep = valid & _taken(at, (bool(known) for known, _ in chosen), bool)
+    for i in np.flatnonzero(valid & _taken(at, (bool(w) for _, w in chosen), bool)).tolist():
+        add(i, 2, "group", column["group"][i], chosen[at[i]][1])
     for i in np.flatnonzero(valid & ~keep).tolist():
-        report(i, -1, "group", "", _NO_GROUP)
+        add(i, -1, "group", "", _NO_GROUP)
     basis = BASIS_FLAGS.get(source.legal_basis, 0)
-    codes, bases = _distinct(lambda cell, consent: row_basis(cell, consent, basis),
-                             column["legal_basis"], column["consent"])  # fmt: skip
-    flags = np.array([flags for flags, _ in bases], dtype=np.int64)[codes]
-    for i in np.flatnonzero(valid & _flags(codes, (unclear for _, unclear in bases))).tolist():
-        for order, (name, value, message) in enumerate(bases[codes[i]][1], start=3):
-            report(i, order, name, value, message)
+    at, bases = _distinct(lambda cell, consent: row_basis(cell, consent, basis),
+                          column["legal_basis"], column["consent"])  # fmt: skip
+    flags = np.array([flags for flags, _ in bases], dtype=np.int64)[at]
+    for i in np.flatnonzero(valid & _taken(at, (bool(u) for _, u in bases), bool)).tolist():
+        for order, (name, value, message) in enumerate(bases[at[i]][1], start=3):
+            add(i, order, name, value, message)
 
     too_long = np.column_stack([long[name] for name in PERSON_FIELDS])
     for i in np.flatnonzero(keep & too_long.any(axis=1)).tolist():
         name = PERSON_FIELDS[int(too_long[i].argmax())]
         value = values[name][i]
         reason = f"{name} is {len(value)} characters long; at most {MAX_FIELD_CHARS} are "
-        column_name = "full_name" if split[i] and name in ("first_name", "last_name") else name
+        where = "full_name" if split[i] and name in ("first_name", "last_name") else name
         shown = f"{value[:_SHOWN]}… ({len(value)} characters)"
-        report(i, -1, column_name, shown, reason + "accepted (a damaged cell?)")
-        keep[i] = False
+        add(i, -1, where, shown, reason + "accepted (a damaged cell?)")
+    keep &= ~too_long.any(axis=1)
     for order, name in enumerate(PERSON_FIELDS, start=5):
-        codes, done = dirty[name]
-        for i in np.flatnonzero(keep & _flags(codes, (what for _, what in done))).tolist():
-            report(i, order, name, values[name][i], _removed(done[codes[i]][1]))
+        for i in np.flatnonzero(keep & (invisible[name] != "")).tolist():
+            add(i, order, name, values[name][i], _removed(invisible[name][i]))
 
     found.sort(key=lambda item: item[:2])
     rejects = [item for _, _, item in found if isinstance(item, Reject)]
@@ -224,8 +207,11 @@ def clean_table(
         result.warnings.append(
             Notice(label, 0, "", "", "a header and no rows: nobody is added from this list")
         )
-    named = {*fields.columns, *(("first_name", "last_name") if "full_name" in fields else ())}
-    usable = {name: values[name] for name in PERSON_FIELDS if name in named}  # others: all blank
+    named_fields = {
+        *fields.columns,
+        *(("first_name", "last_name") if "full_name" in fields else ()),
+    }
+    usable = {name: values[name] for name in PERSON_FIELDS if name in named_fields}
     usable = {name: column[keep] for name, column in
               {"person": person, **usable, "groups": groups, "flags": flags}.items()}  # fmt: skip
     usable["source"] = np.array([f"{label}:{n}" for n in numbers[keep].tolist()], dtype=object)
