@@ -1,8 +1,9 @@
-"""From the cells of one table to clean rows, and the rows we cannot use to rejects.
+"""From the cells of every table read to clean rows, and the rows we cannot use to rejects.
 
-A column is cleaned one distinct value at a time (``pandas.factorize``), and the results taken
-back to every row: a million rows hold a few thousand names, organisations and positions, and
-each address is checked once however often it is written. A column a list lacks is a blank one.
+The rows of all tables are one DataFrame; a column is cleaned one distinct value at a time
+(``pandas.factorize``) and the results taken back to every row: a million rows hold a few
+thousand names, organisations and positions, and each address is checked once however often
+it is written. A column a list lacks is a blank one.
 
 Every text field is cleaned with :func:`~listonosz.contacts.text.clean_visible` after the
 formula guard of our own CSV files is undone (:func:`~listonosz.contacts.csvout.unguard`):
@@ -14,8 +15,8 @@ Rejects and warnings come in the order of rows, each naming the row as a spreads
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
@@ -92,70 +93,69 @@ def _taken(codes: np.ndarray, values: Iterable[object], dtype: type = object) ->
     return taken
 
 
-@dataclass
-class Addresses:
-    """The address cells of all the tables, each distinct one checked once. By code: the cell
-    with the formula guard undone, the person it is (their place among the usable addresses,
-    sorted; -1: none) and email-validator's warning or reason. Each table's codes, and the
-    usable addresses, sorted."""
-
-    written: np.ndarray
-    person: np.ndarray
-    note: np.ndarray
-    codes: list[np.ndarray]
-    emails: list[str]
-
-    @classmethod
-    def check(cls, tables: list[Table], emails: EmailChecker) -> Addresses:
-        cells = [table.fields["email"].to_numpy() for table in tables]
-        codes, written = pd.factorize(np.concatenate(cells) if cells else np.array([], object))
-        guarded = np.flatnonzero(pd.Series(written, dtype=object).str.startswith("'"))
-        written[guarded] = [unguard(cell) for cell in written[guarded]]
-        address, note = emails.verdicts(written.tolist())
-        people = pc.dictionary_encode(pa.array(address, pa.string()))  # None: nobody
-        order = pc.sort_indices(people.dictionary).to_numpy()
-        rank = np.full(len(order) + 1, -1)  # the last is for nobody
-        rank[order] = np.arange(len(order))
-        person = rank[pc.fill_null(people.indices, len(order)).to_numpy()]
-        ends = np.cumsum([len(column) for column in cells])[:-1]
-        in_order = people.dictionary.take(order).to_pylist()
-        del people
-        pa.default_memory_pool().release_unused()  # Arrow's buffers go back to the system now
-        notes = np.array(note, dtype=object)
-        return cls(written, person, notes, np.split(codes, ends), in_order)
+def _addresses(cells: np.ndarray, checker: EmailChecker) -> tuple[np.ndarray, ...]:
+    """For each address cell: the cell with the formula guard undone, the person (a place among
+    the usable addresses, sorted; -1: none) and email-validator's warning or reason; and those
+    addresses. Each distinct cell is checked once."""
+    codes, written = pd.factorize(cells)
+    written = np.array([unguard(c) if c[:1] == "'" else c for c in written.tolist()], object)
+    address, note = checker.verdicts(written.tolist())
+    people = pc.dictionary_encode(pa.array(address, pa.string()))  # None: nobody
+    order = pc.sort_indices(people.dictionary).to_numpy()
+    rank = np.full(len(order) + 1, -1)  # the last is for nobody
+    rank[order] = np.arange(len(order))
+    person = rank[pc.fill_null(people.indices, len(order)).to_numpy()]
+    emails = np.array(people.dictionary.take(order).to_pylist(), dtype=object)
+    del people
+    pa.default_memory_pool().release_unused()  # Arrow's buffers go back to the system now
+    return written[codes], person[codes], np.array(note, dtype=object)[codes], emails
 
 
-def clean_table(
-    table: Table, source: SourceList, addresses: Addresses, codes: np.ndarray, result: MergeResult
-) -> pd.DataFrame:
-    """The usable rows of ``table`` of ``source`` (the person, the fields the table has, groups,
-    legal-basis flags and ``file:row``) for the merge; its address cells are ``addresses``'
-    ``codes``. Its rejects, warnings and summary go to ``result``. A blank row is neither used
-    nor rejected nor counted."""
-    fields, numbers, label, headers = table.fields, table.cells.index, table.label, table.headers
-    blank = np.full(len(numbers), "", dtype=object)
-    column = {name: fields[name].to_numpy() if name in fields else blank for name in FIELDS}
+def clean(
+    read: list[tuple[SourceList, list[Table], list[Notice]]],
+    checker: EmailChecker,
+    result: MergeResult,
+) -> tuple[pd.DataFrame, list[str]]:
+    """The usable rows of every table read (the person, the fields any table has, groups,
+    legal-basis flags and ``file:row``; by person, each one's in the order read) and the usable
+    addresses, sorted (a person is a place among them). Rejects, warnings (each source's notices
+    from reading after its tables') and each table's summary go to ``result``. A blank row is
+    neither used nor rejected nor counted."""
+    tables = [(source, table) for source, in_file, _ in read for table in in_file]
+    named = list(dict.fromkeys(name for _, table in tables for name in table.fields))
+    sizes = [len(table.cells) for _, table in tables]
+    frame = pd.concat([table.fields.reindex(columns=named, fill_value="") for _, table in tables],
+                      ignore_index=True)  # fmt: skip
+    t = np.repeat(np.arange(len(tables)), sizes)  # each row's table
+    starts = np.r_[0, np.cumsum(sizes)]
+    numbers = np.concatenate([table.cells.index.to_numpy() for _, table in tables])
+    blank = np.full(len(frame), "", dtype=object)
+    column = {name: frame[name].to_numpy() if name in frame else blank for name in FIELDS}
+    del frame
     found: list[tuple[int, int, Reject | Notice]] = []  # (row, order within it, what)
 
     def add(i: int, order: int, name: str, value: str, reason: str) -> None:
         """A reject (``order`` < 0) or a warning about row ``i``'s cell of ``name``."""
-        kind = Reject if order < 0 else Notice
-        found.append((i, order, kind(label, int(numbers[i]), headers.get(name, ""), value, reason)))
+        table = tables[t[i]][1]
+        where = (table.label, int(numbers[i]), table.headers.get(name, ""), value, reason)
+        found.append((i, order, Reject(*where) if order < 0 else Notice(*where)))
 
-    written, note, person = addresses.written, addresses.note, addresses.person[codes]
+    written, person, note, emails = _addresses(column["email"], checker)
     valid = person >= 0
     counted = valid.copy()  # every row but the blank ones
-    bad = np.flatnonzero(~valid)
-    counted[bad] = (table.cells.iloc[bad].map(str.strip) != "").any(axis=1).to_numpy(dtype=bool)
-    for i in np.flatnonzero(counted & ~valid | valid & pd.notna(note[codes])).tolist():
-        add(i, 0 if valid[i] else -1, "email", written[codes[i]], note[codes[i]] or "")
+    for k, (_, table) in enumerate(tables):
+        bad = np.flatnonzero(~valid[starts[k] : starts[k + 1]])
+        cells = table.cells.iloc[bad].map(str.strip) != ""
+        counted[starts[k] + bad] = cells.any(axis=1).to_numpy(dtype=bool)
+    for i in np.flatnonzero(counted & ~valid | valid & pd.notna(note)).tolist():
+        add(i, 0 if valid[i] else -1, "email", written[i], note[i] or "")
 
     values, long, invisible = {}, {}, {}
     for name in PERSON_FIELDS:
-        done = _distinct(_CLEANERS.get(name, _cleaner(str)), column[name])
-        values[name] = _taken(done[0], (value for value, _ in done[1]))
-        long[name] = _taken(done[0], (len(value) > MAX_FIELD_CHARS for value, _ in done[1]), bool)
-        invisible[name] = _taken(done[0], (what for _, what in done[1]))
+        at, done = _distinct(_CLEANERS.get(name, _cleaner(str)), column[name])
+        values[name] = _taken(at, (value for value, _ in done))
+        long[name] = _taken(at, (len(value) > MAX_FIELD_CHARS for value, _ in done), bool)
+        invisible[name] = at, [what for _, what in done]
     at, parts = _distinct(_split, column["full_name"])  # for rows without first and last
     unnamed = (values["first_name"] == "") & (values["last_name"] == "")
     split = valid & unnamed & _taken(at, map(bool, parts), bool)
@@ -167,17 +167,17 @@ def clean_table(
         if what:
             add(i, 1, "full_name", shown, _removed(what))
 
-    default = (source.group,) if source.group else ()
-    at, chosen = _distinct(lambda cell: _groups(cell, default), column["group"])
+    defaults = [(source.group,) if source.group else () for source, _ in tables]
+    at, chosen = _distinct(lambda cell, k: _groups(cell, defaults[k]), column["group"], t)
     groups = _taken(at, (known for known, _ in chosen))
     keep = valid & _taken(at, (bool(known) for known, _ in chosen), bool)
     for i in np.flatnonzero(valid & _taken(at, (bool(w) for _, w in chosen), bool)).tolist():
         add(i, 2, "group", column["group"][i], chosen[at[i]][1])
     for i in np.flatnonzero(valid & ~keep).tolist():
         add(i, -1, "group", "", _NO_GROUP)
-    basis = BASIS_FLAGS.get(source.legal_basis, 0)
-    at, bases = _distinct(lambda cell, consent: row_basis(cell, consent, basis),
-                          column["legal_basis"], column["consent"])  # fmt: skip
+    basis = [BASIS_FLAGS.get(source.legal_basis, 0) for source, _ in tables]
+    at, bases = _distinct(lambda cell, consent, k: row_basis(cell, consent, basis[k]),
+                          column["legal_basis"], column["consent"], t)  # fmt: skip
     flags = np.array([flags for flags, _ in bases], dtype=np.int64)[at]
     for i in np.flatnonzero(valid & _taken(at, (bool(u) for _, u in bases), bool)).tolist():
         for order, (name, value, message) in enumerate(bases[at[i]][1], start=3):
@@ -193,28 +193,37 @@ def clean_table(
         add(i, -1, where, shown, reason + "accepted (a damaged cell?)")
     keep &= ~too_long.any(axis=1)
     for order, name in enumerate(PERSON_FIELDS, start=5):
-        for i in np.flatnonzero(keep & (invisible[name] != "")).tolist():
-            add(i, order, name, values[name][i], _removed(invisible[name][i]))
+        at, what = invisible[name]
+        for i in np.flatnonzero(keep & _taken(at, map(bool, what), bool)).tolist():
+            add(i, order, name, values[name][i], _removed(what[at[i]]))
 
     found.sort(key=lambda item: item[:2])
-    rejects = [item for _, _, item in found if isinstance(item, Reject)]
-    result.rejects += rejects
-    result.warnings += [item for _, _, item in found if isinstance(item, Notice)]
-    rows = int(counted.sum())
-    result.sources.append(SourceSummary(label, table.details, rows, len(rejects)))
-    result.rows_read[source.name] += rows
-    if not rows:
-        result.warnings.append(
-            Notice(label, 0, "", "", "a header and no rows: nobody is added from this list")
-        )
-    named_fields = {
-        *fields.columns,
-        *(("first_name", "last_name") if "full_name" in fields else ()),
-    }
-    usable = {name: values[name] for name in PERSON_FIELDS if name in named_fields}
-    usable = {name: column[keep] for name, column in
+    said_rows = [i for i, _, _ in found]
+    ends = [bisect_left(said_rows, start) for start in starts.tolist()]  # each table's
+    k = 0
+    for source, found_tables, skipped in read:
+        for table in found_tables:
+            said = [item for _, _, item in found[ends[k] : ends[k + 1]]]
+            rejects = [item for item in said if isinstance(item, Reject)]
+            result.rejects += rejects
+            result.warnings += [item for item in said if isinstance(item, Notice)]
+            count = int(counted[starts[k] : starts[k + 1]].sum())
+            result.sources.append(SourceSummary(table.label, table.details, count, len(rejects)))
+            result.rows_read[source.name] += count
+            if not count:
+                message = "a header and no rows: nobody is added from this list"
+                result.warnings.append(Notice(table.label, 0, "", "", message))
+            k += 1
+        result.warnings += skipped
+    if "full_name" in named:
+        named += ["first_name", "last_name"]
+    usable = {name: values[name] for name in PERSON_FIELDS if name in named}  # others: blank
+    kept = np.flatnonzero(keep)
+    kept = kept[np.argsort(person[kept], kind="stable")]  # a person's rows together, in order
+    usable = {name: column[kept] for name, column in
               {"person": person, **usable, "groups": groups, "flags": flags}.items()}  # fmt: skip
-    usable["source"] = np.array([f"{label}:{n}" for n in numbers[keep].tolist()], dtype=object)
-    return pd.DataFrame(
-        {name: pd.Series(column, dtype=column.dtype) for name, column in usable.items()}
-    )
+    labels = np.array([table.label for _, table in tables], dtype=object)[t[kept]]
+    places = zip(labels.tolist(), numbers[kept].tolist(), strict=True)
+    usable["source"] = np.array([f"{label}:{n}" for label, n in places], dtype=object)
+    series = {name: pd.Series(part, dtype=part.dtype, copy=False) for name, part in usable.items()}
+    return pd.DataFrame(series, copy=False), emails.tolist()

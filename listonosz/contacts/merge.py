@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from listonosz.contacts.clean import Addresses, clean_table
+from listonosz.contacts.clean import clean
 from listonosz.contacts.emails import EmailChecker
 from listonosz.contacts.legal import CONSENT, CONSENT_FLAG, REFUSED_FLAG, basis_of
 from listonosz.contacts.model import PERSON_FIELDS, Conflict, Contact, MergeResult, Notice
@@ -39,26 +39,17 @@ def merge_lists(lists: Iterable[SourceList], *, smtputf8: bool = False) -> Merge
         for source in lists:
             skipped: list[Notice] = []
             read.append((source, read_tables(source, skipped), skipped))
-        addresses = Addresses.check([t for _, ts, _ in read for t in ts], EmailChecker(smtputf8))
-        codes, usable = iter(addresses.codes), []  # each table's address codes; usable rows
-        for source, tables, skipped in read:
-            usable += [clean_table(t, source, addresses, next(codes), result) for t in tables]
-            result.warnings += skipped
+        rows, emails = clean(read, EmailChecker(smtputf8), result) if read else (None, [])
         del read  # the cells as read: no longer needed
-        named = list(dict.fromkeys(name for part in usable for name in part))
-        rows = pd.concat([part.reindex(columns=named, fill_value="") for part in usable],
-                         ignore_index=True) if usable else pd.DataFrame()  # fmt: skip
-        del usable[:]
-        if len(rows):
-            result.contacts = _people(rows, addresses.emails, result.conflicts)
+        if rows is not None and len(rows):
+            result.contacts = _people(rows, emails, result.conflicts)
     result.conflicts.sort(key=lambda conflict: conflict.email)  # a person's stay in order
     return result
 
 
 def _people(rows: pd.DataFrame, emails: list[str], conflicts: list[Conflict]) -> list[Contact]:
-    """The usable rows of every list (in the order read) merged into one Contact per person,
-    sorted by address (``emails[person]``); what the rows disagree on goes to ``conflicts``."""
-    rows = rows.sort_values("person", kind="stable", ignore_index=True)  # a person's rows
+    """The usable rows (by person, each one's in the order read) merged into one Contact per
+    person, sorted by address (``emails[person]``); what they disagree on goes to ``conflicts``."""
     person = rows["person"].to_numpy()
     first = np.r_[True, person[1:] != person[:-1]]
     starts = np.flatnonzero(first)
