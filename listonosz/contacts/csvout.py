@@ -27,21 +27,12 @@ _GUARDED = re.compile(r"'+[=+\-@\t\r]")
 _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
 
 #: The merged audience file: one row per person.
+# fmt: off
 CONTACT_COLUMNS = (
-    "email",
-    "first_name",
-    "last_name",
-    "organisation",
-    "position",
-    "gender",
-    "groups",
-    "legal_basis",
-    "phone",
-    "county",
-    "municipality",
-    "salutation",
-    "sources",
+    "email", "first_name", "last_name", "organisation", "position", "gender", "groups",
+    "legal_basis", "phone", "county", "municipality", "salutation", "sources",
 )
+# fmt: on
 
 
 def neutralise(value: object) -> str:
@@ -99,21 +90,8 @@ def write_csv(
 
 def contact_row(contact: Contact) -> list[str]:
     """One person as a row of :data:`CONTACT_COLUMNS` (groups and sources joined with ``;``)."""
-    return [
-        contact.email,
-        contact.first_name,
-        contact.last_name,
-        contact.organisation,
-        contact.position,
-        contact.gender,
-        ";".join(contact.groups),
-        contact.legal_basis,
-        contact.phone,
-        contact.county,
-        contact.municipality,
-        contact.salutation,
-        ";".join(contact.sources),
-    ]
+    values = (getattr(contact, name) for name in CONTACT_COLUMNS)
+    return [";".join(value) if isinstance(value, tuple) else value for value in values]
 
 
 def write_contacts(contacts: Iterable[Contact], path: Path, **options: str) -> int:

@@ -16,29 +16,16 @@ CONSENT: LegalBasis = "consent"
 PUBLIC_TASK: LegalBasis = "public_task"
 LEGAL_BASES: tuple[str, ...] = (CONSENT, PUBLIC_TASK)
 
-_BASIS_WORDS: dict[str, LegalBasis] = {
-    fold(word): CONSENT
-    for word in ("consent", "zgoda", "zgoda osoby", "art. 6 ust. 1 lit. a", "6.1.a", "a")
-}
-_BASIS_WORDS.update(
-    {
-        fold(word): PUBLIC_TASK
-        for word in (
-            "public task",
-            "public_task",
-            "zadanie publiczne",
-            "zadanie realizowane w interesie publicznym",
-            "interes publiczny",
-            "art. 6 ust. 1 lit. e",
-            "6.1.e",
-            "e",
-        )
-    }
-)
+# fmt: off
+_CONSENT_WORDS = ("consent", "zgoda", "zgoda osoby", "art. 6 ust. 1 lit. a", "6.1.a", "a")
+_PUBLIC_WORDS = ("public task", "public_task", "zadanie publiczne", "interes publiczny",
+                 "zadanie realizowane w interesie publicznym", "art. 6 ust. 1 lit. e", "6.1.e", "e")
 _YES = frozenset(fold(w) for w in ("tak", "t", "yes", "y", "1", "x", "true", "prawda", "zgoda"))
-_NO = frozenset(
-    fold(w) for w in ("nie", "n", "no", "0", "false", "fałsz", "brak", "brak zgody", "wycofana")
-)
+_NO = frozenset(fold(w) for w in ("nie", "n", "no", "0", "false", "fałsz", "brak", "brak zgody",
+                                  "wycofana"))
+# fmt: on
+_BASIS_WORDS: dict[str, LegalBasis] = {fold(word): CONSENT for word in _CONSENT_WORDS}
+_BASIS_WORDS.update({fold(word): PUBLIC_TASK for word in _PUBLIC_WORDS})
 
 
 def parse_legal_basis(value: str) -> LegalBasis | None:

@@ -13,17 +13,12 @@ Gender = Literal["f", "m", ""]
 LegalBasis = Literal["consent", "public_task", ""]
 
 #: The personal fields a contact carries besides its address, in the order of ``origins``.
+# fmt: off
 PERSON_FIELDS: tuple[str, ...] = (
-    "first_name",
-    "last_name",
-    "organisation",
-    "position",
-    "gender",
-    "phone",
-    "county",
-    "municipality",
-    "salutation",
+    "first_name", "last_name", "organisation", "position", "gender", "phone", "county",
+    "municipality", "salutation",
 )
+# fmt: on
 
 
 @dataclass(slots=True, unsafe_hash=True)

@@ -63,11 +63,11 @@ class SourceList:
 @dataclass
 class Table:
     """A CSV file or one sheet, its header found: ``cells`` are its data rows as text (``""``
-    when blank), indexed by the row number a spreadsheet shows, one column per column."""
+    when blank), indexed by the row number a spreadsheet shows; ``columns``: index → field."""
 
     label: str
     header: list[str]
-    columns: dict[int, str]  # column index → canonical field
+    columns: dict[int, str]
     cells: pd.DataFrame
     details: str = ""  # how it was read (encoding, delimiter), for the report
 
@@ -92,9 +92,8 @@ def file_kind(path: Path, label: str) -> str:
     except OSError as exc:
         raise ContactFileError(f"{label}: cannot read the file ({exc.strerror})") from None
     if head.startswith(_OLE2):
-        raise ContactFileError(
-            f"{label}: an old Excel 97-2003 (.xls) file; open it and save it as .xlsx or CSV"
-        )
+        why = "an old Excel 97-2003 (.xls) file; open it and save it as .xlsx or CSV"
+        raise ContactFileError(f"{label}: {why}")
     if head.startswith(_ZIP):
         try:
             with zipfile.ZipFile(path) as archive:
@@ -107,11 +106,11 @@ def file_kind(path: Path, label: str) -> str:
         if "xl/workbook.xml" in names:
             return "xlsx"
         raise ContactFileError(f"{label}: a ZIP archive, but not an .xlsx or .ods spreadsheet")
-    if path.suffix.lower() in (".xlsx", ".xlsm", ".ods"):
-        raise ContactFileError(
-            f"{label}: cannot open as a spreadsheet: the file is not a ZIP archive "
-            f"as {path.suffix} files are (damaged, or not really {path.suffix})"
+    if (suffix := path.suffix).lower() in (".xlsx", ".xlsm", ".ods"):
+        why = (
+            f"the file is not a ZIP archive as {suffix} files are (damaged, or not really {suffix})"
         )
+        raise ContactFileError(f"{label}: cannot open as a spreadsheet: {why}")
     return "csv"
 
 
@@ -120,7 +119,7 @@ def read_tables(source: SourceList, notices: list[Notice] | None = None) -> list
     kind = file_kind(source.path, source.name)
     if kind == "csv":
         return [_read_csv(source)]
-    return _read_workbook(source, kind, notices if notices is not None else [])
+    return _read_workbook(source, kind, [] if notices is None else notices)
 
 
 def _read_csv(source: SourceList) -> Table:
@@ -156,10 +155,9 @@ def _read_csv(source: SourceList) -> Table:
         why = f"row {int(unclosed[1]) + 1}: a quoted cell never ends" if unclosed else str(exc)
         raise ContactFileError(f"{label}: cannot read the CSV ({why})") from None
     except UnicodeDecodeError as exc:
-        raise ContactFileError(
-            f"{label}: not valid {encoding} ({exc.reason} at byte {exc.start} of a block); set "
-            "the right encoding for this list or leave it to detection"
-        ) from None
+        why = f"not valid {encoding} ({exc.reason} at byte {exc.start} of a block)"
+        fix = "set the right encoding for this list or leave it to detection"
+        raise ContactFileError(f"{label}: {why}; {fix}") from None
     cells.index += 1
     details = f"CSV, {encoding} ({detected.reason}), delimiter {_DELIMITER_NAMES[delimiter]}"
     return Table(label, header, located.columns, cells.iloc[located.index + 1 :], details)

@@ -9,35 +9,14 @@ from __future__ import annotations
 import functools
 
 #: Free-mail and big institutional domains Polish lists are full of, then global ones.
+# fmt: off
 COMMON_DOMAINS: tuple[str, ...] = (
-    "wp.pl",
-    "o2.pl",
-    "onet.pl",
-    "onet.eu",
-    "op.pl",
-    "poczta.onet.pl",
-    "vp.pl",
-    "interia.pl",
-    "interia.eu",
-    "poczta.fm",
-    "tlen.pl",
-    "gazeta.pl",
-    "go2.pl",
-    "int.pl",
-    "buziaczek.pl",
-    "autograf.pl",
-    "spoko.pl",
-    "gmail.com",
-    "googlemail.com",
-    "yahoo.com",
-    "hotmail.com",
-    "outlook.com",
-    "live.com",
-    "icloud.com",
-    "proton.me",
-    "protonmail.com",
-    "gov.pl",
+    "wp.pl", "o2.pl", "onet.pl", "onet.eu", "op.pl", "poczta.onet.pl", "vp.pl", "interia.pl",
+    "interia.eu", "poczta.fm", "tlen.pl", "gazeta.pl", "go2.pl", "int.pl", "buziaczek.pl",
+    "autograf.pl", "spoko.pl", "gmail.com", "googlemail.com", "yahoo.com", "hotmail.com",
+    "outlook.com", "live.com", "icloud.com", "proton.me", "protonmail.com", "gov.pl",
 )
+# fmt: on
 _COMMON = frozenset(COMMON_DOMAINS)
 
 
