@@ -116,7 +116,7 @@ def test_typo_suggestions(domain: str, suggestion: str | None) -> None:
 
 
 def test_typo_warning_on_a_valid_address() -> None:
-    assert EmailChecker().check("jan@gmail.con") == (
+    assert EmailChecker().verdict("jan@gmail.con") == (
         "jan@gmail.con",
         "the domain gmail.con looks like a typo of gmail.com",
     )
