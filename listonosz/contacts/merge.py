@@ -127,15 +127,9 @@ def _union(groups: np.ndarray, starts: np.ndarray) -> list[tuple[str, ...]]:
 
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a million small objects are made (none are cycles):
-    each collection would walk all of them, making the merge several times slower.
-
-    Afterwards the objects go straight to the oldest generation, where they would end up
-    anyway, instead of being walked by the next young collection (half a second for a
-    million-row merge) and again on their way there: ``gc.freeze()`` then ``gc.unfreeze()``
-    move every tracked object there without walking any. Not done if the caller has frozen
-    objects of its own (``gc.unfreeze`` would release them).
-    """
+    """No cyclic garbage collection while a million small objects (no cycles) are made: each
+    collection would walk them all. Then ``gc.freeze()`` and ``gc.unfreeze()`` move them to the
+    oldest generation without walking them (unless the caller has frozen objects of its own)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

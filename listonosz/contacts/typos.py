@@ -22,23 +22,10 @@ _COMMON = frozenset(COMMON_DOMAINS)
 
 def _one_edit_apart(a: str, b: str) -> bool:
     """True when ``a`` becomes ``b`` by one insertion, deletion, substitution or swap."""
-    if a == b or abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        diffs = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
-        if len(diffs) == 1:
-            return True
-        return (
-            len(diffs) == 2
-            and diffs[1] == diffs[0] + 1
-            and a[diffs[0]] == b[diffs[1]]
-            and a[diffs[1]] == b[diffs[0]]
-        )
-    short, long = (a, b) if len(a) < len(b) else (b, a)
-    i = 0
-    while i < len(short) and short[i] == long[i]:
-        i += 1
-    return short[i:] == long[i + 1 :]
+    pairs = enumerate(zip(a, b, strict=False))
+    i = next((at for at, (x, y) in pairs if x != y), min(len(a), len(b)))  # the first difference
+    swapped = a[i : i + 2] == b[i : i + 2][::-1] and a[i + 2 :] == b[i + 2 :]
+    return a != b and (a[i + 1 :] in (b[i + 1 :], b[i:]) or a[i:] == b[i + 1 :] or swapped)
 
 
 @functools.lru_cache(maxsize=100_000)
