@@ -1,16 +1,11 @@
 """From the cells of every table read to clean rows, and the rows we cannot use to rejects.
 
-The rows of all tables are one DataFrame; a column is cleaned one distinct value at a time
-(``pandas.factorize``) and the results taken back to every row: a million rows hold a few
-thousand names, organisations and positions, and each address is checked once however often
-it is written. A column a list lacks is a blank one.
-
-Every text field is cleaned with :func:`~listonosz.contacts.text.clean_visible` after the
-formula guard of our own CSV files is undone (:func:`~listonosz.contacts.csvout.unguard`):
-invisible formatting characters (bidirectional controls, zero-width characters, stray BOMs)
-are removed, with a warning per cell, and a value longer than :data:`MAX_FIELD_CHARS` costs
-the row its place (a reject), as it is no name, organisation or position but a damaged cell.
-Rejects and warnings come in the order of rows, each naming the row as a spreadsheet shows it.
+The rows of all tables are one DataFrame, each column cleaned one distinct value at a time
+(``pandas.factorize``): a million rows hold a few thousand names, and each address is checked
+once. Text loses the formula guard of our own files (:func:`~listonosz.contacts.csvout.unguard`)
+and invisible formatting characters (with a warning); a value longer than
+:data:`MAX_FIELD_CHARS` is a damaged cell and costs the row its place. Rejects and warnings
+come in the order of rows, each naming the row as a spreadsheet shows it.
 """
 
 from __future__ import annotations
@@ -34,12 +29,10 @@ from listonosz.contacts.normalise import fix_name_case, parse_gender, split_full
 from listonosz.contacts.read import SourceList, Table
 from listonosz.contacts.text import clean_visible, invisible_in
 
-#: The longest name, organisation, position or other text field a row may have, in
-#: characters after cleaning: longer is a damaged cell, and would reach To names, subjects
-#: and bodies. (Poland's longest institution names are about half of it.)
+#: The longest text field a row may have, in characters after cleaning; longer is a damaged
+#: cell. (Poland's longest institution names are about half of it.)
 MAX_FIELD_CHARS = 200
-#: How many characters of an overlong value a reject shows.
-_SHOWN = 60
+_SHOWN = 60  # characters of an overlong value a reject shows
 _NO_GROUP = "no stakeholder group: the row names none and the list has no default"
 
 T = TypeVar("T")
@@ -50,11 +43,8 @@ def _cleaner(fix: Callable[[str], str]) -> Callable[[str], tuple[str, str]]:
     return lambda raw: (fix(clean_visible(unguard(raw))), invisible_in(raw))
 
 
-_CLEANERS = {
-    "first_name": _cleaner(fix_name_case),
-    "last_name": _cleaner(fix_name_case),
-    "gender": lambda raw: (parse_gender(raw), invisible_in(raw)),
-}
+_NAME, _GENDER = _cleaner(fix_name_case), lambda raw: (parse_gender(raw), invisible_in(raw))
+_CLEANERS = {"first_name": _NAME, "last_name": _NAME, "gender": _GENDER}
 
 
 def _split(raw: str) -> tuple[str, str, str, str] | None:
