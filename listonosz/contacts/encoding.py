@@ -1,17 +1,10 @@
-"""Telling how a text file is encoded: UTF-8 (with or without BOM), UTF-16 with BOM, cp1250
-or ISO-8859-2; and refusing, early, a file no contact list can be.
+"""Telling how a text file is encoded: UTF-8 (with or without BOM), UTF-16 with BOM (Excel's
+"Unicode text"), cp1250 or ISO-8859-2; and refusing, early, a file no contact list can be.
 
-UTF-16 with a BOM is what Excel's "Unicode text" export writes (tab-separated): the BOM says
-so, and the NUL bytes of its ASCII letters are then no sign of a binary file.
-
-cp1250 (what Polish Windows and Excel write) and ISO-8859-2 agree on most Polish letters but
-not on ą Ą ś Ś ź Ź: each puts them on bytes that, read the other way, become symbols or
-control characters. So we count, over the whole file, the bytes that are Polish letters in
-one encoding and nonsense in the other, and take the encoding with more letters.
-
-The same pass refuses a file with a line longer than :data:`MAX_LINE_BYTES`: a damaged file
-(a tail of NUL bytes, one giant cell) is stopped after reading that much of it, in memory
-that does not grow with the file, instead of being read whole into one line of text.
+cp1250 (Polish Windows and Excel) and ISO-8859-2 differ on ą Ą ś Ś ź Ź: each puts them on
+bytes that, read the other way, are symbols or control characters. So we count those bytes
+over the whole file and take the encoding with more letters. The same pass, in bounded memory,
+stops a damaged file at a line longer than :data:`MAX_LINE_BYTES` (a tail of NUL bytes …).
 """
 
 from __future__ import annotations
