@@ -4,7 +4,7 @@ finding the header row under the titles and notes above it."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from listonosz.contacts.errors import ContactFileError
 from listonosz.contacts.text import fold
@@ -56,10 +56,9 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
 FIELDS: tuple[str, ...] = tuple(HEADER_ALIASES)
 
 header_key = fold
-
-_ALIAS_TO_FIELD = {
-    header_key(alias): name for name, aliases in HEADER_ALIASES.items() for alias in aliases
-}
+_ALIAS_TO_FIELD = {header_key(a): name for name, aliases in HEADER_ALIASES.items() for a in aliases}
+#: How far down a sheet we look for the header row (titles and notes often sit above it).
+HEADER_SEARCH_ROWS = 10
 
 
 class ColumnMappingError(ValueError):
@@ -77,15 +76,13 @@ def map_headers(headers: list[str], explicit: Mapping[str, str] | None = None) -
     keys = [header_key(header or "") for header in headers]
     for name, header in (explicit or {}).items():
         if name not in HEADER_ALIASES:
-            raise ColumnMappingError(
-                f"unknown field {name!r} in the column mapping; known: {', '.join(FIELDS)}"
-            )
-        try:
+            why = f"unknown field {name!r} in the column mapping; known: {', '.join(FIELDS)}"
+        elif header_key(header) not in keys:
+            why = f"the column mapping names {header!r} for {name}, but the header is {headers!r}"
+        else:
             mapping[keys.index(header_key(header))] = name
-        except ValueError:
-            raise ColumnMappingError(
-                f"the column mapping names {header!r} for {name}, but the header is {headers!r}"
-            ) from None
+            continue
+        raise ColumnMappingError(why)
     taken = set(mapping.values())
     for index, key in enumerate(keys):
         field = _ALIAS_TO_FIELD.get(key)
@@ -95,16 +92,11 @@ def map_headers(headers: list[str], explicit: Mapping[str, str] | None = None) -
     return dict(sorted(mapping.items()))
 
 
-#: How far down a sheet we look for the header row (titles and notes often sit above it).
-HEADER_SEARCH_ROWS = 10
-
-
-@dataclass
-class Located:
+class Located(NamedTuple):
     """Where the header is among the first rows, and what its columns mean."""
 
-    index: int  # position of the header in the rows looked at
-    columns: dict[int, str] = field(default_factory=dict)
+    row: int  # its place among the rows looked at
+    columns: dict[int, str]
 
 
 def locate_header(
@@ -140,7 +132,5 @@ def no_email_column(label: str, first_rows: list[list[str]]) -> ContactFileError
     expected = "expected one of E-mail, Adres e-mail, Email …, or map it with `columns:`"
     if map_headers(header):
         return ContactFileError(f"{label}: no e-mail column; the header is {header!r} ({expected})")
-    return ContactFileError(
-        f"{label}: no e-mail column, and none of its first rows is a header we know "
-        f"(is it a contact list? {expected})"
-    )
+    why = f"none of its first rows is a header we know (is it a contact list? {expected})"
+    return ContactFileError(f"{label}: no e-mail column, and {why}")

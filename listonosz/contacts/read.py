@@ -144,7 +144,7 @@ def _read_csv(source: SourceList) -> Table:
     located = locate_header(label, first_rows, source.columns)
     if located is None:
         raise no_email_column(label, first_rows)
-    header = first_rows[located.index]
+    header = first_rows[located.row]
     try:  # every record, blank ones too, so that the index counts records as a spreadsheet does
         width = range(len(header))  # cells past the header's are nobody's: left out
         cells = pd.read_csv(source.path, sep=delimiter, encoding=encoding, engine="c",
@@ -160,7 +160,7 @@ def _read_csv(source: SourceList) -> Table:
         raise ContactFileError(f"{label}: {why}; {fix}") from None
     cells.index += 1
     details = f"CSV, {encoding} ({detected.reason}), delimiter {_DELIMITER_NAMES[delimiter]}"
-    return Table(label, header, located.columns, cells.iloc[located.index + 1 :], details)
+    return Table(label, header, located.columns, cells.iloc[located.row + 1 :], details)
 
 
 def sniff_delimiter(sample: str, columns: Mapping[str, str] | None = None) -> str:
@@ -174,8 +174,8 @@ def sniff_delimiter(sample: str, columns: Mapping[str, str] | None = None) -> st
             located = locate_header("", rows, columns)
         except ContactFileError:  # a mapping that fits another delimiter's reading
             located = None
-        header = rows[located.index] if located else (rows[0] if rows else [])
-        body = rows[located.index + 1 :] if located else rows[1:]
+        header = rows[located.row] if located else (rows[0] if rows else [])
+        body = rows[located.row + 1 :] if located else rows[1:]
         consistent = sum(1 for row in body if len(row) == len(header))
         known = len(located.columns) if located else 0
         score = (located is not None, known, len(header) > 1, consistent, len(header))
@@ -221,9 +221,9 @@ def _read_workbook(source: SourceList, kind: str, notices: list[Notice]) -> list
         if located is None:
             skipped.append((label_of_sheet, first_rows))
             continue
-        header = first_rows[located.index]
+        header = first_rows[located.row]
         tables.append(Table(label_of_sheet, header, located.columns,
-                            cells.iloc[located.index + 1 :], what))  # fmt: skip
+                            cells.iloc[located.row + 1 :], what))  # fmt: skip
     if not found_rows:
         raise ContactFileError(f"{label}: the workbook is empty")
     if not tables:
