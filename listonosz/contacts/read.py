@@ -1,10 +1,9 @@
 """Opening a contact file as tables of text: CSV/TSV through pandas' C parser, ``.xlsx`` and
 ``.ods`` through calamine (``pandas.read_excel(engine="calamine")``).
 
-The kind is told by the file's first bytes, not its name, so a CSV saved as ``.xls`` or a
-binary file named ``.csv`` gets a clear message instead of garbage. A CSV file's encoding and
-delimiter are detected first (or given); the header is the first of the first rows that has an
-e-mail column. A workbook sheet without one is skipped with a notice when another sheet has one.
+The kind is told by the file's first bytes, not its name. A CSV file's encoding and delimiter
+are detected first (or given); the header is the first of the first rows with an e-mail
+column. A sheet without one is skipped with a notice when another sheet has one.
 """
 
 from __future__ import annotations
@@ -37,13 +36,10 @@ _ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 
 @dataclass(frozen=True, slots=True)
 class SourceList:
-    """A contact file, the stakeholder group its people belong to, and how to read it.
-
-    ``group`` may be empty when the file has a group column. ``encoding``, ``delimiter`` and
-    ``sheet`` override detection (``sheet``: read only that sheet). ``columns`` maps a field
-    (``email``, ``first_name`` …) to the header holding it. ``legal_basis`` (``consent`` or
-    ``public_task``) applies to rows that do not say.
-    """
+    """A contact file, the stakeholder group of its people (none: the file has a group column)
+    and how to read it: ``encoding``, ``delimiter`` and ``sheet`` (read only that one) override
+    detection; ``columns`` maps a field to its header; ``legal_basis`` is for rows that do not
+    say."""
 
     path: Path
     group: str = ""
@@ -73,7 +69,7 @@ class Table:
 
     @property
     def headers(self) -> dict[str, str]:
-        """Canonical field → the header as written in the file."""
+        """Field → its header as written in the file."""
         return {name: self.header[index].strip() for index, name in self.columns.items()}
 
     @property
@@ -123,14 +119,12 @@ def read_tables(source: SourceList, notices: list[Notice] | None = None) -> list
 
 
 def _read_csv(source: SourceList) -> Table:
-    label, configured = source.name, None
-    if source.encoding:
-        try:
-            configured = canonical_encoding(source.encoding)
-        except ValueError as exc:
-            raise ContactFileError(f"{label}: {exc}") from None
-    # The whole file is scanned first, whether or not the encoding is configured: it stops a
-    # damaged file before anything parses a line of it (see detect_encoding).
+    label = source.name
+    try:
+        configured = canonical_encoding(source.encoding) if source.encoding else None
+    except ValueError as exc:
+        raise ContactFileError(f"{label}: {exc}") from None
+    # Scanned even when configured: a damaged file is stopped before anything parses it.
     detected = detect_encoding(source.path, label, configured)
     encoding = detected.encoding
     with source.path.open(encoding=encoding, errors="replace", newline="") as handle:
@@ -166,8 +160,7 @@ def _read_csv(source: SourceList) -> Table:
 def sniff_delimiter(sample: str, columns: Mapping[str, str] | None = None) -> str:
     """The delimiter whose reading of the sample gives a header with an e-mail column and the
     most recognised columns, then the most rows as wide as the header; ``,`` if all tie."""
-    best = ","
-    best_score: tuple[int, ...] = (-1,)
+    best, best_score = ",", (-1,)  # type: tuple[str, tuple[int, ...]]
     for delimiter in CSV_DELIMITERS:
         rows = _first_rows(sample, delimiter)
         try:
@@ -237,9 +230,7 @@ def _read_workbook(source: SourceList, kind: str, notices: list[Notice]) -> list
 
 def _trimmed(row: list[str]) -> list[str]:
     """A sheet's row without its trailing blank cells (a sheet is as wide as its widest row)."""
-    while row and not row[-1].strip():
-        row.pop()
-    return row
+    return row[: max((i + 1 for i, cell in enumerate(row) if cell.strip()), default=0)]
 
 
 def _text(value: object) -> str:
