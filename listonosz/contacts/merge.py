@@ -1,11 +1,9 @@
 """Merging contact lists into one audience: one person per address, groups as a set.
 
-Each list is read into tables (:mod:`~listonosz.contacts.read`) and cleaned
-(:mod:`~listonosz.contacts.clean`); the usable rows of all of them are then merged by address
-as one DataFrame. For each person the richest row (the most non-empty fields; the first of
-equally rich ones) gives the fields and the other rows fill its gaps, in the order read; a value
-is kept as first written (case aside) and remembers the file and row it came from there; values
-the rows disagree on are reported as conflicts.
+The lists' usable rows (:mod:`~listonosz.contacts.clean`) are merged by address as a
+DataFrame: a person's richest row (most non-empty fields; the first of equals) gives the
+fields and the others fill its gaps, in the order read; a value is kept as first written
+(case aside), with its file and row; values the rows disagree on are conflicts.
 """
 
 from __future__ import annotations

@@ -24,11 +24,8 @@ def report_rows(result: MergeResult) -> list[dict[str, object]]:
 
     def add(kind: str, source: str = "", row: object = "", column: str = "", value: str = "",
             detail: str = "", count: object = "") -> None:  # fmt: skip
-        rows.append(
-            dict(
-                zip(REPORT_COLUMNS, (kind, source, row, column, value, detail, count), strict=True)
-            )
-        )
+        values = (kind, source, row, column, value, detail, count)
+        rows.append(dict(zip(REPORT_COLUMNS, values, strict=True)))
 
     for summary in result.sources:
         detail = f"{summary.details}; {summary.rejected} rejected"
