@@ -10,7 +10,6 @@ come in the order of rows, each naming the row as a spreadsheet shows it.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
@@ -187,24 +186,24 @@ def clean(
         for i in np.flatnonzero(keep & _taken(at, map(bool, what), bool)).tolist():
             add(i, order, name, values[name][i], _removed(what[at[i]]))
 
-    found.sort(key=lambda item: item[:2])
-    said_rows = [i for i, _, _ in found]
-    ends = [bisect_left(said_rows, start) for start in starts.tolist()]  # each table's
+    rejected = np.bincount(t[np.array([i for i, o, _ in found if o < 0], dtype=int)],
+                           minlength=len(tables))  # fmt: skip
     k = 0
-    for source, found_tables, skipped in read:
-        for table in found_tables:
-            said = [item for _, _, item in found[ends[k] : ends[k + 1]]]
-            rejects = [item for item in said if isinstance(item, Reject)]
-            result.rejects += rejects
-            result.warnings += [item for item in said if isinstance(item, Notice)]
+    for source, in_file, skipped in read:
+        for table in in_file:
             count = int(counted[starts[k] : starts[k + 1]].sum())
-            result.sources.append(SourceSummary(table.label, table.details, count, len(rejects)))
+            result.sources.append(
+                SourceSummary(table.label, table.details, count, int(rejected[k]))
+            )
             result.rows_read[source.name] += count
-            if not count:
-                message = "a header and no rows: nobody is added from this list"
-                result.warnings.append(Notice(table.label, 0, "", "", message))
             k += 1
-        result.warnings += skipped
+            if not count:  # after the table's own warnings
+                message = "a header and no rows: nobody is added from this list"
+                found.append((starts[k] - 1, 90, Notice(table.label, 0, "", "", message)))
+        found += [(starts[k] - 1, 91, notice) for notice in skipped]  # after the source's
+    found.sort(key=lambda item: item[:2])
+    result.rejects += [item for _, _, item in found if isinstance(item, Reject)]
+    result.warnings += [item for _, _, item in found if isinstance(item, Notice)]
     if "full_name" in named:
         named += ["first_name", "last_name"]
     usable = {name: values[name] for name in PERSON_FIELDS if name in named}  # others: blank

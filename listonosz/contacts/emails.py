@@ -1,10 +1,9 @@
 """Validating e-mail addresses as email-validator does, fast for the addresses that are plain.
 
-email-validator (no network) is the judge. Most addresses in a contact list are plain ASCII
-``local@domain`` on a few hundred domains, so we check the local part with the same dot-atom
-rule email-validator applies first, and ask email-validator about each *domain* once. Every
-other address (non-ASCII, quoted, a domain it rejected …) goes to email-validator whole, so
-the verdict is always email-validator's.
+email-validator (no network) is the judge. Most addresses are plain ASCII ``local@domain`` on
+a few hundred domains: their local part passes the dot-atom rule email-validator applies
+first, and email-validator is asked about each *domain* once. Any other address goes to it
+whole, so the verdict is always email-validator's.
 """
 
 from __future__ import annotations
