@@ -3,11 +3,13 @@
 email-validator (no network) is the judge. Most addresses are plain ASCII ``local@domain`` on
 a few hundred domains: their local part passes the dot-atom rule email-validator applies
 first, and email-validator is asked about each *domain* once. Any other address goes to it
-whole, so the verdict is always email-validator's.
+whole, so the verdict is always email-validator's. A domain one edit (a letter added, dropped,
+changed, or two swapped) away from a common mailbox provider is most likely a typo of it.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -16,7 +18,6 @@ import pyarrow.compute as pc
 from email_validator import EmailNotValidError, validate_email
 
 from listonosz.contacts.text import clean_text
-from listonosz.contacts.typos import suggest, suggest_address
 
 #: RFC 5322 atext, as in email-validator's ``DOT_ATOM_TEXT`` (its first and commonest check).
 _ATEXT = r"a-zA-Z0-9_!#\$%&'\*\+\-/=\?\^`\{\|\}~"
@@ -33,6 +34,42 @@ _Domain = tuple[str, int, str | None]  # (ASCII form, longest UTF-8 length of it
 #: email-validator's reason for an address without any at-sign (it can never be valid).
 NO_AT_SIGN = "An email address must have an @-sign."
 _AT_SIGNS = ("@", "\uff20", "\ufe6b")  # the at-sign and the look-alikes it names in its errors
+
+
+#: Free-mail and big institutional domains Polish lists are full of, then global ones.
+# fmt: off
+COMMON_DOMAINS: tuple[str, ...] = (
+    "wp.pl", "o2.pl", "onet.pl", "onet.eu", "op.pl", "poczta.onet.pl", "vp.pl", "interia.pl",
+    "interia.eu", "poczta.fm", "tlen.pl", "gazeta.pl", "go2.pl", "int.pl", "buziaczek.pl",
+    "autograf.pl", "spoko.pl", "gmail.com", "googlemail.com", "yahoo.com", "hotmail.com",
+    "outlook.com", "live.com", "icloud.com", "proton.me", "protonmail.com", "gov.pl",
+)
+# fmt: on
+_COMMON = frozenset(COMMON_DOMAINS)
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """True when ``a`` becomes ``b`` by one insertion, deletion, substitution or swap."""
+    pairs = enumerate(zip(a, b, strict=False))
+    i = next((at for at, (x, y) in pairs if x != y), min(len(a), len(b)))  # the first difference
+    swapped = a[i : i + 2] == b[i : i + 2][::-1] and a[i + 2 :] == b[i + 2 :]
+    return a != b and (a[i + 1 :] in (b[i + 1 :], b[i:]) or a[i:] == b[i + 1 :] or swapped)
+
+
+@functools.lru_cache(maxsize=100_000)
+def suggest(domain: str) -> str | None:
+    """The common domain ``domain`` is one edit away from, or None."""
+    domain = domain.lower()
+    if domain in _COMMON:
+        return None
+    return next((d for d in COMMON_DOMAINS if _one_edit_apart(domain, d)), None)
+
+
+def suggest_address(address: str) -> str | None:
+    """``jan@gmail.con`` → ``jan@gmail.com``; None when the domain looks fine."""
+    local, at, domain = address.rpartition("@")
+    better = suggest(domain) if at else None
+    return f"{local}@{better}" if better else None
 
 
 def _typo(domain: str) -> str | None:

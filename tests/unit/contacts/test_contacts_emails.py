@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from email_validator import EmailNotValidError, validate_email
 
-from listonosz.contacts.emails import EmailChecker
+from listonosz.contacts.emails import EmailChecker, suggest
 from listonosz.contacts.text import clean_text
-from listonosz.contacts.typos import suggest
 
 TRICKY = [
     "jan.kowalski@wp.pl",
