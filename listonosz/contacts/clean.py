@@ -72,8 +72,13 @@ def _distinct(function: Callable[..., T], *columns: np.ndarray) -> tuple[np.ndar
     if len(columns) == 1:
         codes, uniques = pd.factorize(columns[0])
         return codes, list(map(function, uniques))
-    codes, combinations = pd.MultiIndex.from_arrays(columns).factorize()
-    return codes, [function(*cells) for cells in combinations]
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for column in columns:
+        codes, uniques = pd.factorize(column)
+        key = key * len(uniques) + codes
+    codes, _ = pd.factorize(key)
+    first = np.unique(codes, return_index=True)[1].tolist()  # each combination's first row
+    return codes, [function(*(column[i] for column in columns)) for i in first]
 
 
 def _taken(codes: np.ndarray, values: Iterable[object], dtype: type = object) -> np.ndarray:

@@ -50,6 +50,8 @@ _COMMON = frozenset(COMMON_DOMAINS)
 
 def _one_edit_apart(a: str, b: str) -> bool:
     """True when ``a`` becomes ``b`` by one insertion, deletion, substitution or swap."""
+    if abs(len(a) - len(b)) > 1:
+        return False
     pairs = enumerate(zip(a, b, strict=False))
     i = next((at for at, (x, y) in pairs if x != y), min(len(a), len(b)))  # the first difference
     swapped = a[i : i + 2] == b[i : i + 2][::-1] and a[i + 2 :] == b[i + 2 :]

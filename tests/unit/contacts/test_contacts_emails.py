@@ -139,3 +139,21 @@ def test_white_space_inside_an_address_is_still_rejected() -> None:
     with pytest.raises(EmailNotValidError):
         validate_email("jan @wp.pl", check_deliverability=False)
     assert reason
+
+
+def test_one_edit_apart_is_exactly_one_edit() -> None:
+    """Against every string one insertion, deletion, substitution or swap from a few words."""
+    from itertools import product
+
+    from listonosz.contacts.emails import _one_edit_apart
+
+    alphabet = "ab.wp"
+    for word in ("", "a", "ab", "a.b", "wp.pl"[:4]):
+        edits = {word[:i] + c + word[i:] for i in range(len(word) + 1) for c in alphabet}
+        edits |= {word[:i] + word[i + 1 :] for i in range(len(word))}
+        edits |= {word[:i] + c + word[i + 1 :] for i in range(len(word)) for c in alphabet}
+        edits |= {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)}
+        edits.discard(word)
+        for n in range(len(word) + 3):
+            for other in map("".join, product(alphabet, repeat=n)):
+                assert _one_edit_apart(word, other) == (other in edits), (word, other)
