@@ -67,11 +67,8 @@ class ColumnMappingError(ValueError):
 
 def map_headers(headers: list[str], explicit: Mapping[str, str] | None = None) -> dict[int, str]:
     """Column index → canonical field, for the headers we recognise (first one wins).
-
-    ``explicit`` maps a field to the header that holds it (as written, compared like aliases);
-    it wins over the aliases, and a header it names that is missing raises
-    :class:`ColumnMappingError`.
-    """
+    ``explicit`` maps a field to its header (compared like aliases): it wins over the aliases,
+    and a header it names that is missing raises :class:`ColumnMappingError`."""
     mapping: dict[int, str] = {}
     keys = [header_key(header or "") for header in headers]
     for name, header in (explicit or {}).items():
@@ -102,10 +99,8 @@ class Located(NamedTuple):
 def locate_header(
     label: str, first_rows: list[list[str]], explicit: Mapping[str, str] | None
 ) -> Located | None:
-    """The first of ``first_rows`` with an e-mail column, or None; bad mappings raise.
-
-    With an explicit mapping, the header is the first row that holds every header it names.
-    """
+    """The first of ``first_rows`` with an e-mail column (and, with an explicit mapping, every
+    header it names), or None; bad mappings raise."""
     problem: str | None = None
     for index, row in enumerate(first_rows[:HEADER_SEARCH_ROWS]):
         if not any(cell.strip() for cell in row):
@@ -123,11 +118,8 @@ def locate_header(
 
 
 def no_email_column(label: str, first_rows: list[list[str]]) -> ContactFileError:
-    """The error for a table none of whose first rows is a header with an e-mail column.
-
-    The header is shown only when it names other columns we know (Imię, Nazwisko …): a row
-    that does not is no header, maybe not even a contact list, and is not echoed.
-    """
+    """The error for a table none of whose first rows has an e-mail column. The header is shown
+    only when it names other columns we know: a row that does not is no header, and not echoed."""
     header = next((row for row in first_rows if any(c.strip() for c in row)), [])
     expected = "expected one of E-mail, Adres e-mail, Email …, or map it with `columns:`"
     if map_headers(header):

@@ -96,10 +96,8 @@ class EmailChecker:
         self._domains: dict[str, _Domain | str] = {}
 
     def normalise(self, candidate: str) -> str:
-        """The address to store and send to: lower case, IDN domain as punycode.
-
-        Raises :class:`ValueError` with email-validator's reason when it cannot be used.
-        """
+        """The address to store and send to (lower case, IDN domain as punycode); a
+        :class:`ValueError` with email-validator's reason when it cannot be used."""
         address, reason = self.verdict(candidate)
         if address is None:
             raise ValueError(reason)
@@ -129,11 +127,8 @@ class EmailChecker:
         return self._slow(raw)
 
     def verdicts(self, cells: list[str]) -> tuple[list[str | None], list[str | None]]:
-        """:meth:`verdict` of each cell, as two lists (addresses, warnings or reasons).
-
-        The plain cells (most) are checked all at once by pyarrow: the same rule in RE2, each
-        domain asked once. The others go through :meth:`verdict` one by one.
-        """
+        """:meth:`verdict` of each cell, as two lists (addresses, warnings or reasons): the plain
+        cells (most) all at once by pyarrow (the same rule in RE2), the others one by one."""
         plain = pc.extract_regex(pa.array(cells, pa.string()), f"^{_PLAIN}$")
         domains = pc.dictionary_encode(plain.field("domain"))
         learnt = [self._domains.get(domain) or self._learn(domain)

@@ -58,12 +58,9 @@ def canonical_encoding(name: str) -> str:
 
 
 def detect_encoding(path: Path, label: str, configured: str | None = None) -> Detected:
-    """Read the whole file once, in chunks, and decide how to decode it (or, given a
-    ``configured`` encoding, only check the file).
-
-    Raises :class:`ContactFileError` for a binary file (NUL bytes), an empty one, or one with
-    a line longer than :data:`MAX_LINE_BYTES` (as soon as it is seen).
-    """
+    """Read the whole file once, in chunks, and decide how to decode it (given a ``configured``
+    encoding, only check it). A binary file (NUL bytes), an empty one, or a line longer than
+    :data:`MAX_LINE_BYTES` (as soon as it is seen) raise :class:`ContactFileError`."""
     utf8, utf8_ok, utf16 = codecs.getincrementaldecoder("utf-8")(), True, configured == "utf-16"
     first, lines, line_bytes = b"", 1, 0  # line_bytes: of the line being read, in chunks before
     counts = dict.fromkeys(("cp1250", "iso", "controls", "undefined"), 0)

@@ -25,12 +25,9 @@ __all__ = ["MergeResult", "SourceList", "gc_paused", "merge_lists"]
 
 
 def merge_lists(lists: Iterable[SourceList], *, smtputf8: bool = False) -> MergeResult:
-    """Read every list, reject unusable rows, and merge people by normalised address.
-
-    A file that cannot be read at all raises :class:`ContactFileError` (naming the file), so
-    a campaign never goes out to part of its audience. ``smtputf8`` accepts addresses with a
-    non-ASCII local part, for a transport that supports SMTPUTF8.
-    """
+    """Read every list, reject unusable rows, and merge people by normalised address. A file
+    that cannot be read at all raises :class:`ContactFileError` (naming it): a campaign never
+    goes to part of its audience. ``smtputf8`` accepts non-ASCII local parts."""
     result = MergeResult([])
     with gc_paused():
         read = []  # (source, its tables, notices about sheets skipped: after the others)
