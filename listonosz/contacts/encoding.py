@@ -50,11 +50,10 @@ def canonical_encoding(name: str) -> str:
         found = codecs.lookup(name).name
     except LookupError:
         raise ValueError(f"unknown encoding {name!r}") from None
-    aliases = {"utf-8": "utf-8", "utf-8-sig": "utf-8-sig", "utf-16": "utf-16", "cp1250": "cp1250"}
-    aliases["iso8859-2"] = "iso-8859-2"
-    if found not in aliases:
+    found = "iso-8859-2" if found == "iso8859-2" else found  # Python's name → the usual one
+    if found not in SUPPORTED:
         raise ValueError(f"unsupported encoding {name!r}; use one of {', '.join(SUPPORTED)}")
-    return aliases[found]
+    return found
 
 
 def detect_encoding(path: Path, label: str, configured: str | None = None) -> Detected:

@@ -237,8 +237,6 @@ def _text(value: object) -> str:
     """A cell as staff see it: whole numbers without ``.0``, dates as ISO dates."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
+    if isinstance(value, dt.datetime) and value.time() == dt.time():
+        return value.date().isoformat()
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
