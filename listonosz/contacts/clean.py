@@ -1,21 +1,16 @@
-"""From the cells of one table to clean rows, and the rows we cannot use to rejects.
+"""From the cells of every table read to clean rows, and the rows we cannot use to rejects.
 
-A column is cleaned one distinct value at a time (``pandas.factorize``), and the results taken
-back to every row: a million rows hold a few thousand names, organisations and positions, and
-each address is checked once however often it is written. A column a list lacks is a blank one.
-
-Every text field is cleaned with :func:`~listonosz.contacts.text.clean_visible` after the
-formula guard of our own CSV files is undone (:func:`~listonosz.contacts.csvout.unguard`):
-invisible formatting characters (bidirectional controls, zero-width characters, stray BOMs)
-are removed, with a warning per cell, and a value longer than :data:`MAX_FIELD_CHARS` costs
-the row its place (a reject), as it is no name, organisation or position but a damaged cell.
-Rejects and warnings come in the order of rows, each naming the row as a spreadsheet shows it.
+The rows of all tables are one DataFrame, each column cleaned one distinct value at a time
+(``pandas.factorize``): a million rows hold a few thousand names, and each address is checked
+once. Text loses the formula guard of our own files (:func:`~listonosz.contacts.csvout.unguard`)
+and invisible formatting characters (with a warning); a value longer than
+:data:`MAX_FIELD_CHARS` is a damaged cell and costs the row its place. Rejects and warnings
+come in the order of rows, each naming the row as a spreadsheet shows it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 import numpy as np
@@ -33,15 +28,10 @@ from listonosz.contacts.normalise import fix_name_case, parse_gender, split_full
 from listonosz.contacts.read import SourceList, Table
 from listonosz.contacts.text import clean_visible, invisible_in
 
-#: The longest name, organisation, position or other text field a row may have, in
-#: characters after cleaning: longer is a damaged cell, and would reach To names, subjects
-#: and bodies. (Poland's longest institution names are about half of it.)
+#: The longest text field a row may have, in characters after cleaning; longer is a damaged
+#: cell. (Poland's longest institution names are about half of it.)
 MAX_FIELD_CHARS = 200
-#: How many characters of an overlong value a reject shows.
-_SHOWN = 60
-#: The columns of a table's usable rows: the person (:attr:`Addresses.person`), their fields,
-#: groups, legal-basis flags (:mod:`~listonosz.contacts.legal`) and ``file:row``.
-ROW_COLUMNS = ("person", *PERSON_FIELDS, "groups", "flags", "source")
+_SHOWN = 60  # characters of an overlong value a reject shows
 _NO_GROUP = "no stakeholder group: the row names none and the list has no default"
 
 T = TypeVar("T")
@@ -52,11 +42,8 @@ def _cleaner(fix: Callable[[str], str]) -> Callable[[str], tuple[str, str]]:
     return lambda raw: (fix(clean_visible(unguard(raw))), invisible_in(raw))
 
 
-_CLEANERS = {
-    "first_name": _cleaner(fix_name_case),
-    "last_name": _cleaner(fix_name_case),
-    "gender": lambda raw: (parse_gender(raw), invisible_in(raw)),
-}
+_NAME, _GENDER = _cleaner(fix_name_case), lambda raw: (parse_gender(raw), invisible_in(raw))
+_CLEANERS = {"first_name": _NAME, "last_name": _NAME, "gender": _GENDER}
 
 
 def _split(raw: str) -> tuple[str, str, str, str] | None:
@@ -89,144 +76,148 @@ def _distinct(function: Callable[..., T], *columns: np.ndarray) -> tuple[np.ndar
     for column in columns:
         codes, uniques = pd.factorize(column)
         key = key * len(uniques) + codes
-    codes, uniques = pd.factorize(key)
-    first = np.empty(len(uniques), dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(codes))[::-1]  # the first row of each code
+    codes, _ = pd.factorize(key)
+    first = np.unique(codes, return_index=True)[1].tolist()  # each combination's first row
     return codes, [function(*(column[i] for column in columns)) for i in first]
 
 
-def _taken(codes: np.ndarray | slice, values: Sequence[object]) -> np.ndarray:
-    """Each row's value: ``values`` are by code."""
-    taken: np.ndarray = np.fromiter(values, dtype=object, count=len(values))[codes]
+def _taken(codes: np.ndarray, values: Iterable[object], dtype: type = object) -> np.ndarray:
+    """Each row's value (``values`` are by code)."""
+    taken: np.ndarray = np.fromiter(values, dtype=dtype)[codes]
     return taken
 
 
-def _flags(codes: np.ndarray, results: Iterable[object]) -> np.ndarray:
-    """Whether each row's result (by code) is true."""
-    flags: np.ndarray = np.fromiter(map(bool, results), dtype=bool)[codes]
-    return flags
+def _addresses(cells: np.ndarray, checker: EmailChecker) -> tuple[np.ndarray, ...]:
+    """For each address cell: the cell with the formula guard undone, the person (a place among
+    the usable addresses, sorted; -1: none) and email-validator's warning or reason; and those
+    addresses. Each distinct cell is checked once."""
+    codes, written = pd.factorize(cells)
+    written = np.array([unguard(c) if c[:1] == "'" else c for c in written.tolist()], object)
+    address, note = checker.verdicts(written.tolist())
+    people = pc.dictionary_encode(pa.array(address, pa.string()))  # None: nobody
+    order = pc.sort_indices(people.dictionary).to_numpy()
+    rank = np.full(len(order) + 1, -1)  # the last is for nobody
+    rank[order] = np.arange(len(order))
+    person = rank[pc.fill_null(people.indices, len(order)).to_numpy()]
+    emails = np.array(people.dictionary.take(order).to_pylist(), dtype=object)
+    del people
+    pa.default_memory_pool().release_unused()  # Arrow's buffers go back to the system now
+    return written[codes], person[codes], np.array(note, dtype=object)[codes], emails
 
 
-@dataclass
-class Addresses:
-    """The address cells of all the tables, each distinct one checked once. By code: the cell
-    with the formula guard undone, the person it is (their place among the usable addresses,
-    sorted; -1: none) and email-validator's warning or reason. Each table's codes, and the
-    usable addresses, sorted."""
-
-    written: list[str]
-    person: np.ndarray
-    note: np.ndarray
-    codes: list[np.ndarray]
-    emails: list[str]
-
-    @classmethod
-    def check(cls, tables: list[Table], emails: EmailChecker) -> Addresses:
-        cells = [table.fields["email"].to_numpy() for table in tables]
-        codes, written = _distinct(unguard, np.concatenate(cells) if cells else np.array([]))
-        address, note = emails.verdicts(written)
-        people = pc.dictionary_encode(pa.array(address, pa.string()))  # None: nobody
-        order = pc.sort_indices(people.dictionary).to_numpy()
-        rank = np.full(len(order) + 1, -1)  # the last is for nobody
-        rank[order] = np.arange(len(order))
-        person = rank[pc.fill_null(people.indices, len(order)).to_numpy()]
-        ends = np.cumsum([len(column) for column in cells])[:-1]
-        in_order = people.dictionary.take(order).to_pylist()
-        del people
-        pa.default_memory_pool().release_unused()  # Arrow's buffers go back to the system now
-        return cls(written, person, _taken(slice(None), note), np.split(codes, ends), in_order)
-
-
-def clean_table(
-    table: Table, source: SourceList, addresses: Addresses, codes: np.ndarray, result: MergeResult
-) -> dict[str, np.ndarray]:
-    """The usable rows of ``table`` of ``source``, column by column (:data:`ROW_COLUMNS`, but
-    the person's fields the table lacks), for the merge; its address cells are ``addresses``'
-    ``codes``. Its rejects, warnings and summary go to ``result``. A blank row is neither used
-    nor rejected nor counted."""
-    fields, numbers, label, headers = table.fields, table.cells.index, table.label, table.headers
-    blank = np.full(len(numbers), "", dtype=object)
-    column = {name: fields[name].to_numpy() if name in fields else blank for name in FIELDS}
+def clean(
+    read: list[tuple[SourceList, list[Table], list[Notice]]],
+    checker: EmailChecker,
+    result: MergeResult,
+) -> tuple[pd.DataFrame, list[str]]:
+    """The usable rows of every table read (the person, the fields any table has, groups,
+    legal-basis flags and ``file:row``; by person, each one's in the order read) and the usable
+    addresses, sorted (a person is a place among them). Rejects, warnings (each source's notices
+    from reading after its tables') and each table's summary go to ``result``. A blank row is
+    neither used nor rejected nor counted."""
+    tables = [(source, table) for source, in_file, _ in read for table in in_file]
+    named = list(dict.fromkeys(name for _, table in tables for name in table.fields))
+    sizes = [len(table.cells) for _, table in tables]
+    frame = pd.concat([table.fields.reindex(columns=named, fill_value="") for _, table in tables],
+                      ignore_index=True)  # fmt: skip
+    t = np.repeat(np.arange(len(tables)), sizes)  # each row's table
+    starts = np.r_[0, np.cumsum(sizes)]
+    numbers = np.concatenate([table.cells.index.to_numpy() for _, table in tables])
+    blank = np.full(len(frame), "", dtype=object)
+    column = {name: frame[name].to_numpy() if name in frame else blank for name in FIELDS}
+    del frame
     found: list[tuple[int, int, Reject | Notice]] = []  # (row, order within it, what)
 
-    def report(i: int, order: int, name: str, value: str, text: str) -> None:
+    def add(i: int, order: int, name: str, value: str, reason: str) -> None:
         """A reject (``order`` < 0) or a warning about row ``i``'s cell of ``name``."""
-        kind = Reject if order < 0 else Notice
-        found.append((i, order, kind(label, int(numbers[i]), headers.get(name, ""), value, text)))
+        table = tables[t[i]][1]
+        where = (table.label, int(numbers[i]), table.headers.get(name, ""), value, reason)
+        found.append((i, order, Reject(*where) if order < 0 else Notice(*where)))
 
-    written, note, person = addresses.written, addresses.note, addresses.person[codes]
+    written, person, note, emails = _addresses(column["email"], checker)
     valid = person >= 0
     counted = valid.copy()  # every row but the blank ones
-    bad = np.flatnonzero(~valid)
-    counted[bad] = (table.cells.iloc[bad].map(str.strip) != "").any(axis=1).to_numpy(dtype=bool)
-    for i in np.flatnonzero(counted & ~valid).tolist():
-        report(i, -1, "email", written[codes[i]], note[codes[i]] or "")
-    for i in np.flatnonzero(valid & pd.notna(note[codes])).tolist():
-        report(i, 0, "email", written[codes[i]], note[codes[i]] or "")
+    for k, (_, table) in enumerate(tables):
+        bad = np.flatnonzero(~valid[starts[k] : starts[k + 1]])
+        cells = table.cells.iloc[bad].map(str.strip) != ""
+        counted[starts[k] + bad] = cells.any(axis=1).to_numpy(dtype=bool)
+    for i in np.flatnonzero(counted & ~valid | valid & pd.notna(note)).tolist():
+        add(i, 0 if valid[i] else -1, "email", written[i], note[i] or "")
 
-    values: dict[str, np.ndarray] = {}
-    long: dict[str, np.ndarray] = {}
-    dirty: dict[str, tuple[np.ndarray, list[tuple[str, str]]]] = {}
+    values, long, invisible = {}, {}, {}
     for name in PERSON_FIELDS:
-        codes, done = _distinct(_CLEANERS.get(name, _cleaner(str)), column[name])
-        values[name] = _taken(codes, [value for value, _ in done])
-        long[name] = _flags(codes, (len(value) > MAX_FIELD_CHARS for value, _ in done))
-        dirty[name] = codes, done
-    codes, parts = _distinct(_split, column["full_name"])  # for rows without first and last
+        at, done = _distinct(_CLEANERS.get(name, _cleaner(str)), column[name])
+        values[name] = _taken(at, (value for value, _ in done))
+        long[name] = _taken(at, (len(value) > MAX_FIELD_CHARS for value, _ in done), bool)
+        invisible[name] = at, [what for _, what in done]
+    at, parts = _distinct(_split, column["full_name"])  # for rows without first and last
     unnamed = (values["first_name"] == "") & (values["last_name"] == "")
-    split = valid & unnamed & _flags(codes, parts)
+    split = valid & unnamed & _taken(at, map(bool, parts), bool)
     for i in np.flatnonzero(split).tolist():
-        first, last, shown, what = parts[codes[i]] or ("", "", "", "")
+        first, last, shown, what = parts[at[i]] or ("", "", "", "")
         values["first_name"][i], values["last_name"][i] = first, last
         long["first_name"][i], long["last_name"][i] = (
             len(first) > MAX_FIELD_CHARS, len(last) > MAX_FIELD_CHARS)  # fmt: skip
         if what:
-            report(i, 1, "full_name", shown, _removed(what))
+            add(i, 1, "full_name", shown, _removed(what))
 
-    default = (source.group,) if source.group else ()
-    codes, chosen = _distinct(lambda cell: _groups(cell, default), column["group"])
-    groups = _taken(codes, [known for known, _ in chosen])
-    keep = valid & _flags(codes, (known for known, _ in chosen))
-    for i in np.flatnonzero(valid & _flags(codes, (warning for _, warning in chosen))).tolist():
-        report(i, 2, "group", column["group"][i], chosen[codes[i]][1])
+    defaults = [(source.group,) if source.group else () for source, _ in tables]
+    at, chosen = _distinct(lambda cell, k: _groups(cell, defaults[k]), column["group"], t)
+    groups = _taken(at, (known for known, _ in chosen))
+    keep = valid & _taken(at, (bool(known) for known, _ in chosen), bool)
+    for i in np.flatnonzero(valid & _taken(at, (bool(w) for _, w in chosen), bool)).tolist():
+        add(i, 2, "group", column["group"][i], chosen[at[i]][1])
     for i in np.flatnonzero(valid & ~keep).tolist():
-        report(i, -1, "group", "", _NO_GROUP)
-    basis = BASIS_FLAGS.get(source.legal_basis, 0)
-    codes, bases = _distinct(lambda cell, consent: row_basis(cell, consent, basis),
-                             column["legal_basis"], column["consent"])  # fmt: skip
-    flags = np.array([flags for flags, _ in bases], dtype=np.int64)[codes]
-    for i in np.flatnonzero(valid & _flags(codes, (unclear for _, unclear in bases))).tolist():
-        for order, (name, value, message) in enumerate(bases[codes[i]][1], start=3):
-            report(i, order, name, value, message)
+        add(i, -1, "group", "", _NO_GROUP)
+    basis = [BASIS_FLAGS.get(source.legal_basis, 0) for source, _ in tables]
+    at, bases = _distinct(lambda cell, consent, k: row_basis(cell, consent, basis[k]),
+                          column["legal_basis"], column["consent"], t)  # fmt: skip
+    flags = np.array([flags for flags, _ in bases], dtype=np.int64)[at]
+    for i in np.flatnonzero(valid & _taken(at, (bool(u) for _, u in bases), bool)).tolist():
+        for order, (name, value, message) in enumerate(bases[at[i]][1], start=3):
+            add(i, order, name, value, message)
 
     too_long = np.column_stack([long[name] for name in PERSON_FIELDS])
     for i in np.flatnonzero(keep & too_long.any(axis=1)).tolist():
         name = PERSON_FIELDS[int(too_long[i].argmax())]
         value = values[name][i]
         reason = f"{name} is {len(value)} characters long; at most {MAX_FIELD_CHARS} are "
-        column_name = "full_name" if split[i] and name in ("first_name", "last_name") else name
+        where = "full_name" if split[i] and name in ("first_name", "last_name") else name
         shown = f"{value[:_SHOWN]}… ({len(value)} characters)"
-        report(i, -1, column_name, shown, reason + "accepted (a damaged cell?)")
-        keep[i] = False
+        add(i, -1, where, shown, reason + "accepted (a damaged cell?)")
+    keep &= ~too_long.any(axis=1)
     for order, name in enumerate(PERSON_FIELDS, start=5):
-        codes, done = dirty[name]
-        for i in np.flatnonzero(keep & _flags(codes, (what for _, what in done))).tolist():
-            report(i, order, name, values[name][i], _removed(done[codes[i]][1]))
+        at, what = invisible[name]
+        for i in np.flatnonzero(keep & _taken(at, map(bool, what), bool)).tolist():
+            add(i, order, name, values[name][i], _removed(what[at[i]]))
 
+    rejected = np.bincount(t[np.array([i for i, o, _ in found if o < 0], dtype=int)],
+                           minlength=len(tables))  # fmt: skip
+    k = 0
+    for source, in_file, skipped in read:
+        for table in in_file:
+            count = int(counted[starts[k] : starts[k + 1]].sum())
+            result.sources.append(
+                SourceSummary(table.label, table.details, count, int(rejected[k]))
+            )
+            result.rows_read[source.name] += count
+            k += 1
+            if not count:  # after the table's own warnings
+                message = "a header and no rows: nobody is added from this list"
+                found.append((starts[k] - 1, 90, Notice(table.label, 0, "", "", message)))
+        found += [(starts[k] - 1, 91, notice) for notice in skipped]  # after the source's
     found.sort(key=lambda item: item[:2])
-    rejects = [item for _, _, item in found if isinstance(item, Reject)]
-    result.rejects += rejects
+    result.rejects += [item for _, _, item in found if isinstance(item, Reject)]
     result.warnings += [item for _, _, item in found if isinstance(item, Notice)]
-    rows = int(counted.sum())
-    result.sources.append(SourceSummary(label, table.details, rows, len(rejects)))
-    result.rows_read[source.name] += rows
-    if not rows:
-        result.warnings.append(
-            Notice(label, 0, "", "", "a header and no rows: nobody is added from this list")
-        )
-    named = {*fields.columns, *(("first_name", "last_name") if "full_name" in fields else ())}
-    usable = {name: values[name] for name in PERSON_FIELDS if name in named}  # others: all blank
-    usable = {name: column[keep] for name, column in
+    if "full_name" in named:
+        named += ["first_name", "last_name"]
+    usable = {name: values[name] for name in PERSON_FIELDS if name in named}  # others: blank
+    kept = np.flatnonzero(keep)
+    kept = kept[np.argsort(person[kept], kind="stable")]  # a person's rows together, in order
+    usable = {name: column[kept] for name, column in
               {"person": person, **usable, "groups": groups, "flags": flags}.items()}  # fmt: skip
-    usable["source"] = np.array([f"{label}:{n}" for n in numbers[keep].tolist()], dtype=object)
-    return usable
+    labels = np.array([table.label for _, table in tables], dtype=object)[t[kept]]
+    places = zip(labels.tolist(), numbers[kept].tolist(), strict=True)
+    usable["source"] = np.array([f"{label}:{n}" for label, n in places], dtype=object)
+    series = {name: pd.Series(part, dtype=part.dtype, copy=False) for name, part in usable.items()}
+    return pd.DataFrame(series, copy=False), emails.tolist()

@@ -4,110 +4,61 @@ finding the header row under the titles and notes above it."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from listonosz.contacts.errors import ContactFileError
 from listonosz.contacts.text import fold
 
 #: Canonical field → header spellings staff actually use (compared after :func:`header_key`).
+# fmt: off
 HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "email": (
-        "email",
-        "e-mail",
-        "adres e-mail",
-        "adres email",
-        "mail",
-        "email address",
-        "e-mail address",
-        "poczta",
-        "adres poczty elektronicznej",
-        "poczta elektroniczna",
+        "email", "e-mail", "adres e-mail", "adres email", "mail", "email address", "e-mail address",
+        "poczta", "adres poczty elektronicznej", "poczta elektroniczna",
     ),
     "first_name": ("first name", "firstname", "imie", "imię", "given name", "name"),
     "last_name": ("last name", "lastname", "surname", "nazwisko", "family name"),
     "full_name": (
-        "imię i nazwisko",
-        "imie nazwisko",
-        "imię nazwisko",
-        "nazwisko i imię",
-        "full name",
-        "name and surname",
-        "osoba kontaktowa",
-        "osoba",
+        "imię i nazwisko", "imie nazwisko", "imię nazwisko", "nazwisko i imię", "full name",
+        "name and surname", "osoba kontaktowa", "osoba",
     ),
     "organisation": (
-        "organisation",
-        "organization",
-        "organizacja",
-        "instytucja",
-        "firma",
-        "podmiot",
-        "jednostka",
-        "company",
-        "institution",
-        "nazwa instytucji",
-        "nazwa organizacji",
+        "organisation", "organization", "organizacja", "instytucja", "firma", "podmiot",
+        "jednostka", "company", "institution", "nazwa instytucji", "nazwa organizacji",
     ),
     "position": ("position", "stanowisko", "funkcja", "job title", "title", "role"),
     "gender": ("gender", "plec", "płeć", "sex"),
     "group": (
-        "grupa",
-        "grupy",
-        "groups",  # the merged audience file we write
-        "grupa interesariuszy",
-        "grupa docelowa",
-        "kategoria",
-        "group",
+        "grupa", "grupy", "groups", "grupa interesariuszy", "grupa docelowa", "kategoria", "group",
         "stakeholder group",
     ),
     "salutation": (
-        "zwrot",
-        "zwrot grzecznościowy",
-        "forma grzecznościowa",
-        "forma zwrotu",
-        "salutation",
+        "zwrot", "zwrot grzecznościowy", "forma grzecznościowa", "forma zwrotu", "salutation",
         "greeting",
     ),
     "county": ("powiat", "county", "district"),
     "municipality": ("gmina", "municipality", "commune"),
     "phone": (
-        "telefon",
-        "tel",
-        "tel.",
-        "nr telefonu",
-        "numer telefonu",
-        "telefon kontaktowy",
-        "komórka",
-        "phone",
-        "phone number",
-        "mobile",
+        "telefon", "tel", "tel.", "nr telefonu", "numer telefonu", "telefon kontaktowy", "komórka",
+        "phone", "phone number", "mobile",
     ),
     "consent": (
-        "zgoda",
-        "zgoda na newsletter",
-        "zgoda na kontakt",
-        "zgoda rodo",
-        "zgoda marketingowa",
-        "consent",
-        "newsletter consent",
+        "zgoda", "zgoda na newsletter", "zgoda na kontakt", "zgoda rodo", "zgoda marketingowa",
+        "consent", "newsletter consent",
     ),
     "legal_basis": (
-        "podstawa prawna",
-        "podstawa przetwarzania",
-        "podstawa",
-        "legal basis",
-        "lawful basis",
+        "podstawa prawna", "podstawa przetwarzania", "podstawa", "legal basis", "lawful basis",
     ),
 }
+# fmt: on
 
 #: Every field a column can be mapped to.
 FIELDS: tuple[str, ...] = tuple(HEADER_ALIASES)
 
 header_key = fold
-
-_ALIAS_TO_FIELD = {
-    header_key(alias): name for name, aliases in HEADER_ALIASES.items() for alias in aliases
-}
+_ALIAS_TO_FIELD = {header_key(a): name for name, aliases in HEADER_ALIASES.items() for a in aliases}
+#: How far down a sheet we look for the header row (titles and notes often sit above it).
+HEADER_SEARCH_ROWS = 10
 
 
 class ColumnMappingError(ValueError):
@@ -116,24 +67,19 @@ class ColumnMappingError(ValueError):
 
 def map_headers(headers: list[str], explicit: Mapping[str, str] | None = None) -> dict[int, str]:
     """Column index → canonical field, for the headers we recognise (first one wins).
-
-    ``explicit`` maps a field to the header that holds it (as written, compared like aliases);
-    it wins over the aliases, and a header it names that is missing raises
-    :class:`ColumnMappingError`.
-    """
+    ``explicit`` maps a field to its header (compared like aliases): it wins over the aliases,
+    and a header it names that is missing raises :class:`ColumnMappingError`."""
     mapping: dict[int, str] = {}
     keys = [header_key(header or "") for header in headers]
     for name, header in (explicit or {}).items():
         if name not in HEADER_ALIASES:
-            raise ColumnMappingError(
-                f"unknown field {name!r} in the column mapping; known: {', '.join(FIELDS)}"
-            )
-        try:
+            why = f"unknown field {name!r} in the column mapping; known: {', '.join(FIELDS)}"
+        elif header_key(header) not in keys:
+            why = f"the column mapping names {header!r} for {name}, but the header is {headers!r}"
+        else:
             mapping[keys.index(header_key(header))] = name
-        except ValueError:
-            raise ColumnMappingError(
-                f"the column mapping names {header!r} for {name}, but the header is {headers!r}"
-            ) from None
+            continue
+        raise ColumnMappingError(why)
     taken = set(mapping.values())
     for index, key in enumerate(keys):
         field = _ALIAS_TO_FIELD.get(key)
@@ -143,25 +89,18 @@ def map_headers(headers: list[str], explicit: Mapping[str, str] | None = None) -
     return dict(sorted(mapping.items()))
 
 
-#: How far down a sheet we look for the header row (titles and notes often sit above it).
-HEADER_SEARCH_ROWS = 10
-
-
-@dataclass
-class Located:
+class Located(NamedTuple):
     """Where the header is among the first rows, and what its columns mean."""
 
-    index: int  # position of the header in the rows looked at
-    columns: dict[int, str] = field(default_factory=dict)
+    row: int  # its place among the rows looked at
+    columns: dict[int, str]
 
 
 def locate_header(
     label: str, first_rows: list[list[str]], explicit: Mapping[str, str] | None
 ) -> Located | None:
-    """The first of ``first_rows`` with an e-mail column, or None; bad mappings raise.
-
-    With an explicit mapping, the header is the first row that holds every header it names.
-    """
+    """The first of ``first_rows`` with an e-mail column (and, with an explicit mapping, every
+    header it names), or None; bad mappings raise."""
     problem: str | None = None
     for index, row in enumerate(first_rows[:HEADER_SEARCH_ROWS]):
         if not any(cell.strip() for cell in row):
@@ -179,16 +118,11 @@ def locate_header(
 
 
 def no_email_column(label: str, first_rows: list[list[str]]) -> ContactFileError:
-    """The error for a table none of whose first rows is a header with an e-mail column.
-
-    The header is shown only when it names other columns we know (Imię, Nazwisko …): a row
-    that does not is no header, maybe not even a contact list, and is not echoed.
-    """
+    """The error for a table none of whose first rows has an e-mail column. The header is shown
+    only when it names other columns we know: a row that does not is no header, and not echoed."""
     header = next((row for row in first_rows if any(c.strip() for c in row)), [])
     expected = "expected one of E-mail, Adres e-mail, Email …, or map it with `columns:`"
     if map_headers(header):
         return ContactFileError(f"{label}: no e-mail column; the header is {header!r} ({expected})")
-    return ContactFileError(
-        f"{label}: no e-mail column, and none of its first rows is a header we know "
-        f"(is it a contact list? {expected})"
-    )
+    why = f"none of its first rows is a header we know (is it a contact list? {expected})"
+    return ContactFileError(f"{label}: no e-mail column, and {why}")

@@ -46,15 +46,7 @@ def group_label(code: str) -> str:
 
 def parse_groups(value: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """A "Grupa" cell → (known group codes, unknown names); ``;`` ``,`` ``/`` separate several."""
-    known: list[str] = []
-    unknown: list[str] = []
-    for part in _SEPARATORS.split(value):
-        part = part.strip()
-        if not part:
-            continue
-        code = _GROUP_KEYS.get(fold(part))
-        if code is None:
-            unknown.append(part)
-        elif code not in known:
-            known.append(code)
-    return tuple(known), tuple(unknown)
+    parts = [part.strip() for part in _SEPARATORS.split(value) if part.strip()]
+    codes = [_GROUP_KEYS.get(fold(part)) for part in parts]
+    unknown = tuple(part for part, code in zip(parts, codes, strict=True) if code is None)
+    return tuple(dict.fromkeys(code for code in codes if code)), unknown

@@ -16,29 +16,16 @@ CONSENT: LegalBasis = "consent"
 PUBLIC_TASK: LegalBasis = "public_task"
 LEGAL_BASES: tuple[str, ...] = (CONSENT, PUBLIC_TASK)
 
-_BASIS_WORDS: dict[str, LegalBasis] = {
-    fold(word): CONSENT
-    for word in ("consent", "zgoda", "zgoda osoby", "art. 6 ust. 1 lit. a", "6.1.a", "a")
-}
-_BASIS_WORDS.update(
-    {
-        fold(word): PUBLIC_TASK
-        for word in (
-            "public task",
-            "public_task",
-            "zadanie publiczne",
-            "zadanie realizowane w interesie publicznym",
-            "interes publiczny",
-            "art. 6 ust. 1 lit. e",
-            "6.1.e",
-            "e",
-        )
-    }
-)
+# fmt: off
+_CONSENT_WORDS = ("consent", "zgoda", "zgoda osoby", "art. 6 ust. 1 lit. a", "6.1.a", "a")
+_PUBLIC_WORDS = ("public task", "public_task", "zadanie publiczne", "interes publiczny",
+                 "zadanie realizowane w interesie publicznym", "art. 6 ust. 1 lit. e", "6.1.e", "e")
 _YES = frozenset(fold(w) for w in ("tak", "t", "yes", "y", "1", "x", "true", "prawda", "zgoda"))
-_NO = frozenset(
-    fold(w) for w in ("nie", "n", "no", "0", "false", "fałsz", "brak", "brak zgody", "wycofana")
-)
+_NO = frozenset(fold(w) for w in ("nie", "n", "no", "0", "false", "fałsz", "brak", "brak zgody",
+                                  "wycofana"))
+# fmt: on
+_BASIS_WORDS: dict[str, LegalBasis] = {fold(word): CONSENT for word in _CONSENT_WORDS}
+_BASIS_WORDS.update({fold(word): PUBLIC_TASK for word in _PUBLIC_WORDS})
 
 
 def parse_legal_basis(value: str) -> LegalBasis | None:
@@ -49,11 +36,7 @@ def parse_legal_basis(value: str) -> LegalBasis | None:
 def parse_consent(value: str) -> bool | None:
     """A "Zgoda" cell → True (consent given), False (refused or withdrawn), None (blank/unclear)."""
     key = fold(value)
-    if key in _YES:
-        return True
-    if key in _NO:
-        return False
-    return None
+    return True if key in _YES else False if key in _NO else None
 
 
 #: A row's evidence of a legal basis, as bit flags: a person's is that of all their rows, OR-ed.
@@ -71,23 +54,19 @@ def basis_of(flags: int) -> LegalBasis:
 def row_basis(basis: str, consent: str, default: int) -> tuple[int, list[tuple[str, str, str]]]:
     """A row's flags from its "Podstawa prawna" and "Zgoda" cells (either may be blank) and the
     list's default flags; and (field, cell, message) for each cell we cannot read."""
-    unclear = []
+    unclear, fallback = [], "; the list's default is used"
+    if parsed := parse_legal_basis(basis):
+        return BASIS_FLAGS[parsed], []
     if basis.strip():
-        parsed = parse_legal_basis(basis)
-        if parsed:
-            return BASIS_FLAGS[parsed], []
-        message = "cannot tell the legal basis (expected zgoda/consent or zadanie publiczne/"
-        unclear.append(("legal_basis", basis, message + "public task); the list's default is used"))
-    if consent.strip():
-        given = parse_consent(consent)
-        if given is not None:
-            return (
-                default | CONSENT_FLAG if given else (default & PUBLIC_FLAG) | REFUSED_FLAG
-            ), unclear
-        message = (
-            "cannot tell whether this is consent (expected tak/nie); the list's default is used"
+        expected = "expected zgoda/consent or zadanie publiczne/public task"
+        unclear.append(
+            ("legal_basis", basis, f"cannot tell the legal basis ({expected}){fallback}")
         )
-        unclear.append(("consent", consent, message))
+    if (given := parse_consent(consent)) is not None:
+        return default | CONSENT_FLAG if given else (default & PUBLIC_FLAG) | REFUSED_FLAG, unclear
+    if consent.strip():
+        why = "cannot tell whether this is consent (expected tak/nie)"
+        unclear.append(("consent", consent, why + fallback))
     return default, unclear
 
 

@@ -36,8 +36,6 @@ _DEFAULT_CHECKER = EmailChecker()
 
 
 def normalise_email(value: str) -> str:
-    """Validate an address and return the form we store and send to (lower case, punycode).
-
-    Raises :class:`ValueError` with the reason when the address cannot be used.
-    """
+    """The form of an address we store and send to (lower case, punycode); a
+    :class:`ValueError` with the reason when it cannot be used."""
     return _DEFAULT_CHECKER.normalise(clean_text(value))

@@ -1,10 +1,9 @@
 """Opening a contact file as tables of text: CSV/TSV through pandas' C parser, ``.xlsx`` and
 ``.ods`` through calamine (``pandas.read_excel(engine="calamine")``).
 
-The kind is told by the file's first bytes, not its name, so a CSV saved as ``.xls`` or a
-binary file named ``.csv`` gets a clear message instead of garbage. A CSV file's encoding and
-delimiter are detected first (or given); the header is the first of the first rows that has an
-e-mail column. A workbook sheet without one is skipped with a notice when another sheet has one.
+The kind is told by the file's first bytes, not its name. A CSV file's encoding and delimiter
+are detected first (or given); the header is the first of the first rows with an e-mail
+column. A sheet without one is skipped with a notice when another sheet has one.
 """
 
 from __future__ import annotations
@@ -37,13 +36,10 @@ _ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 
 @dataclass(frozen=True, slots=True)
 class SourceList:
-    """A contact file, the stakeholder group its people belong to, and how to read it.
-
-    ``group`` may be empty when the file has a group column. ``encoding``, ``delimiter`` and
-    ``sheet`` override detection (``sheet``: read only that sheet). ``columns`` maps a field
-    (``email``, ``first_name`` …) to the header holding it. ``legal_basis`` (``consent`` or
-    ``public_task``) applies to rows that do not say.
-    """
+    """A contact file, the stakeholder group of its people (none: the file has a group column)
+    and how to read it: ``encoding``, ``delimiter`` and ``sheet`` (read only that one) override
+    detection; ``columns`` maps a field to its header; ``legal_basis`` is for rows that do not
+    say."""
 
     path: Path
     group: str = ""
@@ -63,17 +59,17 @@ class SourceList:
 @dataclass
 class Table:
     """A CSV file or one sheet, its header found: ``cells`` are its data rows as text (``""``
-    when blank), indexed by the row number a spreadsheet shows, one column per column."""
+    when blank), indexed by the row number a spreadsheet shows; ``columns``: index → field."""
 
     label: str
     header: list[str]
-    columns: dict[int, str]  # column index → canonical field
+    columns: dict[int, str]
     cells: pd.DataFrame
     details: str = ""  # how it was read (encoding, delimiter), for the report
 
     @property
     def headers(self) -> dict[str, str]:
-        """Canonical field → the header as written in the file."""
+        """Field → its header as written in the file."""
         return {name: self.header[index].strip() for index, name in self.columns.items()}
 
     @property
@@ -92,9 +88,8 @@ def file_kind(path: Path, label: str) -> str:
     except OSError as exc:
         raise ContactFileError(f"{label}: cannot read the file ({exc.strerror})") from None
     if head.startswith(_OLE2):
-        raise ContactFileError(
-            f"{label}: an old Excel 97-2003 (.xls) file; open it and save it as .xlsx or CSV"
-        )
+        why = "an old Excel 97-2003 (.xls) file; open it and save it as .xlsx or CSV"
+        raise ContactFileError(f"{label}: {why}")
     if head.startswith(_ZIP):
         try:
             with zipfile.ZipFile(path) as archive:
@@ -107,11 +102,11 @@ def file_kind(path: Path, label: str) -> str:
         if "xl/workbook.xml" in names:
             return "xlsx"
         raise ContactFileError(f"{label}: a ZIP archive, but not an .xlsx or .ods spreadsheet")
-    if path.suffix.lower() in (".xlsx", ".xlsm", ".ods"):
-        raise ContactFileError(
-            f"{label}: cannot open as a spreadsheet: the file is not a ZIP archive "
-            f"as {path.suffix} files are (damaged, or not really {path.suffix})"
+    if (suffix := path.suffix).lower() in (".xlsx", ".xlsm", ".ods"):
+        why = (
+            f"the file is not a ZIP archive as {suffix} files are (damaged, or not really {suffix})"
         )
+        raise ContactFileError(f"{label}: cannot open as a spreadsheet: {why}")
     return "csv"
 
 
@@ -120,18 +115,16 @@ def read_tables(source: SourceList, notices: list[Notice] | None = None) -> list
     kind = file_kind(source.path, source.name)
     if kind == "csv":
         return [_read_csv(source)]
-    return _read_workbook(source, kind, notices if notices is not None else [])
+    return _read_workbook(source, kind, [] if notices is None else notices)
 
 
 def _read_csv(source: SourceList) -> Table:
-    label, configured = source.name, None
-    if source.encoding:
-        try:
-            configured = canonical_encoding(source.encoding)
-        except ValueError as exc:
-            raise ContactFileError(f"{label}: {exc}") from None
-    # The whole file is scanned first, whether or not the encoding is configured: it stops a
-    # damaged file before anything parses a line of it (see detect_encoding).
+    label = source.name
+    try:
+        configured = canonical_encoding(source.encoding) if source.encoding else None
+    except ValueError as exc:
+        raise ContactFileError(f"{label}: {exc}") from None
+    # Scanned even when configured: a damaged file is stopped before anything parses it.
     detected = detect_encoding(source.path, label, configured)
     encoding = detected.encoding
     with source.path.open(encoding=encoding, errors="replace", newline="") as handle:
@@ -145,7 +138,7 @@ def _read_csv(source: SourceList) -> Table:
     located = locate_header(label, first_rows, source.columns)
     if located is None:
         raise no_email_column(label, first_rows)
-    header = first_rows[located.index]
+    header = first_rows[located.row]
     try:  # every record, blank ones too, so that the index counts records as a spreadsheet does
         width = range(len(header))  # cells past the header's are nobody's: left out
         cells = pd.read_csv(source.path, sep=delimiter, encoding=encoding, engine="c",
@@ -156,28 +149,26 @@ def _read_csv(source: SourceList) -> Table:
         why = f"row {int(unclosed[1]) + 1}: a quoted cell never ends" if unclosed else str(exc)
         raise ContactFileError(f"{label}: cannot read the CSV ({why})") from None
     except UnicodeDecodeError as exc:
-        raise ContactFileError(
-            f"{label}: not valid {encoding} ({exc.reason} at byte {exc.start} of a block); set "
-            "the right encoding for this list or leave it to detection"
-        ) from None
+        why = f"not valid {encoding} ({exc.reason} at byte {exc.start} of a block)"
+        fix = "set the right encoding for this list or leave it to detection"
+        raise ContactFileError(f"{label}: {why}; {fix}") from None
     cells.index += 1
     details = f"CSV, {encoding} ({detected.reason}), delimiter {_DELIMITER_NAMES[delimiter]}"
-    return Table(label, header, located.columns, cells.iloc[located.index + 1 :], details)
+    return Table(label, header, located.columns, cells.iloc[located.row + 1 :], details)
 
 
 def sniff_delimiter(sample: str, columns: Mapping[str, str] | None = None) -> str:
     """The delimiter whose reading of the sample gives a header with an e-mail column and the
     most recognised columns, then the most rows as wide as the header; ``,`` if all tie."""
-    best = ","
-    best_score: tuple[int, ...] = (-1,)
+    best, best_score = ",", (-1,)  # type: tuple[str, tuple[int, ...]]
     for delimiter in CSV_DELIMITERS:
         rows = _first_rows(sample, delimiter)
         try:
             located = locate_header("", rows, columns)
         except ContactFileError:  # a mapping that fits another delimiter's reading
             located = None
-        header = rows[located.index] if located else (rows[0] if rows else [])
-        body = rows[located.index + 1 :] if located else rows[1:]
+        header = rows[located.row] if located else (rows[0] if rows else [])
+        body = rows[located.row + 1 :] if located else rows[1:]
         consistent = sum(1 for row in body if len(row) == len(header))
         known = len(located.columns) if located else 0
         score = (located is not None, known, len(header) > 1, consistent, len(header))
@@ -223,9 +214,9 @@ def _read_workbook(source: SourceList, kind: str, notices: list[Notice]) -> list
         if located is None:
             skipped.append((label_of_sheet, first_rows))
             continue
-        header = first_rows[located.index]
+        header = first_rows[located.row]
         tables.append(Table(label_of_sheet, header, located.columns,
-                            cells.iloc[located.index + 1 :], what))  # fmt: skip
+                            cells.iloc[located.row + 1 :], what))  # fmt: skip
     if not found_rows:
         raise ContactFileError(f"{label}: the workbook is empty")
     if not tables:
@@ -239,17 +230,13 @@ def _read_workbook(source: SourceList, kind: str, notices: list[Notice]) -> list
 
 def _trimmed(row: list[str]) -> list[str]:
     """A sheet's row without its trailing blank cells (a sheet is as wide as its widest row)."""
-    while row and not row[-1].strip():
-        row.pop()
-    return row
+    return row[: max((i + 1 for i, cell in enumerate(row) if cell.strip()), default=0)]
 
 
 def _text(value: object) -> str:
     """A cell as staff see it: whole numbers without ``.0``, dates as ISO dates."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
+    if isinstance(value, dt.datetime) and value.time() == dt.time():
+        return value.date().isoformat()
+    return value.isoformat() if isinstance(value, dt.date) else str(value)

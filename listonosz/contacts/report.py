@@ -1,7 +1,5 @@
-"""The merge report: counts per source and per group, every reject, warning and conflict.
-
-The same rows serve a CSV file for staff and a Prefect table artifact in a flow.
-"""
+"""The merge report: counts per source and per group, every reject, warning and conflict;
+the same rows serve a CSV file for staff and a Prefect table artifact in a flow."""
 
 from __future__ import annotations
 
@@ -15,20 +13,14 @@ REPORT_COLUMNS = ("kind", "source", "row", "column", "value", "detail", "count")
 
 
 def report_rows(result: MergeResult) -> list[dict[str, object]]:
-    """One row per source, group, reject, warning, conflict and suppressed person.
-
-    ``kind`` is ``source``, ``group``, ``total``, ``reject``, ``warning``, ``conflict`` or
-    ``suppressed``; ``count`` is set on the counting rows only.
-    """
+    """One row per source, group, total, reject, warning, conflict and suppressed person (its
+    ``kind``); ``count`` is set on the counting rows only."""
     rows: list[dict[str, object]] = []
 
     def add(kind: str, source: str = "", row: object = "", column: str = "", value: str = "",
             detail: str = "", count: object = "") -> None:  # fmt: skip
-        rows.append(
-            dict(
-                zip(REPORT_COLUMNS, (kind, source, row, column, value, detail, count), strict=True)
-            )
-        )
+        values = (kind, source, row, column, value, detail, count)
+        rows.append(dict(zip(REPORT_COLUMNS, values, strict=True)))
 
     for summary in result.sources:
         detail = f"{summary.details}; {summary.rejected} rejected"

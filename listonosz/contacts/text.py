@@ -11,18 +11,15 @@ _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
 #: Text that :func:`clean_text` would leave exactly as it is (printable ASCII, single spaces).
 _ALREADY_CLEAN = re.compile(r"(?:[!-~]+(?: [!-~]+)*)?\Z")
 
-#: Invisible formatting characters that have no place in a name, an organisation or any other
-#: text a recipient reads: bidirectional controls (U+202E makes ``gpj.exe`` look like
-#: ``exe.jpg``), zero-width spaces and joiners, word joiners and invisible operators, the BOM
-#: (U+FEFF) where a file was glued to another, and the soft hyphen. The zero-width joiner
-#: matters inside some scripts and emoji, never in a Polish name or an institution.
+#: Invisible formatting characters, with no place in text a recipient reads: bidirectional
+#: controls (U+202E makes ``gpj.exe`` look like ``exe.jpg``), zero-width spaces and joiners,
+#: word joiners, invisible operators, a BOM where files were glued, the soft hyphen.
 _INVISIBLE_RANGES = (
     (0x00AD, 0x00AD), (0x061C, 0x061C), (0x180E, 0x180E), (0x200B, 0x200F), (0x202A, 0x202E),
     (0x2060, 0x2064), (0x2066, 0x2069), (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB),
 )  # fmt: skip
 INVISIBLE = "".join(chr(c) for low, high in _INVISIBLE_RANGES for c in range(low, high + 1))
 _INVISIBLE = re.compile(f"[{re.escape(INVISIBLE)}]")
-#: The same, as a :meth:`str.translate` table that deletes them.
 _DELETE_INVISIBLE = dict.fromkeys(map(ord, INVISIBLE))
 
 

@@ -9,7 +9,6 @@ as absent, and follow-ups that need attendance may go.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -200,8 +199,9 @@ def _swapped(name: str) -> str:
 
 
 def _read_csv(path: Path) -> list[list[str]]:
-    """Rows of a CSV in UTF-8 or Windows-1250, its delimiter the one its first lines use most;
-    ragged rows (a title line above the header) kept as they are."""
+    """Rows of a CSV in UTF-8 or Windows-1250 (pandas' C parser), its delimiter the one its
+    first lines use most; blank and short rows (a title line above the header) kept, cells
+    past the widest of the first lines (where the header is) left out."""
     data = path.read_bytes()
     for encoding in ("utf-8-sig", "cp1250"):
         try:
@@ -210,5 +210,9 @@ def _read_csv(path: Path) -> list[list[str]]:
             continue
         lines = text.splitlines()[:20]
         delimiter = max(",;\t|", key=lambda d: sum(line.count(d) for line in lines))
-        return list(csv.reader(io.StringIO(text), delimiter=delimiter))
+        width = range(1 + max((line.count(delimiter) for line in lines), default=0))
+        cells = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, names=width,
+                            usecols=width, dtype=str, keep_default_na=False,
+                            skip_blank_lines=False, engine="c")  # fmt: skip
+        return [[str(cell) for cell in row] for row in cells.to_numpy().tolist()]
     raise ValueError("neither UTF-8 nor Windows-1250 text")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from email_validator import EmailNotValidError, validate_email
 
-from listonosz.contacts.emails import EmailChecker
+from listonosz.contacts.emails import EmailChecker, suggest
 from listonosz.contacts.text import clean_text
-from listonosz.contacts.typos import suggest
 
 TRICKY = [
     "jan.kowalski@wp.pl",
@@ -116,7 +115,7 @@ def test_typo_suggestions(domain: str, suggestion: str | None) -> None:
 
 
 def test_typo_warning_on_a_valid_address() -> None:
-    assert EmailChecker().check("jan@gmail.con") == (
+    assert EmailChecker().verdict("jan@gmail.con") == (
         "jan@gmail.con",
         "the domain gmail.con looks like a typo of gmail.com",
     )
@@ -140,3 +139,21 @@ def test_white_space_inside_an_address_is_still_rejected() -> None:
     with pytest.raises(EmailNotValidError):
         validate_email("jan @wp.pl", check_deliverability=False)
     assert reason
+
+
+def test_one_edit_apart_is_exactly_one_edit() -> None:
+    """Against every string one insertion, deletion, substitution or swap from a few words."""
+    from itertools import product
+
+    from listonosz.contacts.emails import _one_edit_apart
+
+    alphabet = "ab.wp"
+    for word in ("", "a", "ab", "a.b", "wp.pl"[:4]):
+        edits = {word[:i] + c + word[i:] for i in range(len(word) + 1) for c in alphabet}
+        edits |= {word[:i] + word[i + 1 :] for i in range(len(word))}
+        edits |= {word[:i] + c + word[i + 1 :] for i in range(len(word)) for c in alphabet}
+        edits |= {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)}
+        edits.discard(word)
+        for n in range(len(word) + 3):
+            for other in map("".join, product(alphabet, repeat=n)):
+                assert _one_edit_apart(word, other) == (other in edits), (word, other)

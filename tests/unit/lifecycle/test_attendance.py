@@ -39,6 +39,24 @@ def test_a_spreadsheet_list_is_matched_by_name_and_institution(tmp_path: Path) -
     assert matched.not_present == 1 and matched.unmatched == []
 
 
+def test_a_csv_list_in_windows_1250_keeps_its_row_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "obecnosc.csv"
+    text = (
+        "Seminarium 7 września\r\n\r\n"
+        "Imię;Nazwisko;Instytucja;Podpis\r\n"
+        "Ewa;Żółć;OWES Białystok;x;notatka poza nagłówkiem\r\n"
+        'Jan;Kowalski;"Fundacja ""Łąka""; oddział";x\r\n'
+        "Anna;Nowak;;\r\n"
+    )
+    path.write_bytes(text.encode("cp1250"))
+    rows = read_signed_list(path, "obecnosc.csv")
+    assert [(r.where, r.name, r.organisation) for r in rows] == [
+        ("obecnosc.csv:4", "Ewa Żółć", "OWES Białystok"),
+        ("obecnosc.csv:5", "Jan Kowalski", 'Fundacja "Łąka"; oddział'),
+        ("obecnosc.csv:6", "", ""),  # listed, did not sign
+    ]
+
+
 def test_a_list_without_a_known_header_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "notatki.csv"
     path.write_text("kawa;herbata\n1;2\n", encoding="utf-8")
