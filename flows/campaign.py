@@ -9,7 +9,6 @@ messages) are passed ``quote``d: Prefect would otherwise walk every contact look
 
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
 import threading
 import time
@@ -28,7 +27,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from flows.form import CampaignFile, MessageKind
-from flows.progress import progress_shown
+from flows.progress import progress_shown, thread_in_this_context
 from flows.workers import hand_out, outcome_of, prefect_throttle, taken_at
 from listonosz.campaign import Campaign, CampaignError, open_campaign
 from listonosz.config import Settings
@@ -184,11 +183,7 @@ def stop_when_cancelled(stop: Stop, every: float = 2.0) -> Iterator[None]:
                     stop.request(CANCELLED, "cancelled in Prefect")
                     return
 
-    # In Prefect's context (which says where its API is), as the task runner's threads are.
-    context_copy = contextvars.copy_context()
-    watcher = threading.Thread(target=context_copy.run, args=(watch,), name="cancel-watch")
-    watcher.daemon = True
-    watcher.start()
+    watcher = thread_in_this_context(watch, "cancel-watch")
     try:
         yield
     finally:

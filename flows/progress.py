@@ -28,6 +28,15 @@ def settled(ledger: Ledger, campaign: str, kind: str) -> int:
     return sum(counts.get(status, 0) for status in SETTLED)
 
 
+def thread_in_this_context(target: Callable[[], None], name: str) -> threading.Thread:
+    """A daemon thread, started, that runs ``target`` in a copy of this thread's context:
+    Prefect's, which says where its API is (as the task runner's threads have it)."""
+    context = contextvars.copy_context()
+    thread = threading.Thread(target=context.run, args=(target,), name=name, daemon=True)
+    thread.start()
+    return thread
+
+
 @contextlib.contextmanager
 def progress_shown(
     ledger: Ledger, campaign: str, kind: str, total: int, key: str, every: float = 2.0
@@ -59,10 +68,7 @@ def progress_shown(
             with contextlib.suppress(Exception):
                 look()
 
-    context = contextvars.copy_context()  # Prefect's: where its API is
-    thread = threading.Thread(target=context.run, args=(keep_looking,), name="progress")
-    thread.daemon = True
-    thread.start()
+    thread = thread_in_this_context(keep_looking, "progress")
     try:
         yield
     finally:

@@ -11,8 +11,10 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import NoReturn
 
@@ -25,10 +27,9 @@ from listonosz.sending import merge_audience
 from listonosz.transports.capture import start_capture_server
 from tests import mailstack
 from tests.factories import write_project
-from tests.prefectserver import PrefectServer, start_prefect_server
+from tests.prefectserver import PREFECT, PrefectServer, prefect_cli, start_prefect_server
 
 REPO = Path(__file__).resolve().parent.parent
-PREFECT = str(Path(sys.executable).parent / "prefect")
 CAMPAIGN = REPO / "campaigns" / "ekonomia-spoleczna-2016.yaml"
 
 
@@ -50,6 +51,17 @@ def shots(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     folder = Path(chosen) if chosen else tmp_path / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def copies_received(outbox: Path) -> dict[str, list[str]]:
+    """Recipient → the Message-ID of every copy a capture server's outbox holds."""
+    parser = BytesHeaderParser()
+    copies: dict[str, list[str]] = defaultdict(list)
+    for path in outbox.glob("*.eml"):
+        with path.open("rb") as handle:
+            headers = parser.parse(handle)
+        copies[str(headers["To"]).rsplit("<", 1)[-1].rstrip(">")].append(headers["Message-ID"])
+    return copies
 
 
 def free_port() -> int:
@@ -120,19 +132,16 @@ def templates(tmp_path: Path) -> Path:
     return folder
 
 
-def prefect_cli(env: dict[str, str], *args: str, timeout: float = 180) -> str:
-    """Run ``prefect --no-prompt ARGS`` in the repository; its output, or a failed test."""
-    done = subprocess.run(
-        [PREFECT, "--no-prompt", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
+def run_send_campaign(env: dict[str, str], campaign_path: str, watch: int = 240) -> str:
+    """Run the send-campaign deployment (40 recipients per batch) and watch it end; the CLI's
+    output (it names the flow run's UUID and final state)."""
+    return prefect_cli(
+        env,
+        *("deployment", "run", "send-campaign/send-campaign"),
+        *("-p", f"campaign_path={campaign_path}", "-p", "batch_size=40"),
+        *("--watch", "--watch-timeout", str(watch)),
+        timeout=watch + 60,
     )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
 
 
 @contextlib.contextmanager

@@ -90,15 +90,7 @@ def start_prefect_server(
     log = home / "server.log"
     if upgrade_first:
         env["PREFECT_SERVER_DATABASE_MIGRATE_ON_START"] = "false"
-        done = subprocess.run(
-            [PREFECT, "--no-prompt", "server", "database", "upgrade", "-y"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=STARTUP_SECONDS,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
+        prefect_cli(env, "server", "database", "upgrade", "-y", timeout=STARTUP_SECONDS)
     with log.open("wb") as output:
         server = subprocess.Popen(
             [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
@@ -125,3 +117,18 @@ def start_prefect_server(
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+
+
+def prefect_cli(env: dict[str, str], *args: str, timeout: float = 180) -> str:
+    """Run ``prefect --no-prompt ARGS`` in the repository; its output, or a failed test."""
+    done = subprocess.run(
+        [PREFECT, "--no-prompt", *args],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout

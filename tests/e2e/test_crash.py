@@ -10,29 +10,16 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections import defaultdict
-from email.parser import BytesHeaderParser
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, copies_received, free_port
 from tests.factories import write_project
 
 RECIPIENTS = 5_000
 KILLS = 10
 LEASE = 1.5  # seconds: how long a killed run's claims stay untouchable
-
-
-def _received(outbox: Path) -> dict[str, list[str]]:
-    """Recipient → Message-IDs of every copy the sink holds."""
-    parser = BytesHeaderParser()
-    copies: dict[str, list[str]] = defaultdict(list)
-    for path in outbox.glob("*.eml"):
-        with path.open("rb") as handle:
-            headers = parser.parse(handle)
-        copies[str(headers["To"]).rsplit("<", 1)[-1].rstrip(">")].append(headers["Message-ID"])
-    return copies
 
 
 def _in_flight(ledger: Path) -> set[str]:
@@ -108,7 +95,7 @@ def test_kill_9_at_random_points(tmp_path: Path, prefect_server: str) -> None:
         sink.terminate()
         sink.wait(timeout=30)
 
-    copies = _received(outbox)
+    copies = copies_received(outbox)
     people = {f"osoba.{n}@gmina{n % 97}.example.pl" for n in range(RECIPIENTS)}
     assert set(copies) == people  # everyone, at least once
     repeated = {address: ids for address, ids in copies.items() if len(ids) > 1}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Capture, deployed_worker, prefect_cli
+from tests.conftest import Capture, deployed_worker, run_send_campaign
 
 
 @pytest.mark.slow
@@ -16,19 +16,6 @@ def test_deployment_runs_on_a_worker(
 ) -> None:
     env = {**os.environ, "PREFECT_API_URL": prefect_server}
     with deployed_worker(env, tmp_path / "worker.log"):
-        output = prefect_cli(
-            env,
-            "deployment",
-            "run",
-            "send-campaign/send-campaign",
-            "-p",
-            "campaign_path=campaigns/ekonomia-spoleczna-2016.yaml",
-            "-p",
-            "batch_size=40",
-            "--watch",
-            "--watch-timeout",
-            "240",
-            timeout=300,
-        )
+        output = run_send_campaign(env, "campaigns/ekonomia-spoleczna-2016.yaml")
     assert "Completed" in output, (tmp_path / "worker.log").read_text()
     assert len(capture.messages()) == 86

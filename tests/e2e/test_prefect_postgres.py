@@ -28,7 +28,7 @@ from tests.conftest import (
     Capture,
     PostgresServer,
     deployed_worker,
-    prefect_cli,
+    run_send_campaign,
 )
 from tests.prefectserver import PrefectServer
 
@@ -85,20 +85,7 @@ def test_a_deployment_sends_a_campaign_with_prefect_and_the_ledger_on_postgres(
     }
     log = tmp_path / "worker.log"
     with deployed_worker(env, log):
-        output = prefect_cli(
-            env,
-            "deployment",
-            "run",
-            "send-campaign/send-campaign",
-            "-p",
-            f"campaign_path=campaigns/{SEMINAR}.yaml",
-            "-p",
-            "batch_size=40",
-            "--watch",
-            "--watch-timeout",
-            "300",
-            timeout=360,
-        )
+        output = run_send_campaign(env, f"campaigns/{SEMINAR}.yaml", watch=300)
     found = re.search(r"UUID:\s*([0-9a-f-]{36})", output)
     assert found, output
     run_id = found.group(1)

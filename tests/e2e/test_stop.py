@@ -14,28 +14,17 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from email.parser import BytesHeaderParser
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, deployed_worker, free_port
+from tests.conftest import REPO, copies_received, deployed_worker, free_port
 from tests.factories import write_project
 
 RECIPIENTS = 2_000
 RATE_PER_MINUTE = 3_000  # 50 messages a second through one shared token bucket
 THREADS, CHUNK = 4, 20  # sending threads of a flow run, rows an SMTP chunk claims
 EXIT_STOPPED = 3
-
-
-def _received(outbox: Path) -> Counter[str]:
-    """How many copies of the message each recipient holds."""
-    parser = BytesHeaderParser()
-    copies: Counter[str] = Counter()
-    for path in outbox.glob("*.eml"):
-        with path.open("rb") as handle:
-            copies[str(parser.parse(handle)["To"]).rsplit("<", 1)[-1].rstrip(">")] += 1
-    return copies
 
 
 def _children(pid: int) -> set[int]:
@@ -156,7 +145,7 @@ def _wait_for(project: Project, run: subprocess.Popen[str], target: int) -> set[
 
 
 def _assert_everyone_once(project: Project) -> None:
-    copies = _received(project.outbox)
+    copies = Counter({a: len(ids) for a, ids in copies_received(project.outbox).items()})
     people = {f"osoba.{n}@gmina{n % 97}.example.pl" for n in range(RECIPIENTS)}
     assert set(copies) == people  # nobody missing
     assert [a for a, n in copies.items() if n > 1] == []  # nobody twice

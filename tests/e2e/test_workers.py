@@ -10,31 +10,19 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator
-from email.parser import BytesHeaderParser
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import REPO, PostgresServer, free_port
+from tests.conftest import REPO, PostgresServer, copies_received, free_port
 from tests.factories import write_project
 
 RECIPIENTS = 3_000
 RATE_PER_MINUTE = 2_400  # 40 a second per worker process: a run of about half a minute
 LEASE_SECONDS = 6
-
-
-def _copies(outbox: Path) -> dict[str, list[str]]:
-    """Each recipient's Message-IDs, one per copy received."""
-    parser = BytesHeaderParser()
-    found: dict[str, list[str]] = defaultdict(list)
-    for path in outbox.glob("*.eml"):
-        with path.open("rb") as handle:
-            headers = parser.parse(handle)
-        found[str(headers["To"]).rsplit("<", 1)[-1].rstrip(">")].append(headers["Message-ID"])
-    return found
 
 
 @pytest.fixture
@@ -156,7 +144,7 @@ def test_two_workers_one_killed_mid_batch_everyone_once_but_its_in_flight_rows(
             except subprocess.TimeoutExpired:
                 process.kill()
 
-    copies = _copies(outbox)
+    copies = copies_received(outbox)
     people = {f"osoba.{n}@gmina{n % 97}.example.pl" for n in range(RECIPIENTS)}
     assert set(copies) == people  # nobody missed
     assert statuses == {"sent": RECIPIENTS}
