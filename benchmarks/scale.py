@@ -479,7 +479,8 @@ def main() -> None:
     print(f"load average after: {Path('/proc/loadavg').read_text().strip()}")
     delay = f"{FAKE_DELAY * 1000:.0f} ms"
     print(
-        f"{args.recipients:,} recipients; the {FAKE} fake answers after {delay}; --limit {args.limit}"
+        f"{args.recipients:,} recipients; the {FAKE} fake answers after {delay}; "
+        f"workers --limit {args.limit}"
     )
     for case in cases:
         show(case)
