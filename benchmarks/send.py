@@ -349,13 +349,13 @@ def measure_postfix(root: Path, recipients: int, limit: int) -> None:
         peaks = ", ".join(f"{name} {u.peak_mb:.0f} MB" for name, u in case.usage.items())
         print(f"{case.label}: wall {case.wall:.1f} s, sending {case.sending:.1f} s; peaks: {peaks}")
     print(
-        f"{'':26}{'whole msg/s':>12}{'× raw':>7}{'sending msg/s':>15}{'× raw':>7}{'CPU ms/msg':>12}"
+        f"{'':34}{'whole msg/s':>12}{'× raw':>7}{'sending msg/s':>15}{'× raw':>7}{'CPU ms/msg':>12}"
     )
-    print(f"{'raw smtplib (baseline)':26}{base:>12.0f}{1:>7.3f}{base:>15.0f}{1:>7.3f}")
+    print(f"{'raw smtplib (baseline)':34}{base:>12.0f}{1:>7.3f}{base:>15.0f}{1:>7.3f}")
     for case in cases:
         whole = recipients / case.wall
         print(
-            f"{'Listonosz ' + case.label:26}{whole:>12.0f}{whole / base:>7.3f}{case.rate:>15.0f}"
+            f"{'Listonosz ' + case.label:34}{whole:>12.0f}{whole / base:>7.3f}{case.rate:>15.0f}"
             f"{case.rate / base:>7.3f}{cpu_per_message(case):>12.2f}"
         )
     two = cases[-1]

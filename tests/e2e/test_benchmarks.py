@@ -192,3 +192,33 @@ def test_the_scale_benchmark_sends_embedded_and_on_one_and_two_workers(
     for process in ("coordinator (listonosz send)", "worker 2 (listonosz worker)", "sink ("):
         assert re.search(re.escape(process) + r".* peak +\d+ MB", run.stdout), run.stdout
     assert "300 sent" in run.stdout and "Prefect server" in run.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_the_postfix_send_benchmark_compares_the_flow_on_workers_with_raw_smtplib(
+    postgres: PostgresServer,
+) -> None:
+    if not os.access("/usr/sbin/smtp-sink", os.X_OK):
+        unavailable("Postfix's smtp-sink is not installed: run scripts/setup-system.sh as root")
+    # The script asserts that smtp-sink received every message of each measurement.
+    run = _bench(
+        "benchmarks/send.py",
+        "--sink",
+        "postfix",
+        "--recipients",
+        "300",
+        LISTONOSZ_BENCH_POSTGRES_URL=postgres.url,
+    )
+    assert run.returncode == 0, run.stderr[-3000:] + run.stdout[-3000:]
+    header, raw, *flows, projection, target = _last_lines(run.stdout, 7)
+    assert header.split()[:3] == ["whole", "msg/s", "×"]
+    assert raw.startswith("raw smtplib (baseline)")
+    assert [line.split("  ")[0] for line in flows] == [
+        "Listonosz embedded (SQLite)",
+        "Listonosz 1 worker (PostgreSQL)",
+        "Listonosz 2 workers (PostgreSQL)",
+    ]
+    assert all(re.search(r"\d+\.\d\d$", line) for line in flows)  # CPU ms a message
+    assert projection.startswith("projection: at ") and "N cores send at most N × " in projection
+    assert target.startswith("target >= 0.5x raw with 2 workers: whole run ")
