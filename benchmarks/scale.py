@@ -107,9 +107,12 @@ def listonosz(*args: str) -> list[str]:
 
 
 def reap(process: subprocess.Popen[Any], timeout: float, monitor: Monitor | None = None) -> Usage:
-    """Wait for ``process`` to end (killed after ``timeout``) and return what it used: from
-    ``wait4`` (ru_maxrss is the highest of it and its children; CPU is theirs summed), and
-    from ``monitor`` its own peak when it started children."""
+    """Wait for ``process`` to end (killed after ``timeout``) and return what it used: CPU from
+    ``wait4`` (its children's included), peak memory from ``monitor`` (VmHWM: ``ru_maxrss``
+    cannot be used, it counts what the benchmark's own process held when it forked the child).
+    """
+    if monitor is not None:
+        monitor.look()  # a last reading, if it still runs (poll() would reap it)
     deadline = time.monotonic() + timeout
     while True:
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
@@ -120,11 +123,10 @@ def reap(process: subprocess.Popen[Any], timeout: float, monitor: Monitor | None
             deadline = float("inf")
         time.sleep(0.05)
     process.returncode = os.waitstatus_to_exitcode(status)
-    peak, cpu = usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+    cpu = usage.ru_utime + usage.ru_stime
     label = monitor.roots.get(process.pid) if monitor else None
-    if monitor is None or label is None or not monitor.children.get(label):
-        return Usage(peak, cpu)
-    return Usage(monitor.own.get(label, peak), cpu, monitor.children[label])
+    assert monitor is not None and label is not None, "every process is watched"
+    return Usage(monitor.own.get(label, 0.0), cpu, monitor.children.get(label, 0.0))
 
 
 class Monitor(threading.Thread):
@@ -216,12 +218,13 @@ class Fake:
             f"{prefix}API_KEY": API_KEY,
         }
 
-    def stop(self) -> tuple[int, Usage]:
+    def stop(self, monitor: Monitor) -> tuple[int, Usage]:
         """Messages the fake accepted, and what it used."""
         assert self.process.stdout
+        monitor.look()
         self.process.terminate()
         out = self.process.stdout.read()
-        usage = reap(self.process, 30)
+        usage = reap(self.process, 30, monitor)
         return int(out.strip().splitlines()[-1].split()[0]), usage
 
 
@@ -239,9 +242,11 @@ class PostfixSink:
         if not os.access(SMTP_SINK, os.X_OK):
             sys.exit(f"{SMTP_SINK} is missing: install Debian's postfix (scripts/setup-system.sh)")
         user = ["-u", "nobody"] if os.geteuid() == 0 else []  # it refuses to run as root
+        # Its counters go to a file: a pipe nobody reads would fill and stop it.
+        self.counters = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop())
         self.process = subprocess.Popen(
             [SMTP_SINK, *user, "-c", f"127.0.0.1:{port}", "1000"],
-            stdout=subprocess.PIPE,
+            stdout=self.counters,
             stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + 10
@@ -256,12 +261,14 @@ class PostfixSink:
         self.port = port
         self.env = {"LISTONOSZ_TRANSPORTS__CAPTURE__PORT": str(port)}
 
-    def stop(self) -> tuple[int, Usage]:
+    def stop(self, monitor: Monitor) -> tuple[int, Usage]:
         """Messages received (its last ``mesg=`` counter), and what it used."""
-        assert self.process.stdout
+        monitor.look()
         self.process.terminate()
-        out = self.process.stdout.read().decode()
-        usage = reap(self.process, 30)
+        usage = reap(self.process, 30, monitor)
+        self.counters.seek(0)
+        out = self.counters.read().decode()
+        self.counters.close()
         counters = re.findall(r"mesg=(\d+)", out)
         return int(counters[-1]) if counters else 0, usage
 
@@ -379,11 +386,12 @@ def measure(
             case.wall = time.perf_counter() - began
             assert send.returncode == 0, (logs / "send.log").read_text()[-5000:]
         finally:
+            monitor.look()  # the workers' last reading before they stop
             for process in pool:
                 process.terminate()
             for n, process in enumerate(pool, 1):
                 case.usage[f"worker {n} (listonosz worker)"] = reap(process, 60, monitor)
-            received, sink_usage = sink.stop()
+            received, sink_usage = sink.stop(monitor)
             monitor.halt.set()
         case.usage[f"sink ({sink.name})"] = sink_usage
         case.sent, case.sending = sending_window(ledger_url)

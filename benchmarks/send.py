@@ -308,7 +308,7 @@ def measure_provider(
 
 def measure_postfix(root: Path, recipients: int, limit: int) -> None:
     """Raw smtplib, the flow embedded and on 1 and 2 workers, all against ``smtp-sink``."""
-    from benchmarks.scale import PostfixSink, cpu_per_message
+    from benchmarks.scale import Monitor, PostfixSink, cpu_per_message
     from benchmarks.scale import measure as send_command
     from tests.prefectserver import start_prefect_server
 
@@ -325,7 +325,9 @@ def measure_postfix(root: Path, recipients: int, limit: int) -> None:
         try:
             seconds = raw_smtplib(sink.port, messages)
         finally:
-            received, _ = sink.stop()
+            monitor = Monitor()
+            monitor.watch(sink.process.pid, "sink")
+            received, _ = sink.stop(monitor)
         assert received == len(messages), f"smtp-sink received {received} of {len(messages)}"
         return seconds
 
