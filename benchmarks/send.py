@@ -18,6 +18,18 @@ provider's local fake instead (tests/fakes, in its own process, answering every 
 20 ms) and prints messages per second; the target is ≥ 2,000. ``--claim-chunk N`` patches the
 flow's BatchSender to claim N rows at a time — a benchmark-only experiment, labelled as such in
 the output; the real flow claims what one API request takes (500).
+
+With ``--sink postfix`` the sink is Postfix's ``smtp-sink`` (a C SMTP server, Debian's postfix
+package; a new one per measurement), so the sender, not the sink, is what is measured. Raw
+smtplib is measured before and after (the baseline), and between them ``listonosz send`` as a
+command, each time against a Prefect server of its own started for the run: embedded (the
+batches are threads of the flow process, SQLite), then with ``--on-workers`` on 1 and on 2
+``listonosz worker --limit N`` processes, a new PostgreSQL ledger each (benchmarks/scale.py
+runs them). For each it prints messages per second over the whole command (process start,
+preflight rendering every message, sending) and while sending (first claim to last
+settlement), each against raw smtplib, and the CPU milliseconds a message of Listonosz's
+processes (the coordinator, its preparing interpreters and the workers), from which a reader
+projects N cores: at most N × 1000 / ms messages a second. Target: ≥ 0.5× raw with 2 workers.
 """
 
 from __future__ import annotations
@@ -294,6 +306,74 @@ def measure_provider(
     return {f"Listonosz flow via {name}": sent / seconds, "the transport alone": ceiling}
 
 
+def measure_postfix(root: Path, recipients: int, limit: int) -> None:
+    """Raw smtplib, the flow embedded and on 1 and 2 workers, all against ``smtp-sink``."""
+    from benchmarks.scale import Monitor, PostfixSink, cpu_per_message
+    from benchmarks.scale import measure as send_command
+    from tests.prefectserver import start_prefect_server
+
+    campaign_path = write_project(root / "project", recipients)
+    os.environ.update(
+        LISTONOSZ_VAR_DIR=str(root / "var"),
+        LISTONOSZ_PROJECT_DIR=str(root / "project"),
+        LISTONOSZ_CONFIG=str(root / "absent.toml"),
+    )
+    messages = prebuilt_messages(campaign_path, recipients)
+
+    def raw() -> float:
+        sink = PostfixSink(free_port())
+        try:
+            seconds = raw_smtplib(sink.port, messages)
+        finally:
+            monitor = Monitor()
+            monitor.watch(sink.process.pid, "sink")
+            received, _ = sink.stop(monitor)
+        assert received == len(messages), f"smtp-sink received {received} of {len(messages)}"
+        return seconds
+
+    print(f"load average before: {Path('/proc/loadavg').read_text().strip()}")
+    raw_before = raw()
+    with start_prefect_server(root / "prefect") as server:
+        cases = [
+            send_command(
+                root, campaign_path, server.api, root / "prefect", recipients, n, limit, PostfixSink
+            )
+            for n in (0, 1, 2)
+        ]
+    raw_after = raw()
+    print(f"load average after: {Path('/proc/loadavg').read_text().strip()}")
+    base = 2 * recipients / (raw_before + raw_after)
+    print(
+        f"{recipients} recipients, Postfix's smtp-sink; raw smtplib {raw_before:.1f} s before, "
+        f"{raw_after:.1f} s after; workers --limit {limit}"
+    )
+    for case in cases:
+        peaks = ", ".join(f"{name} {u.peak_mb:.0f} MB" for name, u in case.usage.items())
+        print(f"{case.label}: wall {case.wall:.1f} s, sending {case.sending:.1f} s; peaks: {peaks}")
+    print(
+        f"{'':34}{'whole msg/s':>12}{'× raw':>7}{'sending msg/s':>15}{'× raw':>7}{'CPU ms/msg':>12}"
+    )
+    print(f"{'raw smtplib (baseline)':34}{base:>12.0f}{1:>7.3f}{base:>15.0f}{1:>7.3f}")
+    for case in cases:
+        whole = recipients / case.wall
+        print(
+            f"{'Listonosz ' + case.label:34}{whole:>12.0f}{whole / base:>7.3f}{case.rate:>15.0f}"
+            f"{case.rate / base:>7.3f}{cpu_per_message(case):>12.2f}"
+        )
+    two = cases[-1]
+    cost = cpu_per_message(two)
+    print(
+        f"projection: at {cost:.2f} ms of CPU a message (2 workers, coordinator included), "
+        f"N cores send at most N × {1000 / cost:.0f} msg/s"
+    )
+    whole, sending = recipients / two.wall / base, two.rate / base
+    print(
+        f"target >= 0.5x raw with 2 workers: whole run {whole:.2f}x "
+        f"({'meets' if whole >= 0.5 else 'misses'}), sending {sending:.2f}x "
+        f"({'meets' if sending >= 0.5 else 'misses'})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=20_000)
@@ -304,7 +384,23 @@ def main() -> None:
     parser.add_argument(
         "--claim-chunk", type=int, help="with --transport: benchmark-only BatchSender patch"
     )
+    parser.add_argument(
+        "--sink",
+        choices=("aiosmtpd", "postfix"),
+        default="aiosmtpd",
+        help="postfix: Postfix's smtp-sink, the flow embedded and on 1 and 2 workers",
+    )
+    parser.add_argument(
+        "--limit", type=int, default=4, help="with --sink postfix: batches a worker sends at once"
+    )
     args = parser.parse_args()
+    if args.sink == "postfix" and args.transport:
+        parser.error("--sink postfix measures SMTP: leave out --transport")
+    if args.sink == "postfix":
+        root = Path(tempfile.mkdtemp(prefix="listonosz-bench-"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        measure_postfix(root, args.recipients, args.limit)
+        return
     if args.prefect_email and not args.transport and not importlib.util.find_spec("prefect_email"):
         parser.error(
             "prefect-email (the per-recipient baseline) is not installed: `make bench` installs "

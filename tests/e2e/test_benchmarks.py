@@ -13,12 +13,12 @@ import sys
 import pytest
 
 from tests import mailstack
-from tests.conftest import REPO, unavailable
+from tests.conftest import REPO, PostgresServer, unavailable
 
 
-def _bench(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def _bench(*args: str, timeout: float = 600, **env_more: str) -> subprocess.CompletedProcess[str]:
     """Run a benchmark script as a person would: no PYTHONPATH, from the repo root."""
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"} | env_more
     return subprocess.run(
         [sys.executable, *args],
         cwd=REPO,
@@ -159,3 +159,66 @@ def test_the_web_benchmark_ends_with_its_ratios() -> None:
     assert written, run.stdout
     first, total = (int(n.replace(",", "")) for n in written.groups())
     assert 0 < first < total  # the store took them, and some were repeats
+
+
+def _scale_lines(run: subprocess.CompletedProcess[str]) -> list[str]:
+    """The scale benchmark's closing lines: the memory verdict, the table, the three ratios."""
+    assert run.returncode == 0, run.stderr[-3000:] + run.stdout[-3000:]
+    memory, header, *rows, one, two, three = _last_lines(run.stdout, 8)
+    assert memory.startswith("memory: highest peak of any process ")
+    assert header.split() == ["sending", "msg/s", "wall", "s"]
+    assert [row.split("  ")[0] for row in rows] == [
+        "embedded (SQLite)",
+        "1 worker (PostgreSQL)",
+        "2 workers (PostgreSQL)",
+    ]
+    return [one, two, three]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_the_scale_benchmark_sends_embedded_and_on_one_and_two_workers(
+    postgres: PostgresServer,
+) -> None:
+    # The script asserts that the ledger and the sink each counted every recipient, per case.
+    run = _bench(
+        "benchmarks/scale.py", "--recipients", "300", LISTONOSZ_BENCH_POSTGRES_URL=postgres.url
+    )
+    one, two, three = _scale_lines(run)
+    assert one.startswith("ratio: 2 workers / 1 worker ") and "(target >= 1: " in one
+    assert two.startswith("ratio: 1 worker / embedded ")
+    assert three.startswith("ratio: 2 workers / embedded ")
+    # Every process of each case is reported with its peak memory: two workers in the last.
+    for process in ("coordinator (listonosz send)", "worker 2 (listonosz worker)", "sink ("):
+        assert re.search(re.escape(process) + r".* peak +\d+ MB", run.stdout), run.stdout
+    assert "300 sent" in run.stdout and "Prefect server" in run.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_the_postfix_send_benchmark_compares_the_flow_on_workers_with_raw_smtplib(
+    postgres: PostgresServer,
+) -> None:
+    if not os.access("/usr/sbin/smtp-sink", os.X_OK):
+        unavailable("Postfix's smtp-sink is not installed: run scripts/setup-system.sh as root")
+    # The script asserts that smtp-sink received every message of each measurement.
+    run = _bench(
+        "benchmarks/send.py",
+        "--sink",
+        "postfix",
+        "--recipients",
+        "300",
+        LISTONOSZ_BENCH_POSTGRES_URL=postgres.url,
+    )
+    assert run.returncode == 0, run.stderr[-3000:] + run.stdout[-3000:]
+    header, raw, *flows, projection, target = _last_lines(run.stdout, 7)
+    assert header.split()[:3] == ["whole", "msg/s", "×"]
+    assert raw.startswith("raw smtplib (baseline)")
+    assert [line.split("  ")[0] for line in flows] == [
+        "Listonosz embedded (SQLite)",
+        "Listonosz 1 worker (PostgreSQL)",
+        "Listonosz 2 workers (PostgreSQL)",
+    ]
+    assert all(re.search(r"\d+\.\d\d$", line) for line in flows)  # CPU ms a message
+    assert projection.startswith("projection: at ") and "N cores send at most N × " in projection
+    assert target.startswith("target >= 0.5x raw with 2 workers: whole run ")

@@ -179,8 +179,8 @@ class FakePostmark(FakeApi):
             to_name=to_name,
             from_email=split_address(str(message["From"]))[1],
             subject=str(message.get("Subject", "")),
-            text=str(message.get("TextBody", "")),
-            html=str(message.get("HtmlBody", "")),
+            text=str(message.get("TextBody", "")) if self.keep else "",
+            html=str(message.get("HtmlBody", "")) if self.keep else "",
             headers={h["Name"]: h["Value"] for h in message.get("Headers", [])},  # type: ignore[union-attr]
             provider_id=message_id,
             campaign=str(message.get("Tag", "")),
@@ -188,7 +188,9 @@ class FakePostmark(FakeApi):
             attachments=[
                 (a["Name"], base64.b64decode(a["Content"]))
                 for a in message.get("Attachments", [])  # type: ignore[union-attr]
-            ],
+            ]
+            if self.keep
+            else [],
         )
         answer = {
             "ErrorCode": 0,
