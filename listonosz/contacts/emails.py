@@ -67,21 +67,16 @@ def suggest(domain: str) -> str | None:
     return next((d for d in COMMON_DOMAINS if _one_edit_apart(domain, d)), None)
 
 
-def suggest_address(address: str) -> str | None:
-    """``jan@gmail.con`` → ``jan@gmail.com``; None when the domain looks fine."""
-    local, at, domain = address.rpartition("@")
-    better = suggest(domain) if at else None
-    return f"{local}@{better}" if better else None
-
-
 def _typo(domain: str) -> str | None:
     better = suggest(domain)
     return f"the domain {domain} looks like a typo of {better}" if better else None
 
 
 def _with_suggestion(reason: str, address: str) -> str:
-    better = suggest_address(address.lower())
-    return f"{reason} Did you mean {better}?" if better else reason
+    """``reason``, and ``Did you mean jan@gmail.com?`` for ``jan@gmail.con``."""
+    local, at, domain = address.lower().rpartition("@")
+    better = suggest(domain) if at else None
+    return f"{reason} Did you mean {local}@{better}?" if better else reason
 
 
 class EmailChecker:

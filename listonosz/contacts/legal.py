@@ -28,17 +28,6 @@ _BASIS_WORDS: dict[str, LegalBasis] = {fold(word): CONSENT for word in _CONSENT_
 _BASIS_WORDS.update({fold(word): PUBLIC_TASK for word in _PUBLIC_WORDS})
 
 
-def parse_legal_basis(value: str) -> LegalBasis | None:
-    """A "Podstawa prawna" cell → ``consent``/``public_task``; None when we cannot tell."""
-    return _BASIS_WORDS.get(fold(value)) if value.strip() else None
-
-
-def parse_consent(value: str) -> bool | None:
-    """A "Zgoda" cell → True (consent given), False (refused or withdrawn), None (blank/unclear)."""
-    key = fold(value)
-    return True if key in _YES else False if key in _NO else None
-
-
 #: A row's evidence of a legal basis, as bit flags: a person's is that of all their rows, OR-ed.
 CONSENT_FLAG, PUBLIC_FLAG, REFUSED_FLAG = 1, 2, 4
 BASIS_FLAGS: dict[str, int] = {CONSENT: CONSENT_FLAG, PUBLIC_TASK: PUBLIC_FLAG}
@@ -52,18 +41,21 @@ def basis_of(flags: int) -> LegalBasis:
 
 
 def row_basis(basis: str, consent: str, default: int) -> tuple[int, list[tuple[str, str, str]]]:
-    """A row's flags from its "Podstawa prawna" and "Zgoda" cells (either may be blank) and the
-    list's default flags; and (field, cell, message) for each cell we cannot read."""
+    """A row's flags from its "Podstawa prawna" (``consent``/``public_task``) and "Zgoda"
+    (tak/nie) cells, either maybe blank, and the list's default flags; and (field, cell,
+    message) for each cell we cannot read."""
     unclear, fallback = [], "; the list's default is used"
-    if parsed := parse_legal_basis(basis):
+    if parsed := _BASIS_WORDS.get(fold(basis)):
         return BASIS_FLAGS[parsed], []
     if basis.strip():
-        expected = "expected zgoda/consent or zadanie publiczne/public task"
-        unclear.append(
-            ("legal_basis", basis, f"cannot tell the legal basis ({expected}){fallback}")
+        why = (
+            "cannot tell the legal basis (expected zgoda/consent or zadanie publiczne/public task)"
         )
-    if (given := parse_consent(consent)) is not None:
-        return default | CONSENT_FLAG if given else (default & PUBLIC_FLAG) | REFUSED_FLAG, unclear
+        unclear.append(("legal_basis", basis, why + fallback))
+    if (given := fold(consent)) in _YES:
+        return default | CONSENT_FLAG, unclear
+    if given in _NO:
+        return (default & PUBLIC_FLAG) | REFUSED_FLAG, unclear
     if consent.strip():
         why = "cannot tell whether this is consent (expected tak/nie)"
         unclear.append(("consent", consent, why + fallback))
