@@ -198,17 +198,10 @@ class Fake:
     name = f"{FAKE} fake"
 
     def __init__(self, port: int) -> None:
+        from benchmarks.send import FakeApi
         from tests.fakes.server import API_KEY
 
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.fakes", FAKE, str(port), str(FAKE_DELAY)],
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=REPO,
-            env=env,
-        )
-        assert self.process.stdout and self.process.stdout.readline().strip() == "ready"
+        self.process = FakeApi(FAKE, port).process  # started as send.py starts it
         prefix = "LISTONOSZ_TRANSPORTS__BENCH__"
         self.env = {
             "LISTONOSZ_TRANSPORT": "bench",
